@@ -1,0 +1,66 @@
+"""Partner-branded gift-card marketplace. `create_app()` builds the Flask app; no side effects at import."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import PROJECT_ROOT, Settings
+
+
+def create_app(config: dict | None = None) -> Flask:
+    settings = Settings(**(config or {}))
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.model_dump())
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        TESTING=settings.APP_ENV == "test",
+        MAIL_SUPPRESS_SEND=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.extensions["settings"] = settings
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from app import models  # noqa: F401  (registers tables)
+    from app.db import close_db_session, make_engine
+    from app.extensions import csrf, htmx, limiter, login_manager, mail
+    from app.queue import init_queue, start_in_process_worker
+    from app.security import Encryptor
+
+    app.extensions["db_engine"] = make_engine(settings.DATABASE_URL)
+    app.extensions["encryptor"] = Encryptor(settings.encryption_keys)
+    app.teardown_appcontext(close_db_session)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    mail.init_app(app)
+    init_queue(app)
+
+    from app.web import register_web
+
+    register_web(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+
+    if settings.RUN_WORKER_IN_PROCESS:
+        # On the first request only: CLI commands build the app too and must not start workers.
+        @app.before_request
+        def _start_worker():
+            start_in_process_worker(app)
+
+    return app

@@ -1,0 +1,176 @@
+"""Flask CLI commands: database, demo data, partners, consumers and the worker."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from app.db import db_session, engine
+from app.domain.errors import DomainError
+from app.domain.money import Money, normalize_currency
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
+    return config
+
+
+def migrate_to_latest() -> None:
+    from alembic import command
+
+    config = alembic_config()
+    with engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _fail(error: DomainError):
+    click.echo(f"Error: {error.message}", err=True)
+    sys.exit(1)
+
+
+def _money(amount: str, currency: str) -> Money:
+    try:
+        return Money.parse(amount, normalize_currency(currency))
+    except DomainError as error:
+        _fail(error)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Migrate the database to the latest version."""
+    migrate_to_latest()
+    click.echo("Database is at the latest migration.")
+
+
+@click.command("make-migration")
+@click.argument("message")
+@with_appcontext
+def make_migration(message: str):
+    """Write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    config = alembic_config()
+    with engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)
+
+
+@click.command("create-partner")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--funds", default="0", show_default=True, help="Opening funds in major units, e.g. 10000")
+@with_appcontext
+def create_partner(slug, name, currency, funds):
+    """Create a partner with its store, API credentials and opening funds; prints JSON."""
+    from app.links import external_url
+    from app.services import partners
+
+    money = _money(funds, currency)
+    try:
+        partner, credentials = partners.create_partner(db_session(), slug=slug, name=name, currency=money.currency, funds=money, actor="cli")
+    except DomainError as error:
+        _fail(error)
+    click.echo(
+        json.dumps(
+            {
+                "partnerId": partner.id,
+                "clientId": credentials.client_id,
+                "apiKey": credentials.api_key,
+                "hmacSecret": credentials.hmac_secret,
+                "storeUrl": external_url("store.home", slug=partner.slug),
+            }
+        )
+    )
+
+
+@click.command("fund-partner")
+@click.option("--slug", required=True)
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--amount", required=True, help="Major units, e.g. 500 or 12.50")
+@with_appcontext
+def fund_partner(slug, currency, amount):
+    """Add funds to a partner's funds account."""
+    from app.services import partners
+
+    session = db_session()
+    money = _money(amount, currency)
+    try:
+        partner = partners.partner_by_slug(session, slug)
+        partners.fund_partner(session, partner=partner, amount=money, actor="cli")
+    except DomainError as error:
+        _fail(error)
+    from app.web import format_money
+
+    click.echo(f"{partner.slug} funds: {format_money(partners.partner_funds(session, partner, money.currency))}")
+
+
+@click.command("create-consumer")
+@click.option("--partner", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--funds", default="0", show_default=True, help="Initial wallet balance in major units")
+@with_appcontext
+def create_consumer(slug, email, name, currency, funds):
+    """Create a consumer with a funded wallet and send the welcome email."""
+    from app.services import consumers, partners
+
+    session = db_session()
+    money = _money(funds, currency)
+    try:
+        partner = partners.partner_by_slug(session, slug)
+        result = consumers.create_consumer(
+            session, partner=partner, email=email, full_name=name, initial_funds=money, actor="cli"
+        )
+    except DomainError as error:
+        _fail(error)
+    click.echo(
+        json.dumps(
+            {
+                "id": result.consumer.id,
+                "walletId": str(result.wallet_account.id),
+                "email": result.consumer.email,
+                "walletBalance": str(Money(result.wallet_account.balance, money.currency).to_decimal()),
+                "currency": money.currency,
+                "welcomeEmail": "queued" if result.created else "not sent (existing consumer, new wallet)",
+            }
+        )
+    )
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo():
+    """Create the demo partner and consumer (safe to run again) and print how to log in."""
+    from app.demo import seed
+
+    for line in seed():
+        click.echo(line)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True)
+@with_appcontext
+def worker(workers):
+    """Run queued work (emails, fulfilment, sweeps) until interrupted."""
+    from app.queue import run_worker
+
+    run_worker(current_app._get_current_object(), workers)
+
+
+def register_cli(app: Flask) -> None:
+    for command in (init_db, make_migration, create_partner, fund_partner, create_consumer, seed_demo, worker):
+        app.cli.add_command(command)

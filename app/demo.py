@@ -1,0 +1,68 @@
+"""Demo data for `make run`: a branded partner with funds and a consumer at first login."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+
+from app.clock import utcnow
+from app.db import db_session, write_transaction
+from app.domain.money import Money
+from app.links import external_url
+from app.models import Partner
+from app.security import hash_password, new_temporary_password
+from app.services import consumers, partners
+from app.web import format_money
+
+DEMO_SLUG = "acme"
+DEMO_EMAIL = "alex@example.com"
+
+
+def seed() -> list[str]:
+    """Create what is missing and return the lines to print."""
+    session = db_session()
+    partner = session.query(Partner).filter_by(slug=DEMO_SLUG).first()
+    if partner is None:
+        partner, _credentials = partners.create_partner(
+            session,
+            slug=DEMO_SLUG,
+            name="Acme Rewards",
+            currency="USD",
+            funds=Money(10_000_00, "USD"),
+            primary_color="#5b21b6",
+            accent_color="#f97316",
+            actor="seed-demo",
+        )
+    consumer = consumers.find_consumer(session, partner_id=partner.id, email=DEMO_EMAIL)
+    password_line = "  password: the one you chose (or use “Forgot password?”; emails are in the outbox)"
+    if consumer is None:
+        temporary = new_temporary_password()
+        consumer = consumers.create_consumer(
+            session,
+            partner=partner,
+            email=DEMO_EMAIL,
+            full_name="Alex Demo",
+            initial_funds=Money(250_00, "USD"),
+            actor="seed-demo",
+            temporary_password=temporary,
+        ).consumer
+        password_line = f"  temporary password: {temporary}   (first login asks for a new password and the terms)"
+    elif consumer.must_change_password:
+        # Still at first login: hand out a fresh temporary password we can print.
+        temporary = new_temporary_password()
+        with write_transaction(session):
+            consumer.password_hash = hash_password(temporary)
+            consumer.temporary_password_expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
+            session.add(consumer)
+        password_line = f"  temporary password: {temporary}   (first login asks for a new password and the terms)"
+    funds = partners.partner_funds(session, partner, "USD")
+    lines = [
+        "",
+        f"Demo store ({partner.name}): {external_url('store.login', slug=partner.slug)}",
+        f"  consumer: {consumer.email}",
+        password_line,
+        f"  partner funds: {format_money(funds)}",
+    ]
+    if current_app.extensions["settings"].outbox_enabled:
+        lines.append(f"Emails sent by the app (development outbox): {external_url('dev.outbox')}")
+    return lines

@@ -1,0 +1,48 @@
+"""Domain errors. Views map them to a form message, a partial or a JSON error."""
+
+
+class DomainError(Exception):
+    """A rule of the business was not met. `message` is safe to show to the user."""
+
+    code = "BUSINESS_RULE_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    code = "VALIDATION_ERROR"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class InsufficientFunds(DomainError):
+    """An account would go below zero."""
+
+
+class PartnerFundsTooLow(InsufficientFunds):
+    pass
+
+
+class DuplicateConsumer(InvalidInput):
+    pass
+
+
+class InvalidCredentials(DomainError):
+    code = "INVALID_CREDENTIALS"
+
+
+class TemporaryPasswordExpired(InvalidCredentials):
+    pass
+
+
+class InvalidResetLink(DomainError):
+    code = "INVALID_RESET_LINK"
+
+
+class UnbalancedTransaction(DomainError):
+    """Programming error: a transaction's entries must sum to zero."""

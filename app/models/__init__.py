@@ -1,0 +1,17 @@
+"""SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+from app.models.consumer import Consumer, PasswordReset
+from app.models.email import EmailMessage
+from app.models.ledger import Account, Entry, Transaction
+from app.models.partner import ApiKey, Partner, TermsVersion
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Consumer",
+    "EmailMessage",
+    "Entry",
+    "Partner",
+    "PasswordReset",
+    "TermsVersion",
+    "Transaction",
+]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column
+from sqlmodel import Field, SQLModel
+
+from app.clock import utcnow
+
+
+class Account(SQLModel, table=True):
+    """A ledger account with a cached balance (kept equal to the sum of its entries).
+
+    `key` names the account uniquely, e.g. `partner:3:partner_funds:USD` or
+    `consumer:7:general:USD`, so each owner has one account per kind and currency.
+    """
+
+    __table_args__ = (
+        CheckConstraint("balance >= 0 OR kind = 'partner_deposits'", name="account_balance_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120, unique=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    consumer_id: int | None = Field(default=None, foreign_key="consumer.id", index=True)
+    kind: str = Field(max_length=20)
+    currency: str = Field(max_length=3)
+    balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Transaction(SQLModel, table=True):
+    """A movement of money: entries that sum to zero. Type and status are the seed's."""
+
+    __tablename__ = "ledger_transaction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    consumer_id: int | None = Field(default=None, foreign_key="consumer.id", index=True)
+    type: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    currency: str = Field(max_length=3)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # minor units moved
+    memo: str = Field(default="", max_length=500)
+    actor: str = Field(default="", max_length=120)  # who did it: cli, api:<key>, team:<id>
+    idempotency_key: str | None = Field(default=None, max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Entry(SQLModel, table=True):
+    """One leg of a transaction: signed minor units into (+) or out of (-) an account."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    transaction_id: int = Field(foreign_key="ledger_transaction.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.clock import utcnow
+
+
+class Partner(SQLModel, table=True):
+    """The tenant: a business with its own branded store at /s/<slug>/."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=120)
+    client_id: str = Field(max_length=36, unique=True, index=True)
+    currencies: str = Field(default="USD", max_length=200)  # comma-separated ISO codes
+    # Published branding (the editor with drafts comes with the branding issue).
+    store_name: str = Field(default="", max_length=120)
+    primary_color: str = Field(default="#1f6feb", max_length=7)
+    accent_color: str = Field(default="#f59e0b", max_length=7)
+    support_email: str = Field(default="", max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return self.store_name or self.name
+
+    @property
+    def currency_list(self) -> list[str]:
+        return [c for c in self.currencies.split(",") if c]
+
+
+class TermsVersion(SQLModel, table=True):
+    """A partner's terms of use; consumers accept the newest version before anything else."""
+
+    __table_args__ = (UniqueConstraint("partner_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    version: int
+    body: str
+    published_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """A partner API credential: the key is stored hashed, the HMAC secret encrypted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    prefix: str = Field(max_length=16, index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    hmac_secret_encrypted: str
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -1,0 +1,98 @@
+"""The task queue (huey): SQLite file by default, Redis when REDIS_URL is set.
+
+Tasks are declared with `@task(...)` / `@periodic_task(...)` in app/tasks.py and bound to
+each app's huey instance in `init_queue`, where they run inside an app context.
+Out of the box the web process runs queued work itself in background threads
+(RUN_WORKER_IN_PROCESS, on by default); production turns that off and runs
+`flask --app app worker` instead.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Callable
+
+from flask import Flask, current_app
+from huey import MemoryHuey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+
+log = logging.getLogger(__name__)
+
+_TASKS: dict[str, tuple[Callable, dict]] = {}
+_PERIODIC: dict[str, tuple[Callable, object, dict]] = {}
+
+
+def task(**options) -> Callable:
+    """Declare a queued task; huey options such as retries, retry_delay, retry_backoff, context."""
+
+    def register(func: Callable) -> Callable:
+        _TASKS[func.__name__] = (func, options)
+        return func
+
+    return register
+
+
+def periodic_task(schedule, **options) -> Callable:
+    def register(func: Callable) -> Callable:
+        _PERIODIC[func.__name__] = (func, schedule, options)
+        return func
+
+    return register
+
+
+def init_queue(app: Flask) -> None:
+    from app import tasks  # noqa: F401  (registers the tasks)
+
+    settings = app.extensions["settings"]
+    if settings.QUEUE_IMMEDIATE:
+        huey = MemoryHuey("giftstore", immediate=True)
+    elif settings.REDIS_URL:
+        huey = RedisHuey("giftstore", url=settings.REDIS_URL)
+    else:
+        filename = settings.QUEUE_FILE or app.instance_path + "/queue.db"
+        huey = SqliteHuey("giftstore", filename=filename)
+
+    def in_app_context(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            with app.app_context():
+                return func(*args, **kwargs)
+
+        return run
+
+    bound = {name: huey.task(name=name, **options)(in_app_context(func)) for name, (func, options) in _TASKS.items()}
+    for name, (func, schedule, options) in _PERIODIC.items():
+        bound[name] = huey.periodic_task(schedule, name=name, **options)(in_app_context(func))
+    app.extensions["queue"] = huey
+    app.extensions["queue_tasks"] = bound
+    app.extensions["queue_worker_lock"] = threading.Lock()
+
+
+def enqueue(name: str, *args, **kwargs):
+    return current_app.extensions["queue_tasks"][name](*args, **kwargs)
+
+
+class _InProcessConsumer(Consumer):
+    def _set_signal_handlers(self):  # signals belong to the web server's main thread
+        pass
+
+
+def start_in_process_worker(app: Flask) -> None:
+    """Start worker threads inside this process, once."""
+    huey = app.extensions["queue"]
+    if huey.immediate or app.extensions.get("queue_worker"):
+        return
+    with app.extensions["queue_worker_lock"]:
+        if app.extensions.get("queue_worker"):
+            return
+        consumer = _InProcessConsumer(huey, workers=2, worker_type="thread", periodic=True, check_worker_health=False)
+        consumer.start()
+        app.extensions["queue_worker"] = consumer
+        log.info("in-process queue worker started")
+
+
+def run_worker(app: Flask, workers: int) -> None:
+    """Run a standalone worker until interrupted (`flask worker`)."""
+    consumer = app.extensions["queue"].create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.run()

@@ -1,0 +1,1 @@
+"""Use cases: the only way state changes. Each runs in one database transaction."""

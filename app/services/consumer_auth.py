@@ -1,0 +1,142 @@
+"""Consumer sign-in: first login with a temporary password, trusted password, terms, reset."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from app.clock import utcnow
+from app.db import write_transaction
+from app.domain.errors import InvalidCredentials, InvalidInput, InvalidResetLink, TemporaryPasswordExpired
+from app.domain.passwords import password_problems
+from app.emails import build_password_reset_email
+from app.links import external_url
+from app.models import Consumer, Partner, PasswordReset, TermsVersion
+from app.security import hash_password, new_token, token_hash, verify_password
+from app.services.consumers import find_consumer, normalize_email
+from app.services.emails import queue_email
+from app.services.partners import current_terms
+
+WRONG_CREDENTIALS = "That email and password don't match an account in this store."
+
+
+def authenticate(session: Session, *, partner: Partner, email: str, password: str) -> Consumer:
+    """The consumer with this email and password, or InvalidCredentials. Timing-safe."""
+    try:
+        email = normalize_email(email)
+    except InvalidInput:
+        email = ""
+    consumer = find_consumer(session, partner_id=partner.id, email=email) if email else None
+    if not verify_password(consumer.password_hash if consumer else None, password or ""):
+        raise InvalidCredentials(WRONG_CREDENTIALS)
+    if consumer.must_change_password and consumer.temporary_password_expires_at and (
+        consumer.temporary_password_expires_at < utcnow()
+    ):
+        raise TemporaryPasswordExpired(
+            "Your temporary password has expired. Use “Forgot password?” to get a link to choose a new one."
+        )
+    return consumer
+
+
+def _store_password(session: Session, consumer: Consumer, password: str) -> None:
+    problems = password_problems(password, email=consumer.email)
+    if problems:
+        raise InvalidInput("Choose a stronger password: " + "; ".join(problems).lower() + ".", field="password")
+    consumer.password_hash = hash_password(password)
+    consumer.must_change_password = False
+    consumer.temporary_password_expires_at = None
+    consumer.session_epoch += 1  # every other session of this consumer ends here
+    session.add(consumer)
+    # Any reset link still out there dies with the old password.
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.consumer_id == consumer.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_trusted_password(session: Session, *, consumer: Consumer, password: str, confirmation: str) -> Consumer:
+    """First login: replace the temporary password with one the consumer chose."""
+    if password != confirmation:
+        raise InvalidInput("The two passwords don't match.", field="confirmation")
+    if verify_password(consumer.password_hash, password):
+        raise InvalidInput("Choose a new password, not the temporary one.", field="password")
+    with write_transaction(session):
+        session.refresh(consumer)
+        _store_password(session, consumer, password)
+    return consumer
+
+
+def terms_to_accept(session: Session, consumer: Consumer) -> TermsVersion | None:
+    """The partner's current terms if this consumer has not accepted that version yet."""
+    terms = current_terms(session, consumer.partner_id)
+    if terms is None or (consumer.accepted_terms_version or 0) >= terms.version:
+        return None
+    return terms
+
+
+def accept_terms(session: Session, *, consumer: Consumer, version: int | None, accepted: bool) -> Consumer:
+    if not accepted:
+        raise InvalidInput("Tick the box to accept the terms before you continue.", field="accept")
+    with write_transaction(session):
+        terms = current_terms(session, consumer.partner_id)
+        if terms is None or version != terms.version:
+            raise InvalidInput("The terms have just been updated. Please read the new version.", field="accept")
+        consumer.accepted_terms_version = terms.version
+        consumer.accepted_terms_at = utcnow()
+        session.add(consumer)
+    return consumer
+
+
+def request_password_reset(session: Session, *, partner: Partner, email: str) -> None:
+    """Email a single-use reset link if the account exists. Says nothing either way."""
+    try:
+        email = normalize_email(email)
+    except InvalidInput:
+        return
+    with write_transaction(session):
+        consumer = find_consumer(session, partner_id=partner.id, email=email)
+        if consumer is None:
+            return
+        token = new_token()
+        minutes = current_app.config["RESET_LINK_MINUTES"]
+        session.add(
+            PasswordReset(consumer_id=consumer.id, token_hash=token_hash(token), expires_at=utcnow() + timedelta(minutes=minutes))
+        )
+        reset_url = external_url("store.reset_password", slug=partner.slug, token=token)
+        message = build_password_reset_email(partner=partner, consumer=consumer, reset_url=reset_url, valid_minutes=minutes)
+        queue_email(session, message, partner_id=partner.id, consumer_id=consumer.id)
+
+
+INVALID_LINK = "This reset link has expired or was already used. Ask for a new one below."
+
+
+def consumer_for_reset_token(session: Session, *, partner: Partner, token: str) -> Consumer:
+    reset = session.exec(select(PasswordReset).where(PasswordReset.token_hash == token_hash(token or ""))).first()
+    if reset is None or reset.used_at is not None or reset.expires_at < utcnow():
+        raise InvalidResetLink(INVALID_LINK)
+    consumer = session.get(Consumer, reset.consumer_id)
+    if consumer is None or consumer.partner_id != partner.id:
+        raise InvalidResetLink(INVALID_LINK)
+    return consumer
+
+
+def reset_password(session: Session, *, partner: Partner, token: str, password: str, confirmation: str) -> Consumer:
+    if password != confirmation:
+        raise InvalidInput("The two passwords don't match.", field="confirmation")
+    with write_transaction(session):
+        consumer = consumer_for_reset_token(session, partner=partner, token=token)
+        # Use the link up first: a second request with the same link finds nothing to claim.
+        claimed = session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.token_hash == token_hash(token), PasswordReset.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            raise InvalidResetLink(INVALID_LINK)
+        _store_password(session, consumer, password)
+    return consumer

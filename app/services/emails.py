@@ -1,0 +1,108 @@
+"""Recording and delivering email. Every message is stored (bodies encrypted) and sent by a queued task."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from app.clock import utcnow
+from app.db import db_session, on_commit, write_transaction
+from app.emails import Email
+from app.extensions import mail
+from app.models import EmailMessage
+from app.queue import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def queue_email(session: Session, email: Email, *, partner_id: int | None, consumer_id: int | None = None) -> EmailMessage:
+    """Record the email in the caller's transaction; its delivery is queued once that commits."""
+    encryptor = current_app.extensions["encryptor"]
+    message = EmailMessage(
+        partner_id=partner_id,
+        consumer_id=consumer_id,
+        kind=email.kind,
+        to=email.to,
+        subject=email.subject,
+        html_encrypted=encryptor.encrypt(email.html),
+        text_encrypted=encryptor.encrypt(email.text),
+    )
+    with write_transaction(session):
+        session.add(message)
+        session.flush()
+    message_id = message.id
+    on_commit(session, lambda: enqueue("deliver_email", message_id))
+    return message
+
+
+def deliver_email(email_id: int, *, last_attempt: bool = True) -> str:
+    """Send one recorded email over SMTP (or to the development outbox). Returns its status.
+
+    Raises on a failed attempt that has retries left, so the queue retries it later.
+    """
+    session = db_session()
+    with write_transaction(session):
+        # Claiming moves it to "sending": a second worker holding the same id skips it.
+        claimed = session.execute(
+            update(EmailMessage)
+            .where(EmailMessage.id == email_id, EmailMessage.status == "queued")
+            .values(status="sending", attempts=EmailMessage.attempts + 1, last_attempt_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return "skipped"
+        message = session.get(EmailMessage, email_id)
+        session.refresh(message)
+    encryptor = current_app.extensions["encryptor"]
+    via = "smtp" if current_app.config["MAIL_SERVER"] else "outbox"
+    try:
+        if via == "smtp":
+            mail.send(
+                Message(
+                    subject=message.subject,
+                    recipients=[message.to],
+                    body=encryptor.decrypt(message.text_encrypted),
+                    html=encryptor.decrypt(message.html_encrypted),
+                )
+            )
+    except Exception as exc:  # any transport failure: record it, retry or give up
+        log.warning("email %s attempt %s failed: %s", email_id, message.attempts, exc)
+        with write_transaction(session):
+            message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            message.status = "failed" if last_attempt else "queued"
+            session.add(message)
+        if last_attempt:
+            return "failed"
+        raise
+    with write_transaction(session):
+        message.status = "sent"
+        message.delivered_via = via
+        message.sent_at = utcnow()
+        message.last_error = ""
+        session.add(message)
+    return "sent"
+
+
+def requeue_stuck_emails(older_than: timedelta = timedelta(minutes=15)) -> int:
+    """Queue again emails nobody has tried for a long time (a lost queue entry, a worker that died)."""
+    session = db_session()
+    cutoff = utcnow() - older_than
+    stuck = (EmailMessage.status.in_(["queued", "sending"])) & (
+        func.coalesce(EmailMessage.last_attempt_at, EmailMessage.created_at) < cutoff
+    )
+    with write_transaction(session):
+        ids = session.exec(select(EmailMessage.id).where(stuck)).all()
+        if ids:
+            session.execute(
+                update(EmailMessage)
+                .where(EmailMessage.id.in_(ids))
+                .values(status="queued", last_attempt_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+    for email_id in ids:
+        enqueue("deliver_email", email_id)
+    return len(ids)

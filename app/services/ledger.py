@@ -1,0 +1,129 @@
+"""Posting money: balanced transactions, cached balances updated with a guard against going negative."""
+from __future__ import annotations
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.domain.errors import InsufficientFunds, UnbalancedTransaction
+from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, check_balanced
+from app.domain.money import Money
+from app.models import Account, Entry, Transaction
+
+
+def account_key(kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None) -> str:
+    owner = f"consumer:{consumer_id}" if consumer_id is not None else f"partner:{partner_id}"
+    return f"{owner}:{kind.value}:{currency}"
+
+
+def find_account(
+    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None
+) -> Account | None:
+    key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+    return session.exec(select(Account).where(Account.key == key)).first()
+
+
+def open_account(
+    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None
+) -> Account:
+    """The account of that owner, kind and currency, opened if it does not exist yet."""
+    existing = find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+    if existing is not None:
+        return existing
+    account = Account(
+        key=account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id),
+        partner_id=partner_id,
+        consumer_id=consumer_id,
+        kind=kind.value,
+        currency=currency,
+        balance=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:  # opened concurrently by someone else
+        return find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+    return account
+
+
+def post_transaction(
+    session: Session,
+    *,
+    partner_id: int,
+    type: TransactionType,
+    currency: str,
+    postings: list[Posting],
+    memo: str = "",
+    actor: str = "",
+    status: TransactionStatus = TransactionStatus.COMPLETED,
+    consumer_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Transaction:
+    """Record a balanced transaction and move the balances, all inside the caller's transaction.
+
+    Raises InsufficientFunds (naming the account kind in `field`) when an account that may
+    not go negative would; the caller's transaction then rolls back whole.
+    """
+    check_balanced(postings)
+    ids = {p.account_id for p in postings}
+    accounts = {a.id: a for a in session.exec(select(Account).where(Account.id.in_(ids)))}
+    if set(accounts) != ids:
+        raise UnbalancedTransaction("a posting names an account that does not exist")
+    for account in accounts.values():
+        if account.currency != currency:
+            raise UnbalancedTransaction("currencies do not mix within a transaction")
+        if account.partner_id != partner_id:
+            raise UnbalancedTransaction("a transaction stays within one partner")
+
+    transaction = Transaction(
+        partner_id=partner_id,
+        consumer_id=consumer_id,
+        type=type.value,
+        status=status.value,
+        currency=currency,
+        amount=sum(p.amount for p in postings if p.amount > 0),
+        memo=memo[:500],
+        actor=actor[:120],
+        idempotency_key=idempotency_key,
+    )
+    session.add(transaction)
+    session.flush()
+    # A fixed order of row updates keeps concurrent transfers from deadlocking on PostgreSQL.
+    for posting in sorted(postings, key=lambda p: p.account_id):
+        _move_balance(session, accounts[posting.account_id], posting.amount)
+        session.add(Entry(transaction_id=transaction.id, account_id=posting.account_id, amount=posting.amount))
+    session.flush()
+    for account in accounts.values():
+        session.refresh(account, attribute_names=["balance"])
+    return transaction
+
+
+def _move_balance(session: Session, account: Account, amount: int) -> None:
+    statement = update(Account).where(Account.id == account.id)
+    if amount < 0 and not AccountKind(account.kind).may_go_negative:
+        statement = statement.where(Account.balance >= -amount)
+    result = session.execute(
+        statement.values(balance=Account.balance + amount).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InsufficientFunds("Not enough balance for this transaction", field=account.kind)
+
+
+def balance(account: Account | None, currency: str) -> Money:
+    return Money(account.balance if account else 0, currency)
+
+
+def ledger_problems(session: Session) -> list[str]:
+    """Every way the ledger could be wrong; empty when it is right. Used by tests and checks."""
+    problems = []
+    unbalanced = session.exec(
+        select(Entry.transaction_id, func.sum(Entry.amount)).group_by(Entry.transaction_id).having(func.sum(Entry.amount) != 0)
+    ).all()
+    problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
+    sums = dict(session.exec(select(Entry.account_id, func.sum(Entry.amount)).group_by(Entry.account_id)).all())
+    for account in session.exec(select(Account)).all():
+        if account.balance != (sums.get(account.id) or 0):
+            problems.append(f"account {account.key} caches {account.balance}, entries say {sums.get(account.id) or 0}")
+        if account.balance < 0 and not AccountKind(account.kind).may_go_negative:
+            problems.append(f"account {account.key} is negative: {account.balance}")
+    return problems

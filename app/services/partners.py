@@ -1,0 +1,151 @@
+"""Partners: creation, funding, API credentials and terms."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlmodel import Session, func, select
+
+from app.db import write_transaction
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.ledger import AccountKind, TransactionType, transfer
+from app.domain.money import Money, normalize_currency
+from app.models import ApiKey, Partner, TermsVersion
+from app.security import new_token, token_hash
+from app.services import ledger
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+DEFAULT_TERMS = """By using this store you agree that:
+
+1. Your wallet balance is provided by {partner} and can only be spent on gift cards in this store.
+2. Gift cards are delivered by email to the address you choose and cannot be exchanged for cash.
+3. Keep your password to yourself; you are responsible for orders placed with your account.
+4. {partner} may deactivate your account; you can still look at your history but not place orders.
+"""
+
+
+@dataclass(frozen=True)
+class ApiCredentials:
+    """Shown once, when created. Only the key's hash and the encrypted secret are kept."""
+
+    client_id: str
+    api_key: str
+    hmac_secret: str
+
+
+def partner_by_slug(session: Session, slug: str) -> Partner:
+    partner = session.exec(select(Partner).where(Partner.slug == slug)).first()
+    if partner is None:
+        raise NotFound(f"There is no store at '{slug}'.")
+    return partner
+
+
+def create_partner(
+    session: Session,
+    *,
+    slug: str,
+    name: str,
+    currency: str,
+    funds: Money | None = None,
+    primary_color: str = "#1f6feb",
+    accent_color: str = "#f59e0b",
+    actor: str = "",
+) -> tuple[Partner, ApiCredentials]:
+    slug = (slug or "").strip().lower()
+    name = (name or "").strip()
+    if not SLUG.match(slug):
+        raise InvalidInput("slug must be 1-40 lower-case letters, digits or dashes", field="slug")
+    if not name or len(name) > 120:
+        raise InvalidInput("name must be 1-120 characters", field="name")
+    for color in (primary_color, accent_color):
+        if not COLOR.match(color):
+            raise InvalidInput(f"colour '{color}' must look like #1a2b3c", field="color")
+    currency = normalize_currency(currency)
+    with write_transaction(session):
+        if session.exec(select(Partner).where(Partner.slug == slug)).first():
+            raise InvalidInput(f"a partner with slug '{slug}' already exists", field="slug")
+        partner = Partner(
+            slug=slug,
+            name=name,
+            client_id=str(uuid.uuid4()),
+            currencies=currency,
+            store_name=name,
+            primary_color=primary_color,
+            accent_color=accent_color,
+        )
+        session.add(partner)
+        session.flush()
+        ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
+        session.add(TermsVersion(partner_id=partner.id, version=1, body=DEFAULT_TERMS.format(partner=name)))
+        credentials = issue_api_key(session, partner=partner)
+        if funds:
+            if funds.currency != currency:
+                raise InvalidInput("funds must be in the partner's currency", field="funds")
+            fund_partner(session, partner=partner, amount=funds, actor=actor, memo="Opening funds")
+    return partner, credentials
+
+
+def issue_api_key(session: Session, *, partner: Partner) -> ApiCredentials:
+    api_key = "gsk_" + new_token(24)
+    hmac_secret = new_token(32)
+    encryptor = current_app.extensions["encryptor"]
+    with write_transaction(session):
+        session.add(
+            ApiKey(
+                partner_id=partner.id,
+                prefix=api_key[:12],
+                key_hash=token_hash(api_key),
+                hmac_secret_encrypted=encryptor.encrypt(hmac_secret),
+            )
+        )
+    return ApiCredentials(client_id=partner.client_id, api_key=api_key, hmac_secret=hmac_secret)
+
+
+def fund_partner(session: Session, *, partner: Partner, amount: Money, actor: str = "", memo: str = ""):
+    """Money paid in by the partner: from its deposits (outside world) into its funds account."""
+    if amount.amount <= 0:
+        raise InvalidInput("amount must be more than zero", field="amount")
+    with write_transaction(session):
+        if amount.currency not in partner.currency_list:
+            partner.currencies = ",".join(partner.currency_list + [amount.currency])
+            session.add(partner)
+        deposits = ledger.open_account(session, AccountKind.PARTNER_DEPOSITS, amount.currency, partner_id=partner.id)
+        funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, amount.currency, partner_id=partner.id)
+        return ledger.post_transaction(
+            session,
+            partner_id=partner.id,
+            type=TransactionType.CREDIT,
+            currency=amount.currency,
+            postings=transfer(deposits.id, funds.id, amount.amount),
+            memo=memo or "Partner funds added",
+            actor=actor,
+        )
+
+
+def partner_funds(session: Session, partner: Partner, currency: str) -> Money:
+    account = ledger.find_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
+    return ledger.balance(account, currency)
+
+
+def current_terms(session: Session, partner_id: int) -> TermsVersion | None:
+    return session.exec(
+        select(TermsVersion).where(TermsVersion.partner_id == partner_id).order_by(TermsVersion.version.desc())
+    ).first()
+
+
+def publish_terms(session: Session, *, partner: Partner, body: str) -> TermsVersion:
+    """A new version of the terms; every consumer is asked to accept it at their next request."""
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("terms cannot be empty", field="body")
+    with write_transaction(session):
+        latest = session.exec(
+            select(func.max(TermsVersion.version)).where(TermsVersion.partner_id == partner.id)
+        ).one()
+        terms = TermsVersion(partner_id=partner.id, version=(latest or 0) + 1, body=body)
+        session.add(terms)
+    return terms

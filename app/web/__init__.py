@@ -1,0 +1,69 @@
+"""Browser-facing blueprints, template filters and error pages."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from app.db import db_session
+from app.domain.errors import NotFound
+from app.domain.money import Money
+from app.extensions import login_manager
+from app.models import Consumer
+
+
+def format_money(value: Money) -> str:
+    return format_currency(value.to_decimal(), value.currency, locale="en_US")
+
+
+def register_web(app: Flask) -> None:
+    from app.web import dev, site, store
+
+    app.register_blueprint(site.bp)
+    app.register_blueprint(store.bp)
+    if app.extensions["settings"].outbox_enabled:
+        app.register_blueprint(dev.bp)
+
+    app.add_template_filter(format_money, "money")
+    app.add_template_global(Decimal, "Decimal")
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        kind, _, rest = user_id.partition(":")
+        if kind != "consumer":
+            return None
+        identifier, _, epoch = rest.partition(":")
+        if not identifier.isdigit() or not epoch.lstrip("-").isdigit():
+            return None
+        consumer = db_session().get(Consumer, int(identifier))
+        # A password change bumps the epoch: sessions from before it load nobody.
+        if consumer is None or consumer.session_epoch != int(epoch):
+            return None
+        return consumer
+
+    @app.errorhandler(404)
+    @app.errorhandler(NotFound)
+    def not_found(error):
+        message = getattr(error, "message", None) or "We couldn't find that page."
+        return render_template("errors/error.html", title="Not found", message=message), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_error):
+        message = "This form expired or was not sent from this site. Reload the page and try again."
+        return render_template("errors/error.html", title="Please try again", message=message), 400
+
+    @app.errorhandler(429)
+    def too_many(_error):
+        message = "Too many attempts. Wait a minute, then try again."
+        return render_template("errors/error.html", title="Slow down", message=message), 429
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.headers.get("HX-Request"):
+            response.vary.add("HX-Request")
+        return response
