@@ -1,0 +1,48 @@
+# Quick start: `make run` (demo store on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := app
+
+.PHONY: install run worker test test-fast chromium benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/flask init-db
+	$(BIN)/flask seed-demo
+	@echo "Starting the store (web + in-process worker) on http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
+	BASE_URL=$${BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+worker: install
+	$(BIN)/flask worker
+
+# Debian's Chromium drives the browser tests; installed when missing and we are allowed to.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) \
+	      || echo "Could not install chromium: browser tests will skip"; \
+	  else echo "chromium not found and cannot be installed here: browser tests will skip"; fi; }
+
+test: install chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+benchmark: install
+	$(BIN)/python tests/benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache test-artifacts

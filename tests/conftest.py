@@ -1,0 +1,216 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when TEST_DATABASE_URL
+is set), a real SMTP server capturing every email, and factories for partners and consumers.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import secrets
+import socket
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from app import create_app
+from app.config import Settings
+from app.db import db_session, make_engine
+from app.domain.money import Money
+from app.extensions import limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("REQUIRE_POSTGRES") == "1" and not TEST_DATABASE_URL:
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+
+
+# --- mail -----------------------------------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    """Every message the SMTP server received during one test, parsed."""
+
+    messages: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        with self.lock:
+            return [m for m in self.messages if address.lower() in m["To"].lower()]
+
+    def last_to(self, address: str):
+        found = self.to(address)
+        assert found, f"no email to {address}; got {[m['To'] for m in self.messages]}"
+        return found[-1]
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+
+def body_text(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def body_html(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def first_link(message, pattern: str) -> str:
+    match = re.search(pattern, body_text(message))
+    assert match, f"no link matching {pattern!r} in:\n{body_text(message)}"
+    return match.group(0)
+
+
+def temporary_password_in(message) -> str:
+    match = re.search(r"Temporary password:\s+(\S+)", body_text(message))
+    assert match, body_text(message)
+    return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    _controller, box = smtp_server
+    box.clear()
+    return box
+
+
+# --- database ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    if not TEST_DATABASE_URL:
+        return None
+    url = Settings(DATABASE_URL=TEST_DATABASE_URL).DATABASE_URL
+    engine = make_engine(url)
+    import app.models  # noqa: F401
+
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/test.db"
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+def build_app(database_url: str, smtp_port: int, tmp_path, **overrides):
+    config = {
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "QUEUE_IMMEDIATE": True,
+        "RUN_WORKER_IN_PROCESS": False,
+        "BASE_URL": "http://store.test",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_port,
+        "SECRET_KEY": "test-" + secrets.token_hex(16),
+    }
+    config.update(overrides)
+    app = create_app(config)
+    if database_url.startswith("sqlite"):
+        SQLModel.metadata.create_all(app.extensions["db_engine"])
+    limiter.reset()
+    return app
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, smtp_server, tmp_path, app_config):
+    controller, _ = smtp_server
+    app = build_app(database_url, controller.port, tmp_path, **app_config)
+    with app.app_context():
+        yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def session(app):
+    return db_session()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- factories ----------------------------------------------------------------------------
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def make_partner(session):
+    from app.services import partners
+
+    def make(*, funds: str = "1000", currency: str = "USD", slug: str | None = None, name: str = "Test Partner"):
+        partner, credentials = partners.create_partner(
+            session, slug=slug or unique("p"), name=name, currency=currency, funds=Money.parse(funds, currency)
+        )
+        return partner
+
+    return make
+
+
+@pytest.fixture
+def make_consumer(session):
+    from app.services import consumers
+
+    def make(partner, *, funds: str = "100", email: str | None = None, name: str = "Casey Consumer", currency: str = "USD"):
+        return consumers.create_consumer(
+            session,
+            partner=partner,
+            email=email or f"{unique('c')}@example.com",
+            full_name=name,
+            initial_funds=Money.parse(funds, currency),
+        ).consumer
+
+    return make

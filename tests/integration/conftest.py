@@ -1,0 +1,75 @@
+"""A test client that behaves like a browser: it reads the CSRF token off the page it came from."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import temporary_password_in
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class StoreBrowser:
+    def __init__(self, client, partner):
+        self.client = client
+        self.partner = partner
+        self.token = None
+
+    def url(self, path: str) -> str:
+        return f"/s/{self.partner.slug}{path}"
+
+    def get(self, path: str, **kwargs):
+        response = self.client.get(self.url(path) if path.startswith("/") else path, **kwargs)
+        match = CSRF.search(response.get_data(as_text=True))
+        if match:
+            self.token = match.group(1)
+        return response
+
+    def post(self, path: str, data: dict | None = None, *, csrf: bool = True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            if self.token is None:
+                self.get("/login")
+            data.setdefault("csrf_token", self.token)
+        response = self.client.post(self.url(path) if path.startswith("/") else path, data=data, **kwargs)
+        match = CSRF.search(response.get_data(as_text=True))
+        if match:
+            self.token = match.group(1)
+        return response
+
+    def login(self, email: str, password: str):
+        self.get("/login")
+        return self.post("/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def store(client, make_partner):
+    """A browser on a fresh partner's store."""
+    return StoreBrowser(client, make_partner())
+
+
+@pytest.fixture
+def new_consumer(store, make_consumer, mailbox):
+    """A consumer just created, with the temporary password from their welcome email."""
+    consumer = make_consumer(store.partner)
+    return SimpleNamespace(
+        id=consumer.id,
+        email=consumer.email,
+        model=consumer,
+        temporary_password=temporary_password_in(mailbox.last_to(consumer.email)),
+        password=None,
+    )
+
+
+@pytest.fixture
+def signed_in(store, new_consumer):
+    """A consumer through first login: trusted password set and terms accepted."""
+    store.login(new_consumer.email, new_consumer.temporary_password)
+    store.get("/welcome/password")
+    store.post("/welcome/password", {"password": "Correct-horse-42", "confirmation": "Correct-horse-42"})
+    store.get("/terms")
+    store.post("/terms", {"accept": "yes", "version": "1"})
+    new_consumer.password = "Correct-horse-42"
+    return new_consumer
