@@ -2,14 +2,13 @@
 
 Views and tasks get a session from `db_session()` (one per app context). A use case
 wraps its changes in `write_transaction(session)`: one database transaction that
-commits at the end or rolls back on any error. On SQLite a write transaction starts
-with BEGIN IMMEDIATE so two writers queue on the busy timeout instead of deadlocking
-on a lock upgrade; PostgreSQL relies on conditional updates and row locks.
+commits at the end or rolls back on any error. On SQLite the first write takes the
+write lock (BEGIN IMMEDIATE) so writers queue instead of deadlocking; money moves by
+conditional UPDATEs (`balance >= amount`), safe on SQLite and PostgreSQL alike.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Callable, Iterator
 
 from flask import current_app, g
@@ -17,12 +16,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-_begin_immediate: ContextVar[bool] = ContextVar("begin_immediate", default=False)
-
-
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        # pysqlite opens a write transaction with BEGIN IMMEDIATE at the first INSERT/UPDATE/DELETE,
+        # so two writers queue on the busy timeout instead of deadlocking on a lock upgrade.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": "IMMEDIATE"}, **kwargs
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -31,17 +31,12 @@ def make_engine(url: str, **kwargs) -> Engine:
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _begin_immediate.get() else "BEGIN")
 
 
 def engine() -> Engine:
@@ -75,11 +70,6 @@ def write_transaction(session: Session) -> Iterator[Session]:
     if session.in_transaction():
         # End a read-only transaction the view started, so the write begins fresh.
         session.rollback()
-    token = _begin_immediate.set(True)
-    try:
-        session.connection()
-    finally:
-        _begin_immediate.reset(token)
     session.info["write_depth"] = 1
     try:
         yield session

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from sqlmodel import select
 
 from app.clock import utcnow
 from app.db import db_session, write_transaction
@@ -21,7 +22,7 @@ DEMO_EMAIL = "alex@example.com"
 def seed() -> list[str]:
     """Create what is missing and return the lines to print."""
     session = db_session()
-    partner = session.query(Partner).filter_by(slug=DEMO_SLUG).first()
+    partner = session.exec(select(Partner).where(Partner.slug == DEMO_SLUG)).first()
     if partner is None:
         partner, _credentials = partners.create_partner(
             session,

@@ -121,9 +121,10 @@ def ledger_problems(session: Session) -> list[str]:
     ).all()
     problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
     sums = dict(session.exec(select(Entry.account_id, func.sum(Entry.amount)).group_by(Entry.account_id)).all())
-    for account in session.exec(select(Account)).all():
-        if account.balance != (sums.get(account.id) or 0):
-            problems.append(f"account {account.key} caches {account.balance}, entries say {sums.get(account.id) or 0}")
-        if account.balance < 0 and not AccountKind(account.kind).may_go_negative:
-            problems.append(f"account {account.key} is negative: {account.balance}")
+    # Columns, not ORM objects: the identity map could hold a stale balance.
+    for account_id, key, kind, cached in session.exec(select(Account.id, Account.key, Account.kind, Account.balance)).all():
+        if cached != (sums.get(account_id) or 0):
+            problems.append(f"account {key} caches {cached}, entries say {sums.get(account_id) or 0}")
+        if cached < 0 and not AccountKind(kind).may_go_negative:
+            problems.append(f"account {key} is negative: {cached}")
     return problems
