@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
+        SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE or settings.APP_ENV == "production",
     )
     app.extensions["settings"] = settings
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
