@@ -1,4 +1,5 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+from app.models.catalog import Brand, PartnerBrand
 from app.models.consumer import Consumer, PasswordReset
 from app.models.email import EmailMessage
 from app.models.ledger import Account, Entry, Transaction
@@ -7,10 +8,12 @@ from app.models.partner import ApiKey, Partner, TermsVersion
 __all__ = [
     "Account",
     "ApiKey",
+    "Brand",
     "Consumer",
     "EmailMessage",
     "Entry",
     "Partner",
+    "PartnerBrand",
     "PasswordReset",
     "TermsVersion",
     "Transaction",
