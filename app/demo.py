@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import current_app
 from sqlmodel import select
@@ -10,18 +11,60 @@ from app.clock import utcnow
 from app.db import db_session, write_transaction
 from app.domain.money import Money
 from app.links import external_url
-from app.models import Partner
+from app.demo_brands import DEMO_BRANDS
+from app.models import Brand, Partner, PartnerBrand
 from app.security import hash_password, new_temporary_password
-from app.services import consumers, partners
+from app.services import catalog, consumers, partners
 from app.web import format_money
 
 DEMO_SLUG = "acme"
 DEMO_EMAIL = "alex@example.com"
 
 
+def seed_brands(session) -> list[Brand]:
+    """The demo catalog's brands, created once."""
+    existing = {brand.slug: brand for brand in session.exec(select(Brand)).all()}
+    with write_transaction(session):
+        for demo in DEMO_BRANDS:
+            if demo.slug in existing:
+                continue
+            brand = Brand(
+                slug=demo.slug,
+                name=demo.name,
+                category=demo.category,
+                description=demo.description,
+                color=demo.color,
+                logo_svg=demo.logo_svg(),
+                redemption_instructions=demo.redemption_instructions,
+                terms=demo.terms,
+                currencies=",".join(demo.currencies),
+                denominations=",".join(str(d) for d in demo.denominations),
+                min_amount=demo.min_amount,
+                max_amount=demo.max_amount,
+                has_pin=demo.has_pin,
+                redemption_url=demo.redemption_url,
+                supports_retry=demo.supports_retry,
+            )
+            session.add(brand)
+            existing[demo.slug] = brand
+    return [existing[demo.slug] for demo in DEMO_BRANDS]
+
+
+def _demo_settings(index: int) -> dict:
+    """A varied look for the demo store: some value bonuses, some cash back, a few discounts."""
+    if index % 5 == 0:
+        return {"bonus_type": "value", "bonus_percent": Decimal(10)}
+    if index % 7 == 0:
+        return {"bonus_type": "cash", "bonus_percent": Decimal(5)}
+    if index % 9 == 0:
+        return {"discount_percent": Decimal("2.5")}
+    return {}
+
+
 def seed() -> list[str]:
     """Create what is missing and return the lines to print."""
     session = db_session()
+    brands = seed_brands(session)
     partner = session.exec(select(Partner).where(Partner.slug == DEMO_SLUG)).first()
     if partner is None:
         partner, _credentials = partners.create_partner(
@@ -34,6 +77,10 @@ def seed() -> list[str]:
             accent_color="#f97316",
             actor="seed-demo",
         )
+    offered = {pb.brand_id for pb in session.exec(select(PartnerBrand).where(PartnerBrand.partner_id == partner.id)).all()}
+    for index, brand in enumerate(brands):
+        if brand.id not in offered:
+            catalog.make_available(session, partner=partner, brand=brand, **_demo_settings(index))
     consumer = consumers.find_consumer(session, partner_id=partner.id, email=DEMO_EMAIL)
     password_line = "  password: the one you chose (or use “Forgot password?”; emails are in the outbox)"
     if consumer is None:
@@ -62,7 +109,7 @@ def seed() -> list[str]:
         f"Demo store ({partner.name}): {external_url('store.login', slug=partner.slug)}",
         f"  consumer: {consumer.email}",
         password_line,
-        f"  partner funds: {format_money(funds)}",
+        f"  partner funds: {format_money(funds)}; {len(brands)} gift-card brands in the catalog",
     ]
     if current_app.extensions["settings"].outbox_enabled:
         lines.append(f"Emails sent by the app (development outbox): {external_url('dev.outbox')}")

@@ -8,7 +8,8 @@ from sqlmodel import SQLModel, select
 
 from app.cli import migrate_to_latest
 from app.domain.money import Money
-from app.models import ApiKey, Consumer, EmailMessage
+from app.demo_brands import DEMO_BRANDS
+from app.models import ApiKey, Brand, Consumer, EmailMessage, PartnerBrand
 from app.security import token_hash
 from app.services import partners
 from tests.conftest import body_text
@@ -69,6 +70,8 @@ def test_seed_demo_is_safe_to_run_twice_and_prints_a_working_login(app, session,
     assert second.exit_code == 0
     assert len(session.exec(select(Consumer)).all()) == 1
     assert len(session.exec(select(EmailMessage)).all()) == 1
+    assert len(session.exec(select(Brand)).all()) == len(DEMO_BRANDS) == 40
+    assert len(session.exec(select(PartnerBrand)).all()) == 40
 
 
 def test_migrations_build_exactly_the_schema_the_models_describe(app, session):
