@@ -3,6 +3,7 @@ is set), a real SMTP server capturing every email, and factories for partners an
 """
 from __future__ import annotations
 
+import contextvars
 import email
 import email.policy
 import os
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
@@ -136,6 +138,18 @@ def database_url(request, tmp_path):
     return url
 
 
+class IsolatedClient(FlaskClient):
+    """Every request in a fresh app context (its own `g`, database session and login cache), as in production.
+
+    The `app` fixture keeps an app context pushed for the whole test, which Flask would otherwise reuse
+    for every request: flask-login's cached user and the database session would leak between requests
+    and between clients.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def build_app(database_url: str, smtp_port: int, tmp_path, **overrides):
     config = {
         "APP_ENV": "test",
@@ -149,6 +163,7 @@ def build_app(database_url: str, smtp_port: int, tmp_path, **overrides):
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = IsolatedClient
     if database_url.startswith("sqlite"):
         SQLModel.metadata.create_all(app.extensions["db_engine"])
     limiter.reset()

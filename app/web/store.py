@@ -1,7 +1,8 @@
 """The partner's branded store at /s/<slug>/: sign-in, first login, terms, password reset, home."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import posixpath
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
@@ -22,7 +23,9 @@ SETUP = {"store.set_password", "store.terms", "store.logout", "store.password_ru
 
 
 def _per_store_ip() -> str:
-    return f"{request.remote_addr}:{request.view_args.get('slug', '') if request.view_args else ''}"
+    """Rate-limit key: the client's address within one store (the slug is in g once the URL is parsed)."""
+    partner = g.get("partner")
+    return f"{request.remote_addr}:{partner.slug if partner else request.path}"
 
 
 @bp.url_value_preprocessor
@@ -76,9 +79,10 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return home
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith(f"/s/{g.partner.slug}/"):
+    path = posixpath.normpath(unquote(parts.path))  # '/s/x/%2e%2e/..' must not climb out either
+    if parts.scheme or parts.netloc or "\\" in target or not (path + "/").startswith(f"/s/{g.partner.slug}/"):
         return home
-    return target
+    return quote(path) + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.get("/")
@@ -107,7 +111,8 @@ def login():
         )
     except InvalidCredentials as error:
         return render_template("store/login.html", email=email, error=error.message, next=request.form.get("next", "")), 422
-    login_user(consumer)
+    # force: a deactivated consumer may still sign in to look (flask-login would refuse is_active=False).
+    login_user(consumer, force=True)
     step = _next_step(consumer)
     return redirect(url_for(step) if step else _safe_next(request.form.get("next")), 303)
 
@@ -134,14 +139,22 @@ def set_password():
     except InvalidInput as error:
         rules = password_rules(password, email=consumer.email)
         return render_template("store/set_password.html", error=error.message, rules=rules), 422
-    login_user(consumer)  # the password change ended every session, this one included
+    login_user(consumer, force=True)  # the password change ended every session, this one included
     flash("Your password is set.", "success")
     return redirect(url_for(_next_step(consumer) or "store.home"), 303)
 
 
 def password_rules_partial():
-    """Inline checklist of the password policy, updated as the consumer types."""
+    """Inline checklist of the password policy, updated as the consumer types.
+
+    On the reset page nobody is signed in: the reset token (a hidden field) names the consumer.
+    """
     email = g.consumer.email if g.consumer else ""
+    if not email and request.form.get("token"):
+        try:
+            email = consumer_auth.consumer_for_reset_token(db_session(), partner=g.partner, token=request.form["token"]).email
+        except InvalidResetLink:
+            email = ""
     rules = password_rules(request.form.get("password", ""), email=email)
     return render_template("store/_password_rules.html", rules=rules)
 

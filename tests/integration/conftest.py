@@ -1,14 +1,31 @@
 """A test client that behaves like a browser: it reads the CSRF token off the page it came from."""
 from __future__ import annotations
 
+import html
 import re
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import temporary_password_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def page(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def redirect_path(response) -> str:
+    parts = urlsplit(response.headers["Location"])
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def reload(session, model, ident):
+    """The row as the database has it now (requests write through their own sessions)."""
+    session.rollback()  # end any read transaction: SQLite would keep showing its snapshot
+    return session.get(model, ident, populate_existing=True)
 
 
 class StoreBrowser:
