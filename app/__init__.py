@@ -38,10 +38,14 @@ def create_app(config: dict | None = None) -> Flask:
     from app.db import close_db_session, make_engine
     from app.extensions import csrf, htmx, limiter, login_manager, mail
     from app.queue import init_queue, start_in_process_worker
+    from app.providers.simulated import SimulatedProvider
     from app.security import Encryptor
 
     app.extensions["db_engine"] = make_engine(settings.DATABASE_URL)
     app.extensions["encryptor"] = Encryptor(settings.encryption_keys)
+    app.extensions["provider"] = SimulatedProvider(
+        latency_ms=settings.PROVIDER_LATENCY_MS, failure_rate=settings.PROVIDER_FAILURE_RATE
+    )
     app.teardown_appcontext(close_db_session)
     csrf.init_app(app)
     htmx.init_app(app)

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     QUEUE_IMMEDIATE: bool = False
     QUEUE_FILE: str = ""
 
+    # Gift-card provider: the built-in simulated one (latency so "pending" is visible).
+    PROVIDER_LATENCY_MS: int = 800
+    PROVIDER_FAILURE_RATE: float = 0.0
+    ORDER_CLAIM_SECONDS: int = 120  # a worker's hold on an order it is fulfilling
+    ORDER_MAX_ATTEMPTS: int = 5  # then the order fails and is refunded
+
     TEMP_PASSWORD_DAYS: int = 7
     RESET_LINK_MINUTES: int = 60
     LOGIN_RATE_LIMIT: str = "10 per minute"

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from flask import render_template
 
-from app.models import Consumer, Partner
+from app.domain.money import Money
+from app.models import Brand, Consumer, Order, Partner
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,29 @@ def build_password_reset_email(*, partner: Partner, consumer: Consumer, reset_ur
     context = dict(partner=partner, consumer=consumer, reset_url=reset_url, valid_minutes=valid_minutes)
     html, text = _render("password_reset", **context)
     return Email("password_reset", consumer.email, f"Reset your {partner.display_name} password", html, text)
+
+
+def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card) -> Email:
+    """The card itself, to the recipient (who may be the consumer)."""
+    context = dict(
+        partner=partner, order=order, brand=brand, card=card, card_value=Money(order.card_value, order.currency)
+    )
+    html, text = _render("gift_card", **context)
+    sender = order.sender_name or partner.display_name
+    subject = (
+        f"Your {brand.name} gift card" if order.to_self else f"{sender} sent you a {brand.name} gift card"
+    )
+    return Email("gift_card", order.recipient_email, subject, html, text)
+
+
+def build_order_confirmation_email(*, partner: Partner, consumer: Consumer, order: Order, brand: Brand) -> Email:
+    """To the consumer who sent a card to someone else: it arrived."""
+    context = dict(partner=partner, consumer=consumer, order=order, brand=brand, card_value=Money(order.card_value, order.currency), price=Money(order.price, order.currency))
+    html, text = _render("order_confirmation", **context)
+    return Email("order_confirmation", consumer.email, f"Your {brand.name} gift card was sent to {order.recipient_email}", html, text)
+
+
+def build_order_failed_email(*, partner: Partner, consumer: Consumer, order: Order, brand: Brand) -> Email:
+    context = dict(partner=partner, consumer=consumer, order=order, brand=brand, price=Money(order.price, order.currency))
+    html, text = _render("order_failed", **context)
+    return Email("order_failed", consumer.email, f"Your {brand.name} gift card order could not be completed", html, text)

@@ -160,6 +160,7 @@ def build_app(database_url: str, smtp_port: int, tmp_path, **overrides):
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": smtp_port,
         "SECRET_KEY": "test-" + secrets.token_hex(16),
+        "PROVIDER_LATENCY_MS": 0,
     }
     config.update(overrides)
     app = create_app(config)
@@ -211,6 +212,27 @@ def make_partner(session):
             session, slug=slug or unique("p"), name=name, currency=currency, funds=Money.parse(funds, currency)
         )
         return partner
+
+    return make
+
+
+@pytest.fixture
+def make_brand(session):
+    from app.db import write_transaction
+    from app.models import Brand
+
+    def make(name: str | None = None, *, category="Food & Dining", denominations="1000,2500,5000", min_amount=None,
+             max_amount=None, currencies="USD", has_pin=True, supports_retry=True):
+        name = name or unique("Brand")
+        brand = Brand(
+            slug=name.lower().replace(" ", "-"), name=name, category=category, description=f"{name} gift card",
+            currencies=currencies, denominations=denominations, min_amount=min_amount, max_amount=max_amount,
+            has_pin=has_pin, supports_retry=supports_retry, redemption_url="https://redeem.example.com/x?code={code}",
+            redemption_instructions="1. Open the site.\n2. Enter the code.",
+        )
+        with write_transaction(session):
+            session.add(brand)
+        return brand
 
     return make
 

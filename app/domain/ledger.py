@@ -10,6 +10,7 @@ from app.domain.errors import UnbalancedTransaction
 class AccountKind(StrEnum):
     PARTNER_FUNDS = "partner_funds"  # what a partner can hand out
     PARTNER_DEPOSITS = "partner_deposits"  # money paid in from outside; a contra account
+    CARD_PURCHASES = "card_purchases"  # what the partner's consumers spent on gift cards (paid to the provider)
     GENERAL = "general"  # consumer wallet
     BONUS = "bonus"  # consumer wallet: cash bonuses
     CAMPAIGN = "campaign"  # consumer wallet: one per campaign

@@ -3,6 +3,7 @@ from app.models.catalog import Brand, PartnerBrand
 from app.models.consumer import Consumer, PasswordReset
 from app.models.email import EmailMessage
 from app.models.ledger import Account, Entry, Transaction
+from app.models.order import Order
 from app.models.partner import ApiKey, Partner, TermsVersion
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Consumer",
     "EmailMessage",
     "Entry",
+    "Order",
     "Partner",
     "PartnerBrand",
     "PasswordReset",

@@ -37,6 +37,7 @@ class Transaction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="partner.id", index=True)
     consumer_id: int | None = Field(default=None, foreign_key="consumer.id", index=True)
+    order_id: int | None = Field(default=None, index=True)  # the order it concerns, if any
     type: str = Field(max_length=20)
     status: str = Field(max_length=20)
     currency: str = Field(max_length=3)

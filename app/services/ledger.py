@@ -57,6 +57,7 @@ def post_transaction(
     actor: str = "",
     status: TransactionStatus = TransactionStatus.COMPLETED,
     consumer_id: int | None = None,
+    order_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
     """Record a balanced transaction and move the balances, all inside the caller's transaction.
@@ -78,6 +79,7 @@ def post_transaction(
     transaction = Transaction(
         partner_id=partner_id,
         consumer_id=consumer_id,
+        order_id=order_id,
         type=type.value,
         status=status.value,
         currency=currency,

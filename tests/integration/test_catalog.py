@@ -5,25 +5,11 @@ from decimal import Decimal
 import pytest
 
 from app.clock import utcnow
-from app.db import write_transaction
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import Money
-from app.models import Brand
 from app.services import catalog
 
 
-@pytest.fixture
-def make_brand(session):
-    def make(name, *, category="Food & Dining", denominations="1000,2500,5000", min_amount=None, max_amount=None, currencies="USD"):
-        brand = Brand(
-            slug=name.lower().replace(" ", "-"), name=name, category=category, description=f"{name} gift card",
-            currencies=currencies, denominations=denominations, min_amount=min_amount, max_amount=max_amount,
-        )
-        with write_transaction(session):
-            session.add(brand)
-        return brand
-
-    return make
 
 
 def test_only_brands_the_partner_enabled_are_shown(session, make_partner, make_brand):

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.clock import utcnow
+
+
+class Order(SQLModel, table=True):
+    """A gift card bought with wallet balance. Amounts are minor units of `currency`.
+
+    The card's number and PIN are stored encrypted. `debit_transaction_id` is the charge;
+    a refund reverses exactly its entries.
+    """
+
+    __tablename__ = "gift_order"
+    __table_args__ = (UniqueConstraint("consumer_id", "idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=24, unique=True, index=True)
+    partner_id: int = Field(foreign_key="partner.id", index=True)
+    consumer_id: int = Field(foreign_key="consumer.id", index=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    currency: str = Field(max_length=3)
+    face_value: int = Field(sa_column=Column(BigInteger, nullable=False))
+    price: int = Field(sa_column=Column(BigInteger, nullable=False))
+    card_value: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cash_back: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    recipient_email: str = Field(max_length=254)
+    recipient_name: str = Field(default="", max_length=200)
+    sender_name: str = Field(default="", max_length=200)
+    message: str = Field(default="", max_length=500)
+    to_self: bool = True
+    status: str = Field(default="pending", max_length=20, index=True)
+    failure_reason: str = Field(default="", max_length=500)
+    attempts: int = 0
+    claimed_until: datetime | None = None  # a worker is fulfilling it until then
+    provider_reference: str = Field(default="", max_length=120)
+    card_number_encrypted: str = Field(default="", max_length=500)
+    card_pin_encrypted: str = Field(default="", max_length=500)
+    redemption_url: str = Field(default="", max_length=500)
+    debit_transaction_id: int | None = Field(default=None, foreign_key="ledger_transaction.id")
+    idempotency_key: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None

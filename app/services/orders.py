@@ -1,0 +1,339 @@
+"""Orders: checkout (one debit, idempotent), fulfilment (at most once), refunds (exactly once)."""
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.clock import utcnow
+from app.db import on_commit, write_transaction
+from app.domain.errors import DomainError, InvalidInput, NotFound
+from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, transfer
+from app.domain.money import Money
+from app.domain.orders import OrderStatus
+from app.domain.pricing import Quote, Source, split_charge
+from app.emails import build_gift_card_email, build_order_confirmation_email, build_order_failed_email
+from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
+from app.providers import ProviderError
+from app.queue import enqueue
+from app.services import ledger
+from app.services.catalog import Offer
+from app.services.consumers import clean_name, normalize_email
+from app.services.emails import queue_email
+
+MESSAGE_MAX = 300
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
+BALANCE_LABELS = {AccountKind.CAMPAIGN.value: "Campaign balance", AccountKind.GENERAL.value: "General balance", AccountKind.BONUS.value: "Bonus balance"}
+# The seed's deduction order: campaign balances, then general, then bonus.
+DEDUCTION_ORDER = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
+
+
+class ConsumerDeactivated(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    sender_name: str
+    message: str
+    to_self: bool
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    label: str
+    amount: Money
+
+
+@dataclass(frozen=True)
+class CheckoutPreview:
+    quote: Quote
+    charges: list[ChargeLine]
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def recipient_for(consumer: Consumer, *, send_to: str, email: str = "", name: str = "", sender_name: str = "", message: str = "") -> Recipient:
+    """Validate who gets the card. `send_to` is 'me' or 'someone'."""
+    message = (message or "").replace("\r\n", "\n").strip()
+    if len(message) > MESSAGE_MAX:
+        raise InvalidInput(f"The message can be at most {MESSAGE_MAX} characters.", field="message")
+    if any(unicodedata.category(c).startswith("C") and c != "\n" for c in message):
+        raise InvalidInput("The message contains characters that are not allowed.", field="message")
+    sender = clean_name(sender_name, field="sender_name") if (sender_name or "").strip() else consumer.full_name
+    if send_to == "me":
+        return Recipient(consumer.email, consumer.full_name, sender, message, True)
+    if send_to != "someone":
+        raise InvalidInput("Choose who gets the gift card.", field="send_to")
+    recipient_email = normalize_email(email, field="recipient_email")
+    recipient_name = clean_name(name, field="recipient_name") if (name or "").strip() else ""
+    return Recipient(recipient_email, recipient_name, sender, message, recipient_email == consumer.email)
+
+
+def _wallet_accounts(session: Session, consumer: Consumer, currency: str, *, lock: bool = False) -> list[Account]:
+    statement = select(Account).where(
+        Account.consumer_id == consumer.id, Account.currency == currency, Account.kind.in_(DEDUCTION_ORDER)
+    )
+    if lock:
+        statement = statement.with_for_update()
+    accounts = session.exec(statement).all()
+    return sorted(accounts, key=lambda a: (DEDUCTION_ORDER.index(a.kind), a.id))
+
+
+def _split(quote: Quote, accounts: list[Account]) -> list[tuple[Account, Money]]:
+    if not accounts:
+        raise InvalidInput(f"You have no {quote.price.currency} wallet in this store.", field="amount")
+    by_id = {a.id: a for a in accounts}
+    parts = split_charge(quote.price, [Source(a.id, Money(a.balance, a.currency)) for a in accounts])
+    return [(by_id[key], part) for key, part in parts]
+
+
+def preview(session: Session, *, consumer: Consumer, offer: Offer, face_value: Money) -> CheckoutPreview:
+    """What checkout will charge, from which balances, and what the card is worth. Changes nothing."""
+    quote = offer.quote(face_value)
+    parts = _split(quote, _wallet_accounts(session, consumer, face_value.currency))
+    return CheckoutPreview(quote, [ChargeLine(BALANCE_LABELS[a.kind], amount) for a, amount in parts])
+
+
+def find_order(session: Session, *, consumer: Consumer, idempotency_key: str) -> Order | None:
+    return session.exec(
+        select(Order).where(Order.consumer_id == consumer.id, Order.idempotency_key == idempotency_key)
+    ).first()
+
+
+def place_order(
+    session: Session, *, consumer: Consumer, offer: Offer, face_value: Money, recipient: Recipient, idempotency_key: str
+) -> Order:
+    """Debit the wallet and create a pending order in one transaction, then queue its fulfilment.
+
+    The same idempotency key (double click, resubmit, retry) returns the first order: one order,
+    one debit. Insufficient balance, a deactivated consumer or a bad amount change nothing.
+    """
+    if not IDEMPOTENCY_KEY.match(idempotency_key or ""):
+        raise InvalidInput("This checkout form is incomplete. Reload the page and try again.", field="idempotency_key")
+    existing = find_order(session, consumer=consumer, idempotency_key=idempotency_key)
+    if existing is not None:
+        return existing
+    if not consumer.is_active:
+        raise ConsumerDeactivated("Your account is deactivated, so you can't place orders.")
+    quote = offer.quote(face_value)
+    brand = offer.brand
+    try:
+        with write_transaction(session):
+            parts = _split(quote, _wallet_accounts(session, consumer, face_value.currency, lock=True))
+            purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, face_value.currency, partner_id=consumer.partner_id)
+            order = Order(
+                public_id="ord_" + secrets.token_hex(8),
+                partner_id=consumer.partner_id,
+                consumer_id=consumer.id,
+                brand_id=brand.id,
+                currency=face_value.currency,
+                face_value=quote.face_value.amount,
+                price=quote.price.amount,
+                card_value=quote.card_value.amount,
+                cash_back=quote.cash_back.amount,
+                recipient_email=recipient.email,
+                recipient_name=recipient.name,
+                sender_name=recipient.sender_name,
+                message=recipient.message,
+                to_self=recipient.to_self,
+                idempotency_key=idempotency_key,
+            )
+            session.add(order)
+            session.flush()
+            debit = ledger.post_transaction(
+                session,
+                partner_id=consumer.partner_id,
+                consumer_id=consumer.id,
+                order_id=order.id,
+                type=TransactionType.DEBIT,
+                status=TransactionStatus.PENDING,
+                currency=face_value.currency,
+                postings=[Posting(account.id, -amount.amount) for account, amount in parts]
+                + [Posting(purchases.id, quote.price.amount)],
+                memo=f"{brand.name} gift card",
+                actor=f"consumer:{consumer.id}",
+            )
+            order.debit_transaction_id = debit.id
+            session.add(order)
+            order_id = order.id
+            on_commit(session, lambda: enqueue("fulfil_order", order_id))
+    except IntegrityError:
+        # The same key won a race in another request: that order is this checkout's order.
+        session.rollback()
+        existing = find_order(session, consumer=consumer, idempotency_key=idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return order
+
+
+def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
+    order = session.exec(select(Order).where(Order.public_id == public_id, Order.consumer_id == consumer.id)).first()
+    if order is None:
+        raise NotFound("We couldn't find that order.")
+    return order
+
+
+def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> str:
+    """Ask the provider for the card and complete the order, at most once.
+
+    A claim (`claimed_until`) keeps a second worker off the order while one works on it; the
+    provider is idempotent on the order's public id, and completing is a conditional update, so
+    even a worker that dies mid-way and is replaced issues one card and completes once.
+    """
+    now = utcnow()
+    settings = current_app.extensions["settings"]
+    with write_transaction(session):
+        claimed = session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+            .where(or_(Order.claimed_until.is_(None), Order.claimed_until < now))
+            .values(claimed_until=now + timedelta(seconds=settings.ORDER_CLAIM_SECONDS), attempts=Order.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if not claimed:
+        return "skipped"
+    order = session.get(Order, order_id, populate_existing=True)
+    brand = session.get(Brand, order.brand_id)
+    provider = current_app.extensions["provider"]
+    try:
+        card = provider.issue(
+            reference=order.public_id,
+            brand_slug=brand.slug,
+            has_pin=brand.has_pin,
+            redemption_url=brand.redemption_url,
+            value=Money(order.card_value, order.currency),
+        )
+    except ProviderError as error:
+        if error.permanent or last_attempt or order.attempts >= settings.ORDER_MAX_ATTEMPTS:
+            fail(session, order_id, reason=error.message)
+            return "failed"
+        with write_transaction(session):
+            session.execute(update(Order).where(Order.id == order_id).values(claimed_until=None).execution_options(synchronize_session=False))
+        raise
+    return "completed" if _complete(session, order_id, card) else "skipped"
+
+
+def _complete(session: Session, order_id: int, card) -> bool:
+    encryptor = current_app.extensions["encryptor"]
+    now = utcnow()
+    with write_transaction(session):
+        done = session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+            .values(
+                status=OrderStatus.COMPLETED.value,
+                card_number_encrypted=encryptor.encrypt(card.number),
+                card_pin_encrypted=encryptor.encrypt(card.pin) if card.pin else "",
+                redemption_url=card.redemption_url,
+                provider_reference=card.reference,
+                claimed_until=None,
+                completed_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not done:
+            return False
+        order = session.get(Order, order_id, populate_existing=True)
+        _set_status(session, order.debit_transaction_id, TransactionStatus.COMPLETED)
+        if order.cash_back:
+            purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, order.currency, partner_id=order.partner_id)
+            bonus = ledger.open_account(session, AccountKind.BONUS, order.currency, partner_id=order.partner_id, consumer_id=order.consumer_id)
+            ledger.post_transaction(
+                session,
+                partner_id=order.partner_id,
+                consumer_id=order.consumer_id,
+                order_id=order.id,
+                type=TransactionType.REBATE,
+                currency=order.currency,
+                postings=transfer(purchases.id, bonus.id, order.cash_back),
+                memo="Cash bonus",
+                actor="system",
+            )
+        partner, consumer, brand = (session.get(Partner, order.partner_id), session.get(Consumer, order.consumer_id), session.get(Brand, order.brand_id))
+        queue_email(session, build_gift_card_email(partner=partner, order=order, brand=brand, card=card), partner_id=partner.id, consumer_id=consumer.id)
+        if not order.to_self:
+            queue_email(session, build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
+    return True
+
+
+def fail(session: Session, order_id: int, *, reason: str) -> bool:
+    """Fail a pending order and refund exactly the balances its debit took, once."""
+    now = utcnow()
+    with write_transaction(session):
+        failed = session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+            .values(status=OrderStatus.FAILED.value, failure_reason=reason[:500], claimed_until=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not failed:
+            return False
+        order = session.get(Order, order_id, populate_existing=True)
+        _set_status(session, order.debit_transaction_id, TransactionStatus.FAILED)
+        entries = session.exec(select(Entry).where(Entry.transaction_id == order.debit_transaction_id)).all()
+        ledger.post_transaction(
+            session,
+            partner_id=order.partner_id,
+            consumer_id=order.consumer_id,
+            order_id=order.id,
+            type=TransactionType.REFUND,
+            currency=order.currency,
+            postings=[Posting(entry.account_id, -entry.amount) for entry in entries],
+            memo=f"Refund: {reason}"[:500],
+            actor="system",
+        )
+        partner, consumer, brand = (session.get(Partner, order.partner_id), session.get(Consumer, order.consumer_id), session.get(Brand, order.brand_id))
+        queue_email(session, build_order_failed_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
+    return True
+
+
+def _set_status(session: Session, transaction_id: int | None, status: TransactionStatus) -> None:
+    if transaction_id is not None:
+        session.execute(
+            update(Transaction).where(Transaction.id == transaction_id).values(status=status.value).execution_options(synchronize_session=False)
+        )
+
+
+def sweep_stale_orders(session: Session, *, pending_for: timedelta = timedelta(minutes=2)) -> int:
+    """Re-queue orders nobody is working on; fail (and refund) those that used up their attempts."""
+    now = utcnow()
+    settings = current_app.extensions["settings"]
+    stale = session.exec(
+        select(Order.id, Order.attempts).where(
+            Order.status == OrderStatus.PENDING.value,
+            Order.created_at < now - pending_for,
+            or_(Order.claimed_until.is_(None), Order.claimed_until < now),
+        )
+    ).all()
+    session.rollback()
+    for order_id, attempts in stale:
+        if attempts >= settings.ORDER_MAX_ATTEMPTS:
+            fail(session, order_id, reason="The provider did not answer in time.")
+        else:
+            enqueue("fulfil_order", order_id)
+    return len(stale)
+
+
+def reveal_card(session: Session, *, consumer: Consumer, public_id: str) -> tuple[str, str | None]:
+    """The card's number and PIN, for the consumer who bought it for themselves."""
+    order = order_for_consumer(session, consumer=consumer, public_id=public_id)
+    if not order.to_self or order.status != OrderStatus.COMPLETED.value:
+        raise NotFound("There is no card to show for this order.")
+    encryptor = current_app.extensions["encryptor"]
+    return encryptor.decrypt(order.card_number_encrypted), (
+        encryptor.decrypt(order.card_pin_encrypted) if order.card_pin_encrypted else None
+    )

@@ -1,0 +1,19 @@
+import pytest
+
+from app.domain.errors import DomainError
+from app.domain.orders import OrderStatus, check_transition
+
+
+def test_a_pending_order_completes_or_fails():
+    check_transition("pending", "completed")
+    check_transition(OrderStatus.PENDING, OrderStatus.FAILED)
+
+
+@pytest.mark.parametrize("current, new", [("completed", "failed"), ("failed", "completed"), ("completed", "pending"), ("failed", "pending")])
+def test_final_states_never_change(current, new):
+    with pytest.raises(DomainError):
+        check_transition(current, new)
+
+
+def test_only_pending_is_not_final():
+    assert [s for s in OrderStatus if not s.is_final] == [OrderStatus.PENDING]
