@@ -11,6 +11,8 @@ from babel.numbers import get_currency_precision, is_currency
 from app.domain.errors import InvalidInput
 
 _CODE = re.compile(r"^[A-Z]{3}$")
+MAX_AMOUNT_TEXT = 32
+MAX_MAJOR_DIGITS = 12  # up to 999,999,999,999 in major units
 
 
 @lru_cache(maxsize=None)
@@ -51,12 +53,18 @@ class Money:
         """
         if isinstance(value, bool) or isinstance(value, float):
             raise InvalidInput(f"{field} must be given as a decimal string or integer", field=field)
+        text = str(value).strip()
+        if len(text) > MAX_AMOUNT_TEXT:
+            raise InvalidInput(f"{field} is too long", field=field)
         try:
-            number = Decimal(str(value).strip())
+            number = Decimal(text)
         except (InvalidOperation, ValueError):
             raise InvalidInput(f"{field} must be a number", field=field) from None
         if not number.is_finite():
             raise InvalidInput(f"{field} must be a number", field=field)
+        # '1e999999999' is short but would become a billion-digit integer: refuse it first.
+        if number and number.adjusted() > MAX_MAJOR_DIGITS:
+            raise InvalidInput(f"{field} is too large", field=field)
         digits = minor_digits(currency)
         scaled = number.scaleb(digits)
         if scaled != scaled.to_integral_value():

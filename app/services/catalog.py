@@ -125,8 +125,8 @@ def browse(
     return CatalogPage([Offer(brand, settings, now) for brand, settings in rows], total, page, per_page)
 
 
-def categories(session: Session, partner: Partner) -> list[str]:
-    statement = _visible(partner, None).with_only_columns(Brand.category).distinct().order_by(Brand.category)
+def categories(session: Session, partner: Partner, *, currency: str | None = None) -> list[str]:
+    statement = _visible(partner, currency).with_only_columns(Brand.category).distinct().order_by(Brand.category)
     return [category for (category,) in session.exec(statement).all()]
 
 

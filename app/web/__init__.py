@@ -18,8 +18,23 @@ def format_money(value: Money) -> str:
     return format_currency(value.to_decimal(), value.currency, locale="en_US")
 
 
+def wants_partial() -> bool:
+    """Whether to answer with a partial rather than the whole page.
+
+    Only for htmx's own requests (hx-get and friends): a boosted link or form swaps the whole
+    body, and a history restore after a cache miss needs the whole page too. Views that serve
+    both from one URL must also send `Vary: HX-Request`.
+    """
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
 def register_web(app: Flask) -> None:
-    from app.web import dev, site, store
+    from app.web import dev, orders, site, store  # noqa: F401  (orders adds its routes to the store blueprint)
 
     app.register_blueprint(site.bp)
     app.register_blueprint(store.bp)

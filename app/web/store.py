@@ -1,18 +1,25 @@
-"""The partner's branded store at /s/<slug>/: sign-in, first login, terms, password reset, home."""
+"""The partner's branded store at /s/<slug>/: sign-in, first login, terms, password reset, the catalog and brand pages."""
 from __future__ import annotations
 
 import posixpath
+import re
+from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.db import db_session
-from app.domain.errors import InvalidCredentials, InvalidInput, InvalidResetLink
+from app.domain.errors import InvalidCredentials, InvalidInput, InvalidResetLink, NotFound
+from app.domain.money import Money, minor_digits
 from app.domain.passwords import password_rules
+from app.domain.pricing import Quote
 from app.extensions import limiter
 from app.models import Consumer
-from app.services import consumer_auth, consumers, partners
+from app.services import catalog, consumer_auth, consumers, partners
+from app.services.catalog import Offer
+from app.web import wants_partial
 
 bp = Blueprint("store", __name__, url_prefix="/s/<slug>")
 
@@ -70,7 +77,13 @@ def require_finished_sign_in():
 
 @bp.context_processor
 def store_context():
-    return {"partner": g.get("partner"), "consumer": g.get("consumer")}
+    consumer = g.get("consumer")
+    return {
+        "partner": g.get("partner"),
+        "consumer": consumer,
+        # Called only by pages that show the header balance.
+        "header_wallets": lambda: consumers.wallets(db_session(), consumer) if consumer else [],
+    }
 
 
 def _safe_next(target: str | None) -> str:
@@ -85,10 +98,170 @@ def _safe_next(target: str | None) -> str:
     return quote(path) + (f"?{parts.query}" if parts.query else "")
 
 
+CATALOG_PAGE_SIZE = 24
+LAST_PAGE = 10_000  # no offset beyond this reaches the database
+
+
+@dataclass(frozen=True)
+class CatalogSearch:
+    """What the consumer asked the catalog for, read from the query string."""
+
+    q: str = ""
+    category: str = ""
+    sort: str = "name"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "CatalogSearch":
+        sort = args.get("sort", "name")
+        page = args.get("page", 1, type=int)
+        return cls(
+            q=args.get("q", "").strip()[:80],
+            category=args.get("category", "").strip()[:60],
+            sort=sort if sort in catalog.SORTS else "name",
+            page=min(max(page, 1), LAST_PAGE),
+        )
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.q or self.category)
+
+    def link_args(self, page: int) -> dict:
+        """Query-string arguments for `url_for('store.home', ...)` keeping this search, on `page`."""
+        args = {"q": self.q or None, "category": self.category or None, "sort": self.sort if self.sort != "name" else None}
+        return {key: value for key, value in args.items() if value} | ({"page": page} if page > 1 else {})
+
+
 @bp.get("/")
 def home():
+    """The catalog. The whole page, or only its results (#catalog) for the active search's htmx requests."""
     session = db_session()
-    return render_template("store/home.html", wallets=consumers.wallets(session, g.consumer))
+    wallets = consumers.wallets(session, g.consumer)
+    search = CatalogSearch.from_args(request.args)
+
+    def browse(page: int) -> catalog.CatalogPage:
+        return catalog.browse(
+            session, g.partner, currency=wallets[0].currency if wallets else None, query=search.q,
+            category=search.category, sort=search.sort, page=page, per_page=CATALOG_PAGE_SIZE,
+        )
+
+    results = browse(search.page)
+    if results.page > results.pages:  # a page past the end (an old link): show the last one
+        results = browse(results.pages)
+    if wants_partial():
+        body = render_template("store/_catalog.html", results=results, search=search)
+    else:
+        body = render_template(
+            "store/home.html", wallets=wallets, results=results, search=search,
+            categories=catalog.categories(session, g.partner, currency=wallets[0].currency if wallets else None), sorts=catalog.SORTS,
+        )
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    return response
+
+
+# A plain decimal amount in major units. Anything else (exponents, signs, words) is refused before
+# it is parsed: '1e999999999' would otherwise become a billion-digit integer.
+_AMOUNT = re.compile(r"\d{1,9}(?:\.\d{0,9})?|\.\d{1,9}")
+
+
+@dataclass(frozen=True)
+class AmountChoice:
+    """The brand page's amount picker and the quote for the amount picked."""
+
+    offer: Offer
+    currency: str
+    payable: bool  # the consumer has a wallet in `currency`
+    amount: str  # as typed or chosen, in major units
+    quote: Quote | None
+    problem: str | None
+
+    @property
+    def denominations(self) -> list[Money]:
+        return [Money(amount, self.currency) for amount in self.offer.brand.denomination_list]
+
+    @property
+    def low(self) -> Money:
+        return Money(self.offer.brand.min_amount or 0, self.currency)
+
+    @property
+    def high(self) -> Money:
+        return Money(self.offer.brand.max_amount or 0, self.currency)
+
+    @property
+    def step(self) -> Decimal:
+        return Decimal(1).scaleb(-minor_digits(self.currency))
+
+    @property
+    def chosen_minor(self) -> int | None:
+        return self.quote.face_value.amount if self.quote else None
+
+    @property
+    def discount_percent(self) -> str | None:
+        percent = Decimal(self.offer.settings.discount_percent).normalize()
+        return f"{percent:f}" if percent else None
+
+    @property
+    def fee(self) -> Money | None:
+        return Money(self.offer.settings.fee, self.currency) if self.offer.settings.fee else None
+
+    @property
+    def bonus_percent(self) -> str:
+        return f"{Decimal(self.offer.settings.bonus_percent).normalize():f}"
+
+
+def _sentence(message: str) -> str:
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def _amount_choice(offer: Offer, raw: str | None, wallets: list[consumers.Wallet]) -> AmountChoice:
+    """Price `raw` (major units; None: the first denomination or the lowest amount) in the currency the consumer can pay in."""
+    held = [wallet.currency for wallet in wallets]
+    sold = offer.brand.currency_list or ["USD"]
+    currency = next((code for code in held if code in sold), sold[0])
+    if raw is None:
+        denominations = offer.brand.denomination_list
+        raw = str(Money(denominations[0] if denominations else offer.brand.min_amount or 0, currency).to_decimal())
+    raw = raw.strip()
+    quote_, problem = None, None
+    if not raw:
+        problem = "Choose an amount." if offer.brand.denomination_list else "Enter an amount."
+    elif not _AMOUNT.fullmatch(raw):
+        problem = "Enter the amount as a number, like 25 or 25.50."
+    else:
+        try:
+            quote_ = offer.quote(Money.parse(raw, currency))
+        except InvalidInput as error:
+            problem = _sentence(error.message)
+    return AmountChoice(offer, currency, currency in held, raw[:40], quote_, problem)
+
+
+@bp.get("/brands/<brand_slug>")
+def brand(brand_slug: str):
+    """One gift card: what it is, the partner's bonus, and an amount picker priced as you choose."""
+    session = db_session()
+    offer = catalog.offer(session, g.partner, brand_slug)
+    wallets = consumers.wallets(session, g.consumer)
+    return render_template(
+        "store/brand.html",
+        offer=offer,
+        choice=_amount_choice(offer, request.args.get("amount"), wallets),
+        wallets=wallets,
+        checkout_ready="store.checkout" in current_app.view_functions,
+    )
+
+
+@bp.get("/brands/<brand_slug>/quote", endpoint="quote")
+def quote_partial(brand_slug: str):
+    """#quote for the amount picked: what the consumer pays and what they get. 422 when the amount won't do."""
+    session = db_session()
+    try:
+        offer = catalog.offer(session, g.partner, brand_slug)
+    except NotFound as error:
+        return render_template("store/_quote.html", choice=None, problem=error.message), 404
+    choice = _amount_choice(offer, request.args.get("amount", ""), consumers.wallets(session, g.consumer))
+    return render_template("store/_quote.html", choice=choice, problem=choice.problem), 422 if choice.problem else 200
 
 
 @bp.get("/wallet")

@@ -84,8 +84,14 @@ class LiveStore:
 
 
 @pytest.fixture
-def live_store(tmp_path, smtp_server, mailbox):
-    """The app on a real port with its own SQLite file; emails go out immediately to `mailbox`."""
+def live_store_settings() -> dict:
+    """Override in a test module: by default queued work runs at once, inside the request."""
+    return {"QUEUE_IMMEDIATE": True}
+
+
+@pytest.fixture
+def live_store(tmp_path, smtp_server, mailbox, live_store_settings):
+    """The app on a real port with its own SQLite file; emails go out to `mailbox`."""
     controller, _ = smtp_server
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -93,8 +99,9 @@ def live_store(tmp_path, smtp_server, mailbox):
         f"sqlite:///{tmp_path}/e2e.db",
         controller.port,
         tmp_path,
-        QUEUE_IMMEDIATE=True,
         BASE_URL=url,
+        QUEUE_FILE=str(tmp_path / "queue.db"),
+        **live_store_settings,
     )
     server = make_server("127.0.0.1", port, app, threaded=True)  # listens from here on
     thread = threading.Thread(target=server.serve_forever, name="live-store", daemon=True)
@@ -104,5 +111,8 @@ def live_store(tmp_path, smtp_server, mailbox):
     finally:
         server.shutdown()
         server.server_close()
+        worker = app.extensions.get("queue_worker")
+        if worker is not None:
+            worker.stop(graceful=True)
         thread.join(timeout=10)
         app.extensions["db_engine"].dispose()

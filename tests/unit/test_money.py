@@ -61,3 +61,9 @@ def test_a_percentage_rounds_down_to_a_whole_cent():
 def test_to_decimal_and_str():
     assert Money(1234, "USD").to_decimal() == Decimal("12.34")
     assert str(Money(5, "USD")) == "0.05 USD"
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "9" * 40, "1E+13", "-1e20"])
+def test_absurdly_large_or_long_amounts_are_refused_quickly(value):
+    with pytest.raises(InvalidInput):
+        Money.parse(value, "USD")
