@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from app.db import db_session
+from app.services.ledger import ledger_problems
 from tests.conftest import temporary_password_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,6 +28,16 @@ def reload(session, model, ident):
     """The row as the database has it now (requests write through their own sessions)."""
     session.rollback()  # end any read transaction: SQLite would keep showing its snapshot
     return session.get(model, ident, populate_existing=True)
+
+
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced(app):
+    """After every integration test: each transaction sums to zero, each cached balance equals
+    its entries, and no wallet or partner funds account is negative."""
+    yield
+    session = db_session()
+    session.rollback()
+    assert ledger_problems(session) == []
 
 
 class StoreBrowser:

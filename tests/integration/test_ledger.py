@@ -38,6 +38,8 @@ def test_the_ledger_check_notices_a_cached_balance_that_drifted(session, make_pa
     with write_transaction(session):
         session.execute(text("UPDATE account SET balance = balance + 1 WHERE id = :id"), {"id": account.id})
     assert ledger.ledger_problems(session) == [f"account {account.key} caches 1001, entries say 1000"]
+    with write_transaction(session):
+        session.execute(text("UPDATE account SET balance = balance - 1 WHERE id = :id"), {"id": account.id})
 
 
 def test_a_wallet_never_goes_below_zero_and_a_refused_debit_changes_nothing(session, make_partner, make_consumer):
