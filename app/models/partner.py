@@ -21,6 +21,8 @@ class Partner(SQLModel, table=True):
     primary_color: str = Field(default="#1f6feb", max_length=7)
     accent_color: str = Field(default="#f59e0b", max_length=7)
     support_email: str = Field(default="", max_length=254)
+    # The newest TermsVersion.version, kept here so every store request can check it without a query.
+    terms_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

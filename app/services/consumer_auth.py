@@ -70,6 +70,11 @@ def set_trusted_password(session: Session, *, consumer: Consumer, password: str,
     return consumer
 
 
+def must_accept_terms(consumer: Consumer, partner: Partner) -> bool:
+    """Whether the partner published terms this consumer has not accepted yet (no query)."""
+    return (consumer.accepted_terms_version or 0) < partner.terms_version
+
+
 def terms_to_accept(session: Session, consumer: Consumer) -> TermsVersion | None:
     """The partner's current terms if this consumer has not accepted that version yet."""
     terms = current_terms(session, consumer.partner_id)

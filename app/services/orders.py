@@ -86,7 +86,8 @@ def _wallet_accounts(session: Session, consumer: Consumer, currency: str, *, loc
         Account.consumer_id == consumer.id, Account.currency == currency, Account.kind.in_(DEDUCTION_ORDER)
     )
     if lock:
-        statement = statement.with_for_update()
+        # Lock in id order: two checkouts of one consumer must not lock the rows crosswise (deadlock).
+        statement = statement.order_by(Account.id).with_for_update()
     accounts = session.exec(statement).all()
     return sorted(accounts, key=lambda a: (DEDUCTION_ORDER.index(a.kind), a.id))
 

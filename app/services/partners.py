@@ -81,6 +81,7 @@ def create_partner(
         session.flush()
         ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
         session.add(TermsVersion(partner_id=partner.id, version=1, body=DEFAULT_TERMS.format(partner=name)))
+        partner.terms_version = 1
         credentials = issue_api_key(session, partner=partner)
         if funds:
             if funds.currency != currency:
@@ -148,4 +149,6 @@ def publish_terms(session: Session, *, partner: Partner, body: str) -> TermsVers
         ).one()
         terms = TermsVersion(partner_id=partner.id, version=(latest or 0) + 1, body=body)
         session.add(terms)
+        partner.terms_version = terms.version
+        session.add(partner)
     return terms

@@ -57,7 +57,7 @@ def signed_in_consumer() -> Consumer | None:
 def _next_step(consumer: Consumer) -> str | None:
     if consumer.must_change_password:
         return "store.set_password"
-    if consumer_auth.terms_to_accept(db_session(), consumer) is not None:
+    if consumer_auth.must_accept_terms(consumer, g.partner):
         return "store.terms"
     return None
 
