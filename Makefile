@@ -18,11 +18,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Links printed and emailed (welcome, reset) point at the port the store runs on.
+run: export BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/flask init-db
 	$(BIN)/flask seed-demo
 	@echo "Starting the store (web + in-process worker) on http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
-	BASE_URL=$${BASE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 worker: install
 	$(BIN)/flask worker
