@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
@@ -40,7 +41,7 @@ class Offer:
         starts, ends = self.settings.promo_starts_at, self.settings.promo_ends_at
         return (starts is None or starts <= self.now) and (ends is None or self.now < ends)
 
-    @property
+    @cached_property  # the tile asks twice; `now` is fixed, so the answer is too
     def bonus_badge(self) -> str | None:
         percent = Decimal(self.settings.bonus_percent).normalize()
         if not self.bonus_active or not percent:
@@ -114,15 +115,23 @@ def browse(
         )
     if category:
         statement = statement.where(Brand.category == category)
-    total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     order = {
         "bonus": (PartnerBrand.bonus_percent.desc(), Brand.name),
         "category": (Brand.category, Brand.name),
     }.get(sort, (Brand.name,))
     page = max(1, page)
-    rows = session.exec(statement.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    # The page's rows and the total in one query: COUNT(*) OVER () counts every match before LIMIT.
+    rows = session.exec(
+        statement.add_columns(func.count().over().label("total")).order_by(*order).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    if rows:
+        total = rows[0][2]
+    elif page == 1:
+        total = 0
+    else:  # past the last page: no row to read the total from
+        total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     now = utcnow()
-    return CatalogPage([Offer(brand, settings, now) for brand, settings in rows], total, page, per_page)
+    return CatalogPage([Offer(brand, settings, now) for brand, settings, _total in rows], total, page, per_page)
 
 
 def categories(session: Session, partner: Partner, *, currency: str | None = None) -> list[str]:
