@@ -58,6 +58,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_web(app)
 
+    from app.api import register_api
+
+    register_api(app)
+
     from app.cli import register_cli
 
     register_cli(app)

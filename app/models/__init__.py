@@ -4,11 +4,12 @@ from app.models.consumer import Consumer, PasswordReset
 from app.models.email import EmailMessage
 from app.models.ledger import Account, Entry, Transaction
 from app.models.order import Order
-from app.models.partner import ApiKey, Partner, TermsVersion
+from app.models.partner import ApiKey, ApiSignatureSeen, Partner, TermsVersion
 
 __all__ = [
     "Account",
     "ApiKey",
+    "ApiSignatureSeen",
     "Brand",
     "Consumer",
     "EmailMessage",

@@ -57,3 +57,16 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class ApiSignatureSeen(SQLModel, table=True):
+    """A partner API request signature already used (its SHA-256): replays are refused.
+
+    Kept for 10 minutes (timestamps older than 5 minutes are refused anyway); Redis replaces
+    this table when REDIS_URL is set (app/api/replay.py).
+    """
+
+    __tablename__ = "api_signature_seen"
+
+    signature_hash: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow, index=True)

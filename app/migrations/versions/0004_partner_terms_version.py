@@ -6,7 +6,6 @@ Create Date: 2026-11-23 11:24:44.345913
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
 
 
 revision = '0004'
