@@ -45,13 +45,14 @@ def init_queue(app: Flask) -> None:
     from app import tasks  # noqa: F401  (registers the tasks)
 
     settings = app.extensions["settings"]
+    # Tasks record their outcome in the database; huey's own result store would be a write per task.
     if settings.QUEUE_IMMEDIATE:
-        huey = MemoryHuey("giftstore", immediate=True)
+        huey = MemoryHuey("giftstore", immediate=True, results=False)
     elif settings.REDIS_URL:
-        huey = RedisHuey("giftstore", url=settings.REDIS_URL)
+        huey = RedisHuey("giftstore", url=settings.REDIS_URL, results=False)
     else:
         filename = settings.QUEUE_FILE or app.instance_path + "/queue.db"
-        huey = SqliteHuey("giftstore", filename=filename)
+        huey = SqliteHuey("giftstore", filename=filename, results=False)
 
     def in_app_context(func: Callable) -> Callable:
         @functools.wraps(func)
