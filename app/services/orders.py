@@ -264,7 +264,7 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 memo="Cash bonus",
                 actor="system",
             )
-        partner, consumer, brand = (session.get(Partner, order.partner_id), session.get(Consumer, order.consumer_id), session.get(Brand, order.brand_id))
+        partner, consumer, brand = _parties(session, order)
         queue_email(session, build_gift_card_email(partner=partner, order=order, brand=brand, card=card), partner_id=partner.id, consumer_id=consumer.id)
         if not order.to_self:
             queue_email(session, build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
@@ -297,9 +297,14 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
             memo=f"Refund: {reason}"[:500],
             actor="system",
         )
-        partner, consumer, brand = (session.get(Partner, order.partner_id), session.get(Consumer, order.consumer_id), session.get(Brand, order.brand_id))
+        partner, consumer, brand = _parties(session, order)
         queue_email(session, build_order_failed_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
     return True
+
+
+def _parties(session: Session, order: Order) -> tuple[Partner, Consumer, Brand]:
+    """Who the order's emails are about: the store, the buyer and the brand."""
+    return session.get(Partner, order.partner_id), session.get(Consumer, order.consumer_id), session.get(Brand, order.brand_id)
 
 
 def _set_status(session: Session, transaction_id: int | None, status: TransactionStatus) -> None:
