@@ -78,7 +78,7 @@ def _is_api_path() -> bool:
 
 
 def register_api(app: Flask) -> None:
-    from app.api import customers  # noqa: F401  (adds its routes to bp)
+    from app.api import customers, funds, openapi  # noqa: F401  (add their routes to bp)
     from app.api.replay import make_replay_store
 
     app.extensions["api_replay_store"] = make_replay_store(app.extensions["settings"].REDIS_URL)

@@ -1,17 +1,25 @@
-"""POST /api/partner/v1/customer: create a consumer with a funded wallet (the seed's "Create Customer")."""
+"""Customers: POST /customer creates a consumer with a funded wallet (the seed's "Create Customer",
+validated by hand to keep the seed's exact behaviour); GET /customers[/<id>] reads them and
+POST /customers/<id>/deactivate|reactivate switches them off and on. Another partner's
+customer is always 404, never 403."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from decimal import Decimal
 
 from flask import g, request
+from sqlmodel import func, select
 
-from app.api import bp
+from app.api import bp, schemas
 from app.api.auth import signed
 from app.api.responses import ApiError, success
 from app.db import db_session
+from app.domain.ledger import AccountKind
 from app.domain.money import Money, minor_digits, normalize_currency
-from app.services.consumers import create_consumer
+from app.models import Account, Consumer
+from app.services.consumers import create_consumer, set_active
+from app.services.funds import partner_consumer
 
 
 def _refuse_constant(name: str):
@@ -86,3 +94,96 @@ def create_customer():
             "currency": currency,
         }
     )
+
+
+# --- reading and (de)activating customers -------------------------------------------------
+
+
+def customer_data(consumer: Consumer, accounts: list[Account]) -> dict:
+    """The Customer schema for one consumer, from its ledger accounts."""
+    by_currency: dict[str, dict[str, Account]] = {}
+    for account in accounts:
+        by_currency.setdefault(account.currency, {})[account.kind] = account
+    wallets = []
+    for currency in sorted(by_currency):
+        kinds = by_currency[currency]
+        general = kinds.get(AccountKind.GENERAL.value)
+        if general is None:
+            continue
+        bonus = kinds.get(AccountKind.BONUS.value)
+        wallets.append(
+            schemas.WalletBalance(
+                walletId=str(general.id),
+                currency=currency,
+                walletBalance=money_number(Money(general.balance, currency)),
+                bonusBalance=money_number(Money(bonus.balance if bonus else 0, currency)),
+            )
+        )
+    created = consumer.created_at
+    return schemas.Customer(
+        id=consumer.id,
+        fullName=consumer.full_name,
+        email=consumer.email,
+        status="active" if consumer.is_active else "inactive",
+        createdAt=created.replace(tzinfo=created.tzinfo or UTC).isoformat().replace("+00:00", "Z"),
+        wallets=wallets,
+    ).model_dump()
+
+
+def customers_data(session, consumers: list[Consumer]) -> list[dict]:
+    ids = [c.id for c in consumers]
+    accounts = session.exec(select(Account).where(Account.consumer_id.in_(ids)).order_by(Account.id)).all() if ids else []
+    by_consumer: dict[int, list[Account]] = {}
+    for account in accounts:
+        by_consumer.setdefault(account.consumer_id, []).append(account)
+    return [customer_data(c, by_consumer.get(c.id, [])) for c in consumers]
+
+
+@bp.get("/customers/<int:customer_id>")
+@signed
+def get_customer(customer_id: int):
+    session = db_session()
+    consumer = partner_consumer(session, partner=g.api_partner, consumer_id=customer_id)
+    return success(customers_data(session, [consumer])[0])
+
+
+@bp.get("/customers")
+@signed
+def list_customers():
+    query = schemas.validate(schemas.CustomerQuery, request.args.to_dict())
+    session = db_session()
+    conditions = [Consumer.partner_id == g.api_partner.id]
+    if query.email is not None:
+        conditions.append(Consumer.email == query.email.strip().lower())
+    if query.status is not None:
+        conditions.append(Consumer.is_active == (query.status == "active"))
+    total = session.exec(select(func.count()).select_from(Consumer).where(*conditions)).one()
+    consumers = session.exec(
+        select(Consumer)
+        .where(*conditions)
+        .order_by(Consumer.id)
+        .offset((query.page - 1) * query.perPage)
+        .limit(query.perPage)
+    ).all()
+    page = schemas.CustomerPage(items=[], page=query.page, perPage=query.perPage, total=total).model_dump()
+    page["items"] = customers_data(session, list(consumers))
+    return success(page)
+
+
+def _set_active(customer_id: int, active: bool):
+    session = db_session()
+    consumer = partner_consumer(session, partner=g.api_partner, consumer_id=customer_id)
+    set_active(session, consumer=consumer, active=active)
+    return success(customers_data(session, [consumer])[0])
+
+
+@bp.post("/customers/<int:customer_id>/deactivate")
+@signed
+def deactivate_customer(customer_id: int):
+    return _set_active(customer_id, False)
+
+
+@bp.post("/customers/<int:customer_id>/reactivate")
+@signed
+def reactivate_customer(customer_id: int):
+    return _set_active(customer_id, True)
