@@ -17,7 +17,7 @@ from app.db import on_commit, write_transaction
 from app.domain.errors import DomainError, InvalidInput, NotFound
 from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money
-from app.domain.orders import OrderStatus
+from app.domain.orders import OrderStatus, may_become
 from app.domain.pricing import Quote, Source, split_charge
 from app.emails import build_gift_card_email, build_order_confirmation_email, build_order_failed_email
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
@@ -233,7 +233,7 @@ def _complete(session: Session, order_id: int, card) -> bool:
     with write_transaction(session):
         done = session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+            .where(Order.id == order_id, Order.status.in_(may_become(OrderStatus.COMPLETED)))
             .values(
                 status=OrderStatus.COMPLETED.value,
                 card_number_encrypted=encryptor.encrypt(card.number),
@@ -277,7 +277,7 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
     with write_transaction(session):
         failed = session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
+            .where(Order.id == order_id, Order.status.in_(may_become(OrderStatus.FAILED)))
             .values(status=OrderStatus.FAILED.value, failure_reason=reason[:500], claimed_until=None, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount

@@ -8,7 +8,7 @@ from flask import Response, g, redirect, render_template, request, url_for
 from sqlmodel import select
 
 from app.db import db_session
-from app.domain.errors import DomainError, InsufficientFunds
+from app.domain.errors import DomainError
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
 from app.extensions import limiter
@@ -71,11 +71,11 @@ def review_order(brand_slug: str):
     offer = catalog.offer(session, g.partner, brand_slug)
     fields = _checkout_fields()
     try:
-        amount, recipient = _parse(offer, fields)
+        amount, _recipient = _parse(offer, fields)  # validates the recipient now, not at confirm
         preview = orders.preview(session, consumer=g.consumer, offer=offer, face_value=amount)
     except DomainError as error:
         return render_template("store/checkout.html", offer=offer, fields=fields, error=error.message, field=error.field), 422
-    return render_template("store/review.html", offer=offer, fields=fields, preview=preview, recipient=recipient, error=None)
+    return render_template("store/review.html", offer=offer, fields=fields, preview=preview, error=None)
 
 
 @bp.post("/brands/<brand_slug>/orders")
@@ -95,15 +95,8 @@ def place_order(brand_slug: str):
             idempotency_key=fields["idempotency_key"],
         )
     except DomainError as error:
-        preview = None
-        if not isinstance(error, InsufficientFunds):
-            try:
-                preview = orders.preview(session, consumer=g.consumer, offer=offer, face_value=Money.parse(fields["amount"], _wallet_currency()))
-            except DomainError:
-                preview = None
-        if preview is None:
-            return render_template("store/checkout.html", offer=offer, fields=fields, error=error.message, field=error.field), 422
-        return render_template("store/review.html", offer=offer, fields=fields, preview=preview, recipient=None, error=error.message), 422
+        # The form keeps every field and the idempotency key: fix and send again, nothing was charged.
+        return render_template("store/checkout.html", offer=offer, fields=fields, error=error.message, field=error.field), 422
     return redirect(url_for("store.order", public_id=order.public_id), 303)
 
 

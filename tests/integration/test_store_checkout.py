@@ -137,10 +137,23 @@ def test_a_deactivated_consumer_cannot_order(store, signed_in, brand, session):
     assert response.status_code == 422 and "deactivated" in page(response)
 
 
-def test_another_consumers_order_is_not_found(store, signed_in, brand, client, make_consumer):
+def test_another_consumers_order_is_not_found(app, store, signed_in, brand, session, make_consumer):
+    from app.db import write_transaction
+    from app.security import hash_password
+    from tests.integration.conftest import StoreBrowser
+
     key = checkout_form(store, brand)
-    location = in_store(store, store.post(f"/brands/{brand.slug}/orders", order_fields(key)))
+    location = in_store(store, store.post(f"/brands/{brand.slug}/orders", order_fields(key, send_to="me")))
     assert store.get(location).status_code == 200
+    other = make_consumer(store.partner)  # same store, another consumer
+    with write_transaction(session):
+        other.password_hash, other.must_change_password, other.accepted_terms_version = hash_password("Other-pass-123"), False, 1
+        session.add(other)
+    neighbour = StoreBrowser(app.test_client(), store.partner)
+    assert neighbour.login(other.email, "Other-pass-123").status_code == 303
+    assert neighbour.get(location).status_code == 404
+    assert neighbour.get(location + "/status", headers={"HX-Request": "true"}).status_code == 404
+    assert neighbour.post(location + "/card", {}).status_code == 404
     assert store.get("/orders/ord_doesnotexist").status_code == 404
 
 

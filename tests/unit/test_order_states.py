@@ -1,7 +1,7 @@
 import pytest
 
 from app.domain.errors import DomainError
-from app.domain.orders import OrderStatus, check_transition
+from app.domain.orders import OrderStatus, check_transition, may_become
 
 
 def test_a_pending_order_completes_or_fails():
@@ -17,3 +17,9 @@ def test_final_states_never_change(current, new):
 
 def test_only_pending_is_not_final():
     assert [s for s in OrderStatus if not s.is_final] == [OrderStatus.PENDING]
+
+
+def test_only_a_pending_order_may_complete_or_fail():
+    assert may_become("completed") == ["pending"]
+    assert may_become("failed") == ["pending"]
+    assert may_become("pending") == []
