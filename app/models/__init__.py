@@ -1,16 +1,24 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+from app.models.branding import BrandingVersion
+from app.models.bulk import BulkUpload, BulkUploadRow
 from app.models.catalog import Brand, PartnerBrand
 from app.models.consumer import Consumer, PasswordReset
 from app.models.email import EmailMessage
 from app.models.ledger import Account, Entry, Transaction
 from app.models.order import Order
 from app.models.partner import ApiKey, ApiSignatureSeen, Partner, TermsVersion
+from app.models.team import AuditEvent, TeamMember
+from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
     "ApiKey",
     "ApiSignatureSeen",
+    "AuditEvent",
     "Brand",
+    "BrandingVersion",
+    "BulkUpload",
+    "BulkUploadRow",
     "Consumer",
     "EmailMessage",
     "Entry",
@@ -18,6 +26,10 @@ __all__ = [
     "Partner",
     "PartnerBrand",
     "PasswordReset",
+    "TeamMember",
     "TermsVersion",
     "Transaction",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

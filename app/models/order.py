@@ -16,7 +16,10 @@ class Order(SQLModel, table=True):
     """
 
     __tablename__ = "gift_order"
-    __table_args__ = (UniqueConstraint("consumer_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("consumer_id", "idempotency_key"),
+        UniqueConstraint("partner_id", "external_ref"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(max_length=24, unique=True, index=True)
@@ -43,6 +46,13 @@ class Order(SQLModel, table=True):
     redemption_url: str = Field(default="", max_length=500)
     debit_transaction_id: int | None = Field(default=None, foreign_key="ledger_transaction.id")
     idempotency_key: str = Field(max_length=80)
+    # The partner's own reference for an order placed by API: unique per partner (idempotent).
+    external_ref: str | None = Field(default=None, max_length=80)
+    channel: str = Field(default="store", max_length=10, sa_column_kwargs={"server_default": "store"})  # store | api | portal
+    # A failed order retried from the portal points at the new order that replaced it.
+    retried_by_id: int | None = Field(default=None, foreign_key="gift_order.id")
+    # Delivery email resends and recipient corrections from the portal (at most 3 per order).
+    delivery_changes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None

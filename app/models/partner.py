@@ -20,7 +20,12 @@ class Partner(SQLModel, table=True):
     store_name: str = Field(default="", max_length=120)
     primary_color: str = Field(default="#1f6feb", max_length=7)
     accent_color: str = Field(default="#f59e0b", max_length=7)
+    background_color: str = Field(default="#ffffff", max_length=7, sa_column_kwargs={"server_default": "#ffffff"})
     support_email: str = Field(default="", max_length=254)
+    footer_text: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
+    # The published BrandingVersion (its id serves the logo); None until the first publish.
+    branding_version_id: int | None = Field(default=None)
+    has_logo: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # The newest TermsVersion.version, kept here so every store request can check it without a query.
     terms_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
@@ -57,6 +62,8 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    label: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
+    created_by_id: int | None = Field(default=None, foreign_key="team_member.id")
 
 
 class ApiSignatureSeen(SQLModel, table=True):
