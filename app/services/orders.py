@@ -114,7 +114,16 @@ def find_order(session: Session, *, consumer: Consumer, idempotency_key: str) ->
 
 
 def place_order(
-    session: Session, *, consumer: Consumer, offer: Offer, face_value: Money, recipient: Recipient, idempotency_key: str
+    session: Session,
+    *,
+    consumer: Consumer,
+    offer: Offer,
+    face_value: Money,
+    recipient: Recipient,
+    idempotency_key: str,
+    channel: str = "store",
+    external_ref: str | None = None,
+    actor: str | None = None,
 ) -> Order:
     """Debit the wallet and create a pending order in one transaction, then queue its fulfilment.
 
@@ -150,6 +159,8 @@ def place_order(
                 message=recipient.message,
                 to_self=recipient.to_self,
                 idempotency_key=idempotency_key,
+                channel=channel,
+                external_ref=external_ref,
             )
             session.add(order)
             session.flush()
@@ -164,7 +175,7 @@ def place_order(
                 postings=[Posting(account.id, -amount.amount) for account, amount in parts]
                 + [Posting(purchases.id, quote.price.amount)],
                 memo=f"{brand.name} gift card",
-                actor=f"consumer:{consumer.id}",
+                actor=actor or f"consumer:{consumer.id}",
             )
             order.debit_transaction_id = debit.id
             session.add(order)
