@@ -58,6 +58,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_web(app)
 
+    from app.portal import register_portal
+
+    register_portal(app)
+
     from app.api import register_api
 
     register_api(app)

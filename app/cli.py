@@ -151,6 +151,30 @@ def create_consumer(slug, email, name, currency, funds):
     )
 
 
+@click.command("create-team-member")
+@click.option("--partner", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--name", default="", help="Full name (default: the part of the email before @)")
+@click.option("--role", type=click.Choice(["admin", "operator", "viewer"]), default="admin", show_default=True)
+@with_appcontext
+def create_team_member(slug, email, name, role):
+    """Invite a member of a partner's team to the portal (the first admin, say); prints the temporary password."""
+    from app.links import external_url
+    from app.services import partners, team
+
+    session = db_session()
+    try:
+        partner = partners.partner_by_slug(session, slug)
+        member, temporary = team.invite(
+            session, partner=partner, email=email, full_name=name or email.split("@")[0], role=role, actor="cli"
+        )
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Portal: {external_url('portal.login')}")
+    click.echo(f"  {member.role}: {member.email}")
+    click.echo(f"  temporary password: {temporary}   (also emailed; first sign-in asks for a new password)")
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo():
@@ -172,5 +196,5 @@ def worker(workers):
 
 
 def register_cli(app: Flask) -> None:
-    for command in (init_db, make_migration, create_partner, fund_partner, create_consumer, seed_demo, worker):
+    for command in (init_db, make_migration, create_partner, fund_partner, create_consumer, create_team_member, seed_demo, worker):
         app.cli.add_command(command)

@@ -14,11 +14,12 @@ from app.links import external_url
 from app.demo_brands import DEMO_BRANDS
 from app.models import Brand, Partner, PartnerBrand
 from app.security import hash_password, new_temporary_password
-from app.services import catalog, consumers, partners
+from app.services import catalog, consumers, partners, team
 from app.web import format_money
 
 DEMO_SLUG = "acme"
 DEMO_EMAIL = "alex@example.com"
+DEMO_ADMIN_EMAIL = "admin@acme.example"
 
 
 def seed_brands(session) -> list[Brand]:
@@ -103,6 +104,7 @@ def seed() -> list[str]:
             consumer.temporary_password_expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
             session.add(consumer)
         password_line = f"  temporary password: {temporary}   (first login asks for a new password and the terms)"
+    admin_line = _demo_admin(session, partner)
     funds = partners.partner_funds(session, partner, "USD")
     lines = [
         "",
@@ -110,7 +112,28 @@ def seed() -> list[str]:
         f"  consumer: {consumer.email}",
         password_line,
         f"  partner funds: {format_money(funds)}; {len(brands)} gift-card brands in the catalog",
+        f"Partner portal: {external_url('portal.login')}",
+        f"  admin: {DEMO_ADMIN_EMAIL}",
+        admin_line,
     ]
     if current_app.extensions["settings"].outbox_enabled:
         lines.append(f"Emails sent by the app (development outbox): {external_url('dev.outbox')}")
     return lines
+
+
+def _demo_admin(session, partner) -> str:
+    """The demo partner's first portal admin; a fresh temporary password while they haven't chosen one."""
+    member = team.find_member(session, DEMO_ADMIN_EMAIL)
+    if member is None:
+        _member, temporary = team.invite(
+            session, partner=partner, email=DEMO_ADMIN_EMAIL, full_name="Avery Admin", role="admin", actor="seed-demo"
+        )
+    elif member.must_change_password:
+        temporary = new_temporary_password()
+        with write_transaction(session):
+            member.password_hash = hash_password(temporary)
+            member.temporary_password_expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
+            session.add(member)
+    else:
+        return "  password: the one you chose"
+    return f"  temporary password: {temporary}   (first sign-in asks for a new password)"

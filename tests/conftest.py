@@ -251,3 +251,27 @@ def make_consumer(session):
         ).consumer
 
     return make
+
+
+TEAM_PASSWORD = "Portal-Pass-2026!"
+
+
+@pytest.fixture
+def make_team_member(session):
+    """A team member of `partner` who has already chosen their password (TEAM_PASSWORD)."""
+    from app.db import write_transaction
+    from app.security import hash_password
+    from app.services import team
+
+    def make(partner, role: str = "admin", *, email: str | None = None, name: str = "Terry Team", ready: bool = True):
+        member, _temporary = team.invite(session, partner=partner, email=email or f"{unique(role)}@example.com",
+                                         full_name=name, role=role, actor="test")
+        if ready:
+            with write_transaction(session):
+                member.password_hash = hash_password(TEAM_PASSWORD)
+                member.must_change_password = False
+                member.temporary_password_expires_at = None
+                session.add(member)
+        return member
+
+    return make

@@ -102,3 +102,32 @@ def signed_in(store, new_consumer):
     store.post("/terms", {"accept": "yes", "version": "1"})
     new_consumer.password = "Correct-horse-42"
     return new_consumer
+
+
+class PortalBrowser(StoreBrowser):
+    """A browser in the partner portal, signed in as one team member (each gets its own cookies)."""
+
+    def __init__(self, client, member=None):
+        super().__init__(client, None)
+        self.member = member
+
+    def url(self, path: str) -> str:
+        return "/portal" + path
+
+    def login(self, email: str, password: str):
+        self.get("/login")
+        return self.post("/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def portal_as(app):
+    """portal_as(member) -> a PortalBrowser signed in as `member` (password TEAM_PASSWORD), in its own client."""
+    from tests.conftest import TEAM_PASSWORD
+
+    def sign_in(member, password: str = TEAM_PASSWORD):
+        browser = PortalBrowser(app.test_client(), member)
+        response = browser.login(member.email, password)
+        assert response.status_code == 303, page(response)
+        return browser
+
+    return sign_in

@@ -69,7 +69,7 @@ def test_seed_demo_is_safe_to_run_twice_and_prints_a_working_login(app, session,
     second = run(app, "seed-demo")
     assert second.exit_code == 0
     assert len(session.exec(select(Consumer)).all()) == 1
-    assert len(session.exec(select(EmailMessage)).all()) == 1
+    assert sorted(m.kind for m in session.exec(select(EmailMessage)).all()) == ["team_invite", "welcome"]
     assert len(session.exec(select(Brand)).all()) == len(DEMO_BRANDS) == 40
     assert len(session.exec(select(PartnerBrand)).all()) == 40
 
@@ -84,3 +84,33 @@ def test_migrations_build_exactly_the_schema_the_models_describe(app, session):
         assert "alembic_version" in inspect(connection).get_table_names()
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE alembic_version")
+
+
+def _printed_password(output: str, after: str) -> str:
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line)
+    return next(line for line in lines[start:] if "temporary password:" in line).split("temporary password:")[1].split()[0]
+
+
+def test_seed_demo_prints_a_portal_admin_login_that_works(app, session, mailbox):
+    from tests.integration.conftest import PortalBrowser, redirect_path
+
+    result = run(app, "seed-demo")
+    assert "http://store.test/portal/login" in result.output and "admin@acme.example" in result.output
+    password = _printed_password(result.output, "Partner portal")
+    browser = PortalBrowser(app.test_client())
+    assert redirect_path(browser.login("admin@acme.example", password)) == "/portal/welcome/password"
+
+
+def test_create_team_member_invites_the_first_admin(app, session, make_partner, mailbox):
+    from app.models import TeamMember
+
+    partner = make_partner()
+    result = run(app, "create-team-member", "--partner", partner.slug, "--email", "Boss@Example.com", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    member = session.exec(select(TeamMember).where(TeamMember.email == "boss@example.com")).one()
+    assert member.role == "admin" and member.partner_id == partner.id and member.must_change_password
+    assert _printed_password(result.output, "admin:") in body_text(mailbox.last_to("boss@example.com"))
+    again = run(app, "create-team-member", "--partner", partner.slug, "--email", "boss@example.com")
+    assert again.exit_code == 1 and "already" in again.output
+    assert run(app, "create-team-member", "--partner", "nope", "--email", "x@example.com").exit_code == 1

@@ -1,0 +1,202 @@
+"""The partner portal at /portal/: the partner's team runs its program here.
+
+Every view is declared with `portal_route(rule, role=...)`, which is the one access check:
+  public    reachable signed out (sign-in page)
+  member    any signed-in team member, even before they chose their own password
+  viewer    looks at everything, changes nothing
+  operator  consumers, funds, orders (and everything a viewer can)
+  admin     everything, including the team, brands, branding and API keys
+ROUTE_ROLES keeps each endpoint's role: a test walks every route with every role.
+
+The portal keeps its own sign-in in the session (`portal_member`), apart from the store's
+flask-login consumer session, so one browser can be in both without mixing them up.
+Every module in this package is imported by `register_portal` and adds its views to `bp`.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import posixpath
+from functools import wraps
+from urllib.parse import quote, unquote, urlsplit
+
+from flask import Blueprint, Flask, current_app, g, make_response, redirect, render_template, request, session, url_for
+
+from app.db import db_session
+from app.domain.money import Money
+from app.models import Partner, TeamMember
+from app.services import audit as audit_log
+from app.services.team import ROLES, role_allows
+
+PUBLIC = "public"
+MEMBER = "member"
+SESSION_KEY = "portal_member"
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+ROUTE_ROLES: dict[str, str] = {}
+
+# The navigation: (endpoint, label, role needed to see it). Entries whose view doesn't exist are skipped.
+NAV = [
+    ("portal.dashboard", "Dashboard", "viewer"),
+    ("portal.consumers", "Consumers", "viewer"),
+    ("portal.bulk_uploads", "Bulk upload", "operator"),
+    ("portal.orders", "Orders", "viewer"),
+    ("portal.transactions", "Transactions", "viewer"),
+    ("portal.brands", "Brands", "viewer"),
+    ("portal.branding", "Branding", "viewer"),
+    ("portal.api_keys", "API keys", "admin"),
+    ("portal.team", "Team", "admin"),
+    ("portal.audit_log", "Audit log", "admin"),
+]
+
+
+def current_member() -> TeamMember | None:
+    return g.get("member")
+
+
+def current_partner() -> Partner | None:
+    return g.get("portal_partner")
+
+
+def can(role: str) -> bool:
+    member = current_member()
+    return member is not None and role_allows(member.role, role)
+
+
+def audit(session_, action: str, *, subject_type: str = "", subject_id: str | int = "", summary: str = "", details: dict | None = None):
+    """Record a change by the signed-in member; call it inside the change's write transaction."""
+    return audit_log.record(
+        session_,
+        partner_id=current_partner().id,
+        member=current_member(),
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        summary=summary,
+        details=details,
+    )
+
+
+def sign_in(member: TeamMember) -> None:
+    session.pop(SESSION_KEY, None)
+    session[SESSION_KEY] = f"{member.id}:{member.session_epoch}"
+    g.member = member
+
+
+def sign_out() -> None:
+    session.pop(SESSION_KEY, None)
+    g.member = None
+
+
+def _load_member() -> TeamMember | None:
+    identifier, _, epoch = (session.get(SESSION_KEY) or "").partition(":")
+    if not identifier.isdigit() or not epoch.isdigit():
+        return None
+    member = db_session().get(TeamMember, int(identifier))
+    # A password change or deactivation bumps the epoch: older sessions load nobody.
+    if member is None or not member.is_active or member.session_epoch != int(epoch):
+        return None
+    return member
+
+
+@bp.before_request
+def load_member():
+    g.member = _load_member()
+    g.portal_partner = db_session().get(Partner, g.member.partner_id) if g.member else None
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the portal: never an open redirect."""
+    home = url_for("portal.home")
+    if not target:
+        return home
+    parts = urlsplit(target)
+    path = posixpath.normpath(unquote(parts.path))
+    if parts.scheme or parts.netloc or "\\" in target or not (path + "/").startswith("/portal/"):
+        return home
+    return quote(path) + (f"?{parts.query}" if parts.query else "")
+
+
+def _redirect(location: str):
+    """A redirect that also works for htmx requests (which would otherwise swap the login page in)."""
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, 303)
+
+
+def forbidden(message: str | None = None):
+    member = current_member()
+    message = message or f"Your role ({member.role}) doesn't allow this. Ask an admin of your team if you need it."
+    return render_template("portal/forbidden.html", message=message), 403
+
+
+def _denied(role: str):
+    if role == PUBLIC:
+        return None
+    member = current_member()
+    if member is None:
+        return _redirect(url_for("portal.login", next=request.full_path if request.method == "GET" else None))
+    if role == MEMBER:
+        return None
+    if member.must_change_password:
+        return _redirect(url_for("portal.set_password"))
+    if not role_allows(member.role, role):
+        return forbidden()
+    return None
+
+
+def portal_route(rule: str, *, role: str, methods=("GET",), endpoint: str | None = None):
+    """Declare a portal view and the least role that may use it (checked before the view runs)."""
+    if role not in (PUBLIC, MEMBER, *ROLES):
+        raise ValueError(f"unknown portal role {role!r}")
+
+    def decorator(view):
+        name = endpoint or view.__name__
+        ROUTE_ROLES[f"portal.{name}"] = role
+
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            denied = _denied(role)
+            if denied is not None:
+                return denied
+            return view(*args, **kwargs)
+
+        bp.add_url_rule(rule, endpoint=name, view_func=guarded, methods=list(methods))
+        return view
+
+    return decorator
+
+
+def partner_funds() -> list[Money]:
+    """The partner's available funds per currency, shown in the header of every portal page."""
+    from app.services.partners import partner_funds as funds
+
+    partner = current_partner()
+    return [funds(db_session(), partner, currency) for currency in partner.currency_list] if partner else []
+
+
+@bp.context_processor
+def portal_context():
+    member = current_member()
+    nav = [
+        (endpoint, label)
+        for endpoint, label, role in NAV
+        if endpoint in current_app.view_functions and member is not None and role_allows(member.role, role)
+    ]
+    return {"member": member, "partner": current_partner(), "can": can, "nav": nav, "portal_funds": partner_funds}
+
+
+@portal_route("/", role="viewer")
+def home():
+    for endpoint, _label, role in NAV:
+        if endpoint in current_app.view_functions and can(role):
+            return redirect(url_for(endpoint), 303)
+    return render_template("portal/forbidden.html", message="There is nothing here for your role yet."), 200
+
+
+def register_portal(app: Flask) -> None:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    app.register_blueprint(bp)
