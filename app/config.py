@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     RESET_RATE_LIMIT: str = "5 per minute"
     EMAIL_MAX_ATTEMPTS: int = 5
     EMAIL_RETRY_DELAY_SECONDS: int = 30
+    # Partner API: requests per API key (flask-limiter syntax), shared by every endpoint.
+    API_RATE_LIMIT: str = "600/minute"
+    # Webhooks: attempts per event before giving up; the delay doubles after each failed attempt.
+    WEBHOOK_MAX_ATTEMPTS: int = 6
+    WEBHOOK_RETRY_DELAY_SECONDS: int = 30
+    WEBHOOK_TIMEOUT_SECONDS: int = 10
+    # Portal CSV bulk upload of consumers: the biggest file and the most data rows accepted.
+    BULK_UPLOAD_MAX_BYTES: int = 2_000_000
+    BULK_UPLOAD_MAX_ROWS: int = 10_000
     WTF_CSRF_ENABLED: bool = True
     RATELIMIT_ENABLED: bool = True
     SESSION_COOKIE_SECURE: bool = False

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from huey import crontab
+from huey.exceptions import RetryTask
 
 from app.queue import periodic_task, task
 from app.db import db_session
-from app.services import emails, orders
+from app.services import bulk_upload, emails, orders, webhooks
 
 
 @task(retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -26,3 +27,46 @@ def fulfil_order(order_id: int, task=None) -> str:
 @periodic_task(crontab(minute="*"))
 def sweep_stale_orders() -> int:
     return orders.sweep_stale_orders(db_session())
+
+
+@task(context=True)
+def deliver_webhook(delivery_id: int, task=None) -> str:
+    """One attempt; a failed one is scheduled again after the delay the service asks for
+    (doubling), until WEBHOOK_MAX_ATTEMPTS: the service, not huey's retry count, decides."""
+    outcome = webhooks.deliver(db_session(), delivery_id)
+    if outcome.retry_in is not None:
+        raise RetryTask(f"webhook delivery {delivery_id}: {outcome.status}", delay=outcome.retry_in)
+    return outcome.status
+
+
+@periodic_task(crontab(minute="*/5"))
+def requeue_stuck_webhooks() -> int:
+    return webhooks.requeue_stuck_deliveries(db_session())
+
+
+@task(retries=2, retry_delay=10, context=True)
+def check_bulk_upload(upload_id: int, task=None) -> str:
+    """The dry run of a CSV bulk upload; on its last failed attempt the upload says it stopped."""
+    try:
+        return bulk_upload.check(db_session(), upload_id)
+    except Exception as exc:
+        if task is None or task.retries == 0:
+            bulk_upload.fail_check(db_session(), upload_id, type(exc).__name__)
+        raise
+
+
+@task(retries=2, retry_delay=10, context=True)
+def commit_bulk_upload(upload_id: int, member_id: int | None, task=None) -> str:
+    """Commits a checked upload in batches; a retry continues where it stopped (committed rows are marked)."""
+    try:
+        return bulk_upload.commit(db_session(), upload_id, member_id)
+    except Exception as exc:
+        if task is None or task.retries == 0:
+            bulk_upload.stop_commit(db_session(), upload_id, member_id, type(exc).__name__)
+        raise
+
+
+@task(retries=4, retry_delay=30, retry_backoff=2)
+def welcome_bulk_consumers(consumer_ids: list[int]) -> int:
+    """Temporary passwords and welcome emails for consumers created in bulk (Argon2 is the slow part)."""
+    return bulk_upload.welcome(db_session(), consumer_ids)

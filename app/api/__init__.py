@@ -1,21 +1,54 @@
 """The partner API at /api/partner/v1: HMAC-signed requests (app/api/auth.py), answers in the
 seed's JSON envelope (app/api/responses.py). CSRF does not apply: callers are servers that sign
-every request, not browsers with cookies."""
+every request, not browsers with cookies. Every request counts against its API key's rate limit
+(API_RATE_LIMIT, one budget shared by all endpoints)."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+import hashlib
+
+from flask import Blueprint, Flask, current_app, request
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.routing import BaseConverter, ValidationError
 
 from app.api import replay  # noqa: F401  (registers api_signature_seen on SQLModel.metadata)
 from app.api.responses import ApiError, error
 from app.domain.errors import DomainError, DuplicateConsumer, InsufficientFunds, InvalidInput, NotFound
-from app.extensions import csrf
+from app.extensions import csrf, limiter
 
 URL_PREFIX = "/api/partner/v1"
+MAX_ID = 2**31 - 1  # ids are 32-bit in the database: a longer number is simply not found
 
 bp = Blueprint("api", __name__, url_prefix=URL_PREFIX)
 csrf.exempt(bp)
+
+
+def rate_limit_key() -> str:
+    """The caller's API key (as a hash: the key itself is a secret); its IP when it sends none."""
+    api_key = request.headers.get("x-api-key", "")
+    if api_key:
+        return "api-key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+    return "api-ip:" + (request.remote_addr or "")
+
+
+limiter.shared_limit(
+    lambda: current_app.extensions["settings"].API_RATE_LIMIT, scope="partner-api", key_func=rate_limit_key
+)(bp)
+
+
+class IdConverter(BaseConverter):
+    """`<api_id:name>`: a database id, 1 to 2**31 - 1; anything else matches no route (404)."""
+
+    regex = r"[1-9][0-9]{0,9}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value) -> str:
+        return str(int(value))
 
 _HTTP_CODES = {
     400: "VALIDATION_ERROR",
@@ -33,6 +66,7 @@ def http_error(exc: HTTPException):
     messages = {
         404: "The requested resource does not exist.",
         405: f"Method {request.method} is not allowed for {request.path}.",
+        429: f"Too many requests for this API key (at most {exc.description}). Retry after the seconds in Retry-After.",
     }
     response = error(status, _HTTP_CODES.get(status, "HTTP_ERROR"), messages.get(status, exc.description or exc.name))
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
@@ -73,13 +107,21 @@ def _internal_error(exc: InternalServerError):
     return http_error(exc)
 
 
+@bp.errorhandler(429)
+def _too_many_requests(exc: HTTPException):
+    # By code, so the site's own 429 page (looked up by code before any class) does not answer.
+    return http_error(exc)
+
+
 def _is_api_path() -> bool:
     return request.path == URL_PREFIX or request.path.startswith(URL_PREFIX + "/")
 
 
 def register_api(app: Flask) -> None:
-    from app.api import customers, funds, openapi  # noqa: F401  (add their routes to bp)
+    from app.api import catalog, customers, funds, openapi, orders, transactions, webhooks  # noqa: F401  (add their routes to bp)
     from app.api.replay import make_replay_store
+
+    app.url_map.converters["api_id"] = IdConverter
 
     app.extensions["api_replay_store"] = make_replay_store(app.extensions["settings"].REDIS_URL)
     app.register_blueprint(bp)

@@ -5,7 +5,6 @@ customer is always 404, never 403."""
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from decimal import Decimal
 
 from flask import g, request
@@ -13,10 +12,10 @@ from sqlmodel import func, select
 
 from app.api import bp, schemas
 from app.api.auth import signed
-from app.api.responses import ApiError, success
+from app.api.responses import ApiError, iso_utc, money_number, success
 from app.db import db_session
 from app.domain.ledger import AccountKind
-from app.domain.money import Money, minor_digits, normalize_currency
+from app.domain.money import Money, normalize_currency
 from app.models import Account, Consumer
 from app.services.consumers import create_consumer, set_active
 from app.services.funds import partner_consumer
@@ -59,11 +58,6 @@ def required_amount(body: dict, field: str, currency: str) -> Money:
     if amount.amount < 0:
         raise ApiError(400, "VALIDATION_ERROR", f"{field} cannot be negative.")
     return amount
-
-
-def money_number(amount: Money) -> Decimal:
-    """100.00 for USD, 100 for JPY: the currency's decimal places, written as a JSON number."""
-    return amount.to_decimal().quantize(Decimal(1).scaleb(-minor_digits(amount.currency)))
 
 
 @bp.post("/customer")
@@ -119,13 +113,12 @@ def customer_data(consumer: Consumer, accounts: list[Account]) -> dict:
                 bonusBalance=money_number(Money(bonus.balance if bonus else 0, currency)),
             )
         )
-    created = consumer.created_at
     return schemas.Customer(
         id=consumer.id,
         fullName=consumer.full_name,
         email=consumer.email,
         status="active" if consumer.is_active else "inactive",
-        createdAt=created.replace(tzinfo=created.tzinfo or UTC).isoformat().replace("+00:00", "Z"),
+        createdAt=iso_utc(consumer.created_at),
         wallets=wallets,
     ).model_dump()
 
@@ -139,7 +132,7 @@ def customers_data(session, consumers: list[Consumer]) -> list[dict]:
     return [customer_data(c, by_consumer.get(c.id, [])) for c in consumers]
 
 
-@bp.get("/customers/<int:customer_id>")
+@bp.get("/customers/<api_id:customer_id>")
 @signed
 def get_customer(customer_id: int):
     session = db_session()
@@ -177,13 +170,13 @@ def _set_active(customer_id: int, active: bool):
     return success(customers_data(session, [consumer])[0])
 
 
-@bp.post("/customers/<int:customer_id>/deactivate")
+@bp.post("/customers/<api_id:customer_id>/deactivate")
 @signed
 def deactivate_customer(customer_id: int):
     return _set_active(customer_id, False)
 
 
-@bp.post("/customers/<int:customer_id>/reactivate")
+@bp.post("/customers/<api_id:customer_id>/reactivate")
 @signed
 def reactivate_customer(customer_id: int):
     return _set_active(customer_id, True)

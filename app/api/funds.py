@@ -40,13 +40,13 @@ def _change(customer_id: int, type: TransactionType):
     )
 
 
-@bp.post("/customers/<int:customer_id>/funds/credit")
+@bp.post("/customers/<api_id:customer_id>/funds/credit")
 @signed
 def credit_customer(customer_id: int):
     return _change(customer_id, TransactionType.CREDIT)
 
 
-@bp.post("/customers/<int:customer_id>/funds/debit")
+@bp.post("/customers/<api_id:customer_id>/funds/debit")
 @signed
 def debit_customer(customer_id: int):
     return _change(customer_id, TransactionType.DEBIT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import render_template
+from flask import current_app, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -22,7 +22,14 @@ ERROR_CODES = {
     402: ("BUSINESS_RULE_ERROR", "Insufficient balance."),
     403: ("", "Authentication failed (the seed's {\"Message\": ...} body, not the envelope)."),
     404: ("NOT_FOUND", "The resource does not exist (or belongs to another partner)."),
+    429: ("TOO_MANY_REQUESTS", "Too many requests for this API key; wait the seconds in the Retry-After header."),
     500: ("INTERNAL_ERROR", "Something went wrong on our side."),
+}
+# Path parameters by name: ids are database ids, an order is named by its public id.
+PATH_PARAMETERS = {
+    "customerId": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "webhookId": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "publicId": {"type": "string", "pattern": "^ord_[0-9a-f]{16}$", "examples": ["ord_3f2a9c0d1e4b5a69"]},
 }
 
 
@@ -74,6 +81,49 @@ ROUTES: list[Route] = [
                       "402 'Insufficient wallet balance'."),
     Route("GET", "/balance", "api.balance", "The partner's available funds per currency",
           schemas.Balance, errors=(403, 500), tags=("Funds",)),
+    Route("GET", "/catalog", "api.list_catalog", "List the brands the partner's customers can buy (paginated)",
+          schemas.CatalogPage, query=schemas.CatalogQuery, tags=("Catalog",),
+          description="Enabled brands with the partner's price adjustment (discountPercent, and a fee per "
+                      "currency in amounts), bonus (value or cash, percent, promo window, whether active now), "
+                      "fixed denominations or a min-max range, and currencies. Filter by currency and exact "
+                      "category; ordered by name."),
+    Route("POST", "/orders", "api.create_order", "Buy a gift card for a customer with their wallet balance",
+          schemas.Order, request=schemas.OrderCreate, errors=(400, 402, 403, 404, 500), tags=("Orders",),
+          description="Charges the customer's balances (campaign, then general, then bonus) and answers at once "
+                      "with the order, usually pending; fulfilment follows (poll GET /orders/{publicId} or register "
+                      "a webhook). Idempotent on externalRefId: the same reference with the same body returns the "
+                      "same order and charges once; with a different body it is a 400 naming externalRefId. A "
+                      "deactivated customer, a brand not available to the partner, an amount that is not one of the "
+                      "brand's denominations or outside its range, or a currency the brand or partner does not "
+                      "use is a 400 naming the field. Balance too low: 402 'Insufficient wallet balance'. "
+                      "Nothing is charged when the answer is an error."),
+    Route("GET", "/orders", "api.list_orders", "List orders (paginated, newest first)",
+          schemas.OrderPage, query=schemas.OrderQuery, errors=(400, 403, 404, 500), tags=("Orders",),
+          description="Filter by status, customerId, externalRefId and creation day (from, to: UTC days, both "
+                      "included). Cards are never listed: read one order for its card."),
+    Route("GET", "/orders/{publicId}", "api.get_order", "Get an order, with its card once completed",
+          schemas.Order, errors=(403, 404, 500), tags=("Orders",),
+          description="card holds the number, PIN and redemption link when the status is completed, else null."),
+    Route("GET", "/transactions", "api.list_transactions", "List the partner's ledger transactions (paginated, newest first)",
+          schemas.TransactionPage, query=schemas.TransactionQuery, errors=(400, 403, 404, 500), tags=("Transactions",),
+          description="Types credit, debit, rebate, refund, adjustment; statuses completed, pending, failed. "
+                      "Filter by type, status, customerId and creation day (from, to: UTC days, both included). "
+                      "Amounts are positive: the type says which way the money went."),
+    Route("POST", "/webhooks", "api.create_webhook", "Register a webhook for order events",
+          schemas.CreatedWebhook, request=schemas.WebhookCreate, tags=("Webhooks",),
+          description="Events order.completed and order.failed are POSTed as a WebhookEvent to an HTTPS URL on "
+                      "the public internet, signed like your requests: x-signature = base64(HMAC-SHA256(secret, "
+                      "'POST' + LF + x-timestamp + LF + x-client-id + LF + body)), plus x-event-id (the same on every "
+                      "retry). Any 2xx answer delivers it; anything else, a timeout or a redirect is retried with a "
+                      "doubling delay, up to a limit. The secret is shown only in this answer. At most 10 webhooks."),
+    Route("GET", "/webhooks", "api.list_webhooks", "List the partner's webhooks",
+          schemas.WebhookList, errors=(403, 500), tags=("Webhooks",)),
+    Route("DELETE", "/webhooks/{webhookId}", "api.delete_webhook", "Delete a webhook",
+          schemas.Webhook, errors=(403, 404, 500), tags=("Webhooks",),
+          description="Nothing more is sent to it; deliveries still pending give up."),
+    Route("GET", "/webhooks/{webhookId}/deliveries", "api.list_deliveries",
+          "List a webhook's deliveries with every attempt (paginated, newest first)",
+          schemas.DeliveryPage, query=schemas.DeliveryQuery, errors=(400, 403, 404, 500), tags=("Webhooks",)),
     Route("GET", "/openapi.json", "api.openapi_document", "This document (OpenAPI 3.1)",
           None, errors=(), signed=False, tags=("Documentation",)),
     Route("GET", "/docs", "api.docs_page", "The API documentation as a web page",
@@ -86,13 +136,16 @@ AUTH_HEADERS = [
     ("x-timestamp", "timestamp", "ISO 8601 with Z or an offset; at most 5 minutes from now.", "2026-02-12T14:30:00.000Z"),
     ("x-signature", "signature",
      'base64(HMAC-SHA256(hmac_secret, METHOD + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY)); '
-     "BODY is the raw body sent, empty when none. Each signature is accepted once.", "…"),
+     "BODY is the raw body sent, empty when none. Each signature is accepted once.", "3yV1pQk0mL8sR2tW6xZ9aB4cD7eF0gH1iJ5kN8oP2qU="),
 ]
 _DOCUMENTS_ONLY = {"api.openapi_document", "api.docs_page"}
 SCHEMA_MODELS: list[type[BaseModel]] = [
     schemas.CustomerCreate, schemas.FundsChange, schemas.CustomerQuery, schemas.CreatedCustomer,
     schemas.Customer, schemas.CustomerPage, schemas.WalletBalance, schemas.FundsResult, schemas.Balance,
-    schemas.CurrencyBalance, schemas.ErrorEnvelope, schemas.ErrorDetail, schemas.Forbidden,
+    schemas.CurrencyBalance, schemas.CatalogQuery, schemas.OrderQuery, schemas.TransactionQuery, schemas.DeliveryQuery,
+    schemas.CatalogPage, schemas.OrderCreate, schemas.Order, schemas.OrderPage,
+    schemas.TransactionPage, schemas.WebhookCreate, schemas.Webhook, schemas.CreatedWebhook, schemas.WebhookList,
+    schemas.DeliveryPage, schemas.WebhookEvent, schemas.ErrorEnvelope, schemas.ErrorDetail, schemas.Forbidden,
 ]
 
 
@@ -117,7 +170,7 @@ def _operation(route: Route) -> dict:
         operation["description"] = route.description
     parameters = [{"$ref": f"#/components/parameters/{name}"} for _, name, _, _ in AUTH_HEADERS] if route.signed else []
     for name in route.path_parameters:
-        parameters.append({"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}})
+        parameters.append({"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]})
     if route.query is not None:
         query_schema = route.query.model_json_schema()
         for name, prop in query_schema.get("properties", {}).items():
@@ -140,10 +193,41 @@ def _operation(route: Route) -> dict:
                     "properties": {"success": {"const": True}, "data": _ref(route.response)},
                 }}},
             },
-            **{str(status): {"$ref": f"#/components/responses/{status}"} for status in route.errors},
+            **{str(status): {"$ref": f"#/components/responses/{status}"} for status in _errors(route)},
         }
     operation["security"] = [{name: [] for _, name, _, _ in AUTH_HEADERS}] if route.signed else []
     return operation
+
+
+def _errors(route: Route) -> list[int]:
+    """The route's own errors, plus 429: every signed request counts against its key's rate limit."""
+    return sorted(set(route.errors) | ({429} if route.signed else set()))
+
+
+def _webhooks() -> dict:
+    """The events the partner's endpoints receive (OpenAPI 3.1 `webhooks`)."""
+    signature_headers = {
+        header: {"description": description, "required": True, "schema": {"type": "string"}}
+        for header, description in [
+            ("x-client-id", "The partner's client id."),
+            ("x-timestamp", "When it was sent, ISO 8601 UTC."),
+            ("x-signature", 'base64(HMAC-SHA256(webhook secret, "POST" + LF + x-timestamp + LF + x-client-id + LF + body))'),
+            ("x-event-id", "The event's id; the same on every retry: deduplicate on it."),
+            ("x-event-type", "order.completed or order.failed"),
+        ]
+    }
+    return {
+        event: {"post": {
+            "operationId": event.replace(".", "_"),
+            "summary": summary,
+            "tags": ["Webhooks"],
+            "parameters": [{"name": h, "in": "header", **spec} for h, spec in signature_headers.items()],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(schemas.WebhookEvent)}}},
+            "responses": {"2XX": {"description": "Delivered; anything else is retried."}},
+        }}
+        for event, summary in [("order.completed", "An order was completed: its card was issued"),
+                               ("order.failed", "An order failed and was refunded")]
+    }
 
 
 def openapi() -> dict:
@@ -169,6 +253,7 @@ def openapi() -> dict:
                            "money is a JSON number in major units with the currency's decimal places.",
         },
         "paths": paths,
+        "webhooks": _webhooks(),
         "components": {
             "schemas": component_schemas(),
             "securitySchemes": {
@@ -196,7 +281,9 @@ def docs_page():
     schemas_ = document["components"]["schemas"]
     return render_template(
         "api/docs.html",
+        rate_limit=current_app.extensions["settings"].API_RATE_LIMIT,
         routes=ROUTES,
+        route_models={m.__name__ for r in ROUTES for m in (r.query, r.request, r.response) if m is not None},
         prefix=URL_PREFIX,
         auth_headers=AUTH_HEADERS,
         error_codes=ERROR_CODES,

@@ -3,9 +3,12 @@ its currency's decimal places (`100.00`), never through a float."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask import Response
+
+from app.domain.money import Money, minor_digits
 
 
 class ApiError(Exception):
@@ -16,6 +19,18 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def money_number(amount: Money) -> Decimal:
+    """100.00 for USD, 100 for JPY: the currency's decimal places, written as a JSON number."""
+    return amount.to_decimal().quantize(Decimal(1).scaleb(-minor_digits(amount.currency)))
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """'2026-02-12T14:30:00.123456Z'; the database hands back naive UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def dumps(value) -> str:

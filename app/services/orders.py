@@ -1,6 +1,9 @@
-"""Orders: checkout (one debit, idempotent), fulfilment (at most once), refunds (exactly once)."""
+"""Orders: checkout (one debit, idempotent), fulfilment (at most once), refunds (exactly once).
+A partner's system places orders too (`place_partner_order`), idempotent on its own reference;
+completing or failing an order queues its webhooks in the same transaction."""
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -14,7 +17,7 @@ from sqlmodel import Session, select
 
 from app.clock import utcnow
 from app.db import on_commit, write_transaction
-from app.domain.errors import DomainError, InvalidInput, NotFound
+from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
 from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money
 from app.domain.orders import OrderStatus, may_become
@@ -23,7 +26,7 @@ from app.emails import build_gift_card_email, build_order_confirmation_email, bu
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
 from app.providers import ProviderError
 from app.queue import enqueue
-from app.services import ledger
+from app.services import catalog, ledger, webhooks
 from app.services.catalog import Offer
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
@@ -33,6 +36,8 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
 BALANCE_LABELS = {AccountKind.CAMPAIGN.value: "Campaign balance", AccountKind.GENERAL.value: "General balance", AccountKind.BONUS.value: "Bonus balance"}
 # The seed's deduction order: campaign balances, then general, then bonus.
 DEDUCTION_ORDER = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
+WALLET_TOO_LOW = "Insufficient wallet balance"
+EXTERNAL_REF_REUSED = "externalRefId was already used for a different order"
 
 
 class ConsumerDeactivated(DomainError):
@@ -113,6 +118,17 @@ def find_order(session: Session, *, consumer: Consumer, idempotency_key: str) ->
     ).first()
 
 
+def order_by_external_ref(session: Session, *, partner_id: int, external_ref: str) -> Order | None:
+    return session.exec(select(Order).where(Order.partner_id == partner_id, Order.external_ref == external_ref)).first()
+
+
+def _existing(session: Session, *, consumer: Consumer, idempotency_key: str, external_ref: str | None) -> Order | None:
+    """The order this checkout already made: by the partner's reference when there is one."""
+    if external_ref is not None:
+        return order_by_external_ref(session, partner_id=consumer.partner_id, external_ref=external_ref)
+    return find_order(session, consumer=consumer, idempotency_key=idempotency_key)
+
+
 def place_order(
     session: Session,
     *,
@@ -132,7 +148,7 @@ def place_order(
     """
     if not IDEMPOTENCY_KEY.match(idempotency_key or ""):
         raise InvalidInput("This checkout form is incomplete. Reload the page and try again.", field="idempotency_key")
-    existing = find_order(session, consumer=consumer, idempotency_key=idempotency_key)
+    existing = _existing(session, consumer=consumer, idempotency_key=idempotency_key, external_ref=external_ref)
     if existing is not None:
         return existing
     if not consumer.is_active:
@@ -182,13 +198,97 @@ def place_order(
             order_id = order.id
             on_commit(session, lambda: enqueue("fulfil_order", order_id))
     except IntegrityError:
-        # The same key won a race in another request: that order is this checkout's order.
+        # The same key (or reference) won a race in another request: that order is this checkout's order.
         session.rollback()
-        existing = find_order(session, consumer=consumer, idempotency_key=idempotency_key)
+        existing = _existing(session, consumer=consumer, idempotency_key=idempotency_key, external_ref=external_ref)
         if existing is None:
             raise
         return existing
     return order
+
+
+def api_idempotency_key(external_ref: str) -> str:
+    """The checkout key of a partner's order: one reference, one key (so the key's unique index
+    also stops a second order for the same reference)."""
+    return "api:" + hashlib.sha256(external_ref.encode()).hexdigest()[:40]
+
+
+def _amount_problem(brand: Brand, amount: Money) -> str | None:
+    """Why a partner may not order this amount of the brand, in the API's words."""
+    if brand.denomination_list:
+        if amount.amount not in brand.denomination_list:
+            choices = ", ".join(str(Money(d, amount.currency).to_decimal()) for d in brand.denomination_list)
+            return f"amount must be one of {choices} {amount.currency} for {brand.name}."
+        return None
+    low, high = Money(brand.min_amount or 0, amount.currency), Money(brand.max_amount or 0, amount.currency)
+    if not low.amount <= amount.amount <= high.amount:
+        return f"amount must be from {low.to_decimal()} to {high.to_decimal()} {amount.currency} for {brand.name}."
+    return None
+
+
+def _same_request(session: Session, order: Order, *, consumer: Consumer, brand_slug: str, face_value: Money, recipient: Recipient) -> Order:
+    """`order` if it is what this request asks for; a reference reused for something else is refused."""
+    brand = session.get(Brand, order.brand_id)
+    asked = (consumer.id, brand_slug, face_value.currency, face_value.amount,
+             recipient.email, recipient.name, recipient.sender_name, recipient.message, recipient.to_self)
+    made = (order.consumer_id, brand.slug, order.currency, order.face_value,
+            order.recipient_email, order.recipient_name, order.sender_name, order.message, order.to_self)
+    if asked != made:
+        raise InvalidInput(EXTERNAL_REF_REUSED, field="externalRefId")
+    return order
+
+
+def place_partner_order(
+    session: Session,
+    *,
+    partner: Partner,
+    consumer: Consumer,
+    brand_slug: str,
+    face_value: Money,
+    recipient: Recipient,
+    external_ref: str,
+    actor: str,
+) -> Order:
+    """An order a partner's system places for its customer, idempotent on the partner's reference.
+
+    The same reference with the same request returns the first order, also when identical
+    requests race; with a different request it is refused. Each refusal names the field at
+    fault and charges nothing.
+    """
+    existing = order_by_external_ref(session, partner_id=partner.id, external_ref=external_ref)
+    if existing is not None:
+        return _same_request(session, existing, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient)
+    if not consumer.is_active:
+        raise InvalidInput(f"customerId: customer {consumer.id} is deactivated and cannot place orders.", field="customerId")
+    currency = face_value.currency
+    if currency not in partner.currency_list:
+        raise InvalidInput(f"currency {currency} is not enabled for this partner.", field="currency")
+    try:
+        offer = catalog.offer(session, partner, brand_slug)
+    except NotFound:
+        raise InvalidInput(f"brand '{brand_slug}' is not available to this partner.", field="brand") from None
+    if currency not in offer.brand.currency_list:
+        raise InvalidInput(f"currency: {offer.brand.name} gift cards are not sold in {currency}.", field="currency")
+    problem = _amount_problem(offer.brand, face_value)
+    if problem:
+        raise InvalidInput(problem, field="amount")
+    if not _wallet_accounts(session, consumer, currency):
+        raise InsufficientFunds(WALLET_TOO_LOW, field="amount")
+    try:
+        order = place_order(
+            session,
+            consumer=consumer,
+            offer=offer,
+            face_value=face_value,
+            recipient=recipient,
+            idempotency_key=api_idempotency_key(external_ref),
+            channel="api",
+            external_ref=external_ref,
+            actor=actor,
+        )
+    except InsufficientFunds:
+        raise InsufficientFunds(WALLET_TOO_LOW, field="amount") from None
+    return _same_request(session, order, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient)
 
 
 def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
@@ -279,6 +379,7 @@ def _complete(session: Session, order_id: int, card) -> bool:
         queue_email(session, build_gift_card_email(partner=partner, order=order, brand=brand, card=card), partner_id=partner.id, consumer_id=consumer.id)
         if not order.to_self:
             queue_email(session, build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
+        webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.completed")
     return True
 
 
@@ -310,6 +411,7 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
         )
         partner, consumer, brand = _parties(session, order)
         queue_email(session, build_order_failed_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
+        webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.failed")
     return True
 
 

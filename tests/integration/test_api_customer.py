@@ -2,9 +2,7 @@
 only from the seed document: its Python signing example, its request body and its responses."""
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import secrets
 import uuid
@@ -18,16 +16,17 @@ from app.api.replay import DatabaseReplayStore, RedisReplayStore, make_replay_st
 from app.clock import utcnow
 from app.db import write_transaction
 from app.domain.money import Money
-from app.models import (
-    Account,
-    ApiKey,
-    ApiSignatureSeen,
-    Consumer,
-    EmailMessage,
-    Entry,
-    Transaction,
-)
+from app.models import Account, ApiKey, ApiSignatureSeen, Consumer, Transaction
 from app.services import partners
+from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+    counts,
+    decoded,
+    generate_signature,
+    partner_with_key,
+    seed_headers,
+    seed_timestamp,
+    sign,
+)
 from tests.integration.conftest import reload
 
 URL = "/api/partner/v1/customer"
@@ -41,37 +40,7 @@ SEED_BODY = """{
 }"""
 
 
-# --- the seed's client --------------------------------------------------------------------
-
-
-def seed_timestamp(moment: datetime | None = None) -> str:
-    """The seed's `datetime.utcnow().isoformat() + 'Z'`, without the deprecated utcnow()."""
-    return (moment or datetime.now(UTC)).replace(tzinfo=None).isoformat() + "Z"
-
-
-def sign(method, client_id, body, hmac_secret, timestamp):
-    data_to_sign = f"{method}\n{timestamp}\n{client_id}\n{body}"
-    signature = hmac.new(hmac_secret.encode("utf-8"), data_to_sign.encode("utf-8"), hashlib.sha256).digest()
-    return base64.b64encode(signature).decode("utf-8")
-
-
-def generate_signature(method, client_id, body, hmac_secret):
-    """The seed's Python example."""
-    timestamp = seed_timestamp()
-    return sign(method, client_id, body, hmac_secret, timestamp), timestamp
-
-
-def seed_headers(credentials, body: str, method: str = "POST", **overrides) -> dict:
-    signature, timestamp = generate_signature(method, credentials.client_id, body, credentials.hmac_secret)
-    headers = {
-        "x-api-key": credentials.api_key,
-        "x-client-id": credentials.client_id,
-        "x-signature": signature,
-        "x-timestamp": timestamp,
-        "Content-Type": "application/json",
-    }
-    headers.update(overrides)
-    return headers
+# --- the seed's client (tests/integration/api_client.py) -----------------------------------
 
 
 def post(client, credentials, body: str, **overrides):
@@ -84,27 +53,6 @@ def body_of(**fields) -> str:
     # Decimal is written as its digits, unquoted: a JSON number a float could not represent exactly.
     encode = lambda v: str(v) if isinstance(v, Decimal) else json.dumps(v)  # noqa: E731
     return "{" + ", ".join(f"{json.dumps(k)}: {encode(v)}" for k, v in values.items() if v is not ...) + "}"
-
-
-def decoded(response):
-    return json.loads(response.get_data(as_text=True), parse_float=Decimal)
-
-
-def counts(session) -> dict:
-    session.rollback()  # a fresh read: requests write through their own sessions
-    return {
-        model.__name__: session.exec(select(func.count()).select_from(model)).one()
-        for model in (Consumer, Account, Transaction, Entry, EmailMessage)
-    }
-
-
-@pytest.fixture
-def partner_with_key(session, make_partner):
-    def make(funds: str = "1000", currency: str = "USD"):
-        partner = make_partner(funds=funds, currency=currency)
-        return partner, partners.issue_api_key(session, partner=partner)
-
-    return make
 
 
 # --- success ------------------------------------------------------------------------------

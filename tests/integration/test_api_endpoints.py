@@ -13,25 +13,24 @@ from sqlmodel import select
 
 from app.api import URL_PREFIX
 from app.api.openapi import ROUTES
-from app.api.responses import dumps
 from app.api.schemas import CustomerCreate, FundsChange
 from app.db import db_session
 from app.domain.errors import InsufficientFunds
-from app.domain.ledger import AccountKind, TransactionType
+from app.domain.ledger import TransactionType
 from app.domain.money import Money
 from app.models import Consumer, Transaction
-from app.services import funds, ledger, partners
+from app.services import funds, partners
+from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+    call,
+    counts,
+    decoded,
+    failed,
+    ok,
+    partner_available,
+    partner_with_key,
+    wallet,
+)
 from tests.integration.conftest import reload
-from tests.integration.test_api_customer import counts, decoded, seed_headers
-
-
-@pytest.fixture
-def partner_with_key(session, make_partner):
-    def make(funds: str = "1000", currency: str = "USD"):
-        partner = make_partner(funds=funds, currency=currency)
-        return partner, partners.issue_api_key(session, partner=partner)
-
-    return make
 
 
 @pytest.fixture
@@ -42,44 +41,10 @@ def tenant(partner_with_key, make_consumer):
     return partner, credentials, consumer
 
 
-def call(client, credentials, method: str, path: str, body=None):
-    text = "" if body is None else body if isinstance(body, str) else dumps(body)
-    return client.open(
-        URL_PREFIX + path, method=method, data=text.encode(), headers=seed_headers(credentials, text, method=method)
-    )
-
-
 def funds_body(**fields) -> dict:
     body = {"amount": Decimal("25.00"), "currency": "usd", "reason": "Quarterly reward", "idempotencyKey": "reward-0001"}
     body.update(fields)
     return {k: v for k, v in body.items() if v is not ...}
-
-
-def wallet(session, consumer_id: int) -> int:
-    session.rollback()
-    account = ledger.find_account(session, AccountKind.GENERAL, "USD", partner_id=reload(session, Consumer, consumer_id).partner_id,
-                                  consumer_id=consumer_id)
-    session.refresh(account)
-    return account.balance
-
-
-def partner_available(session, partner) -> int:
-    session.rollback()
-    return partners.partner_funds(session, partner, "USD").amount
-
-
-def ok(response) -> dict:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    payload = decoded(response)
-    assert payload["success"] is True
-    return payload["data"]
-
-
-def failed(response, status: int, code: str) -> str:
-    assert response.status_code == status, response.get_data(as_text=True)
-    payload = decoded(response)
-    assert payload["success"] is False and payload["error"]["error"] == code
-    return payload["error"]["message"]
 
 
 # --- customers ----------------------------------------------------------------------------
@@ -159,6 +124,13 @@ def test_a_customer_is_deactivated_and_reactivated(client, session, tenant):
 def test_an_unknown_customer_is_404_not_found(client, tenant):
     _partner, credentials, _consumer = tenant
     assert "999999" in failed(call(client, credentials, "GET", "/customers/999999"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("customer_id", ["2147483648", "99999999999999999999", "0", "-1", "01"])
+def test_an_id_no_database_could_hold_is_404_not_a_crash(client, tenant, customer_id):
+    _partner, credentials, _consumer = tenant
+    failed(call(client, credentials, "GET", f"/customers/{customer_id}"), 404, "NOT_FOUND")
+    failed(call(client, credentials, "POST", f"/customers/{customer_id}/funds/credit", funds_body()), 404, "NOT_FOUND")
 
 
 # --- funds --------------------------------------------------------------------------------
@@ -400,7 +372,7 @@ def test_another_partners_customer_is_404_not_found_and_untouched(client, sessio
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.signed], ids=lambda r: f"{r.method} {r.path}")
 def test_every_signed_endpoint_refuses_an_unsigned_request_with_the_seeds_403(client, tenant, route):
     _partner, _credentials, consumer = tenant
-    path = URL_PREFIX + route.path.replace("{customerId}", str(consumer.id))
+    path = URL_PREFIX + route.path.format(customerId=consumer.id, webhookId=1, publicId="ord_0123456789abcdef")
     response = client.open(path, method=route.method, data=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 403
     assert decoded(response) == {
@@ -420,7 +392,8 @@ def test_the_openapi_document_is_public_3_1_json_listing_every_route(app, client
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api."):
-            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + {"customer_id": "customerId"}.get(m[1], m[1]) + "}", rule.rule)
+            camel = lambda name: re.sub(r"_(\w)", lambda m: m[1].upper(), name)  # noqa: E731  customer_id -> customerId
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + camel(m[1]) + "}", rule.rule)
             served |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert documented == served

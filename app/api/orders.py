@@ -1,0 +1,136 @@
+"""Orders through the partner API: POST /orders buys a gift card with a customer's wallet
+balance (once per externalRefId), GET /orders[/<publicId>] reads them. Another partner's order
+or customer is always 404. The card's number and PIN are shown only by GET /orders/<publicId>
+(and the POST's answer) once the order is completed: never in lists or webhooks."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+
+from flask import current_app, g, request
+from sqlmodel import func, select
+
+from app.api import bp, schemas
+from app.api.auth import signed
+from app.api.customers import json_body
+from app.api.responses import success
+from app.db import db_session
+from app.domain.errors import InvalidInput, NotFound
+from app.domain.money import Money, normalize_currency
+from app.domain.orders import OrderStatus
+from app.models import Brand, Consumer, Order
+from app.services import orders
+
+PUBLIC_ID = re.compile(r"ord_[0-9a-f]{16}\Z")
+# recipient_for's field names -> the request body's
+BODY_FIELDS = {"recipient_email": "recipient.email", "recipient_name": "recipient.name", "sender_name": "senderName"}
+
+
+def partner_customer(session, customer_id: int, *, field: str) -> Consumer:
+    """The partner's own customer named in a body or query; another partner's does not exist."""
+    consumer = session.get(Consumer, customer_id)
+    if consumer is None or consumer.partner_id != g.api_partner.id:
+        raise NotFound(f"{field}: customer {customer_id} does not exist.", field=field)
+    return consumer
+
+
+def day_range(start: date | None, end: date | None, column) -> list:
+    """Conditions for `column` between two whole UTC days, both included."""
+    conditions = []
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("from must be on or before to.", field="from")
+    if start is not None:
+        conditions.append(column >= datetime.combine(start, time.min, tzinfo=UTC))
+    if end is not None:
+        conditions.append(column <= datetime.combine(end, time.max, tzinfo=UTC))
+    return conditions
+
+
+def _recipient(consumer: Consumer, body: schemas.OrderCreate) -> orders.Recipient:
+    try:
+        if body.recipient is None:
+            return orders.recipient_for(consumer, send_to="me", sender_name=body.senderName or "", message=body.message)
+        return orders.recipient_for(
+            consumer,
+            send_to="someone",
+            email=body.recipient.email,
+            name=body.recipient.name,
+            sender_name=body.senderName or "",
+            message=body.message,
+        )
+    except InvalidInput as exc:
+        field = BODY_FIELDS.get(exc.field, exc.field)
+        raise InvalidInput(f"{field}: {exc.message}", field=field) from None
+
+
+def order_with_card(session, order: Order) -> dict:
+    """The Order schema with the card decrypted, once there is one."""
+    card = None
+    if order.status == OrderStatus.COMPLETED.value and order.card_number_encrypted:
+        encryptor = current_app.extensions["encryptor"]
+        card = schemas.OrderCard(
+            number=encryptor.decrypt(order.card_number_encrypted),
+            pin=encryptor.decrypt(order.card_pin_encrypted) if order.card_pin_encrypted else None,
+            redemptionUrl=order.redemption_url or None,
+        )
+    return schemas.order_data(order, session.get(Brand, order.brand_id), card)
+
+
+@bp.post("/orders")
+@signed
+def create_order():
+    body = schemas.validate(schemas.OrderCreate, json_body())
+    session = db_session()
+    consumer = partner_customer(session, body.customerId, field="customerId")
+    currency = normalize_currency(body.currency)
+    face_value = Money.parse(body.amount, currency, field="amount")
+    order = orders.place_partner_order(
+        session,
+        partner=g.api_partner,
+        consumer=consumer,
+        brand_slug=body.brand,
+        face_value=face_value,
+        recipient=_recipient(consumer, body),
+        external_ref=body.externalRefId,
+        actor=f"api:{g.api_key.prefix}",
+    )
+    # Fulfilment runs in the queue with its own session: show the order as it is now.
+    session.rollback()
+    order = session.get(Order, order.id, populate_existing=True)
+    return success(order_with_card(session, order))
+
+
+@bp.get("/orders/<public_id>")
+@signed
+def get_order(public_id: str):
+    session = db_session()
+    order = None
+    if PUBLIC_ID.match(public_id):
+        order = session.exec(select(Order).where(Order.public_id == public_id, Order.partner_id == g.api_partner.id)).first()
+    if order is None:
+        raise NotFound(f"Order {public_id[:40]} does not exist.", field="publicId")
+    return success(order_with_card(session, order))
+
+
+@bp.get("/orders")
+@signed
+def list_orders():
+    query = schemas.validate(schemas.OrderQuery, request.args.to_dict())
+    session = db_session()
+    conditions = [Order.partner_id == g.api_partner.id]
+    if query.customerId is not None:
+        conditions.append(Order.consumer_id == partner_customer(session, query.customerId, field="customerId").id)
+    if query.status is not None:
+        conditions.append(Order.status == query.status)
+    if query.externalRefId is not None:
+        conditions.append(Order.external_ref == query.externalRefId)
+    conditions += day_range(query.from_, query.to, Order.created_at)
+    total = session.exec(select(func.count()).select_from(Order).where(*conditions)).one()
+    found = session.exec(
+        select(Order).where(*conditions).order_by(Order.id.desc()).offset((query.page - 1) * query.perPage).limit(query.perPage)
+    ).all()
+    brand_ids = {o.brand_id for o in found}
+    brands = {b.id: b for b in session.exec(select(Brand).where(Brand.id.in_(brand_ids))).all()} if brand_ids else {}
+    page = schemas.OrderPage(items=[], page=query.page, perPage=query.perPage, total=total).model_dump()
+    page["items"] = [schemas.order_data(o, brands[o.brand_id]) for o in found]
+    return success(page)
