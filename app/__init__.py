@@ -28,6 +28,8 @@ def create_app(config: dict | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
+        # No request body is larger than the biggest upload (a bulk CSV) plus its form.
+        MAX_CONTENT_LENGTH=max(4 * 1024 * 1024, settings.BULK_UPLOAD_MAX_BYTES + 256 * 1024),
         SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE or settings.APP_ENV == "production",
     )
     app.extensions["settings"] = settings

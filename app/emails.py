@@ -11,6 +11,7 @@ from flask import render_template
 
 from app.domain.money import Money
 from app.models import Brand, Consumer, Order, Partner
+from app.services.branding import Look, published_look
 
 
 @dataclass(frozen=True)
@@ -26,26 +27,37 @@ def _render(kind: str, **context) -> tuple[str, str]:
     return render_template(f"email/{kind}.html", **context), render_template(f"email/{kind}.txt", **context)
 
 
+def _dressed(partner: Partner, look: Look | None) -> tuple[Partner, Look]:
+    """The partner as its emails show it: the published look (absolute links), or the one given (a preview)."""
+    look = look or published_look(partner, absolute=True)
+    return look.partner, look
+
+
 def build_welcome_email(
-    *, partner: Partner, consumer: Consumer, temporary_password: str, login_url: str, expires_at: datetime
+    *, partner: Partner, consumer: Consumer, temporary_password: str, login_url: str, expires_at: datetime, look: Look | None = None
 ) -> Email:
+    partner, look = _dressed(partner, look)
     context = dict(
-        partner=partner, consumer=consumer, temporary_password=temporary_password, login_url=login_url, expires_at=expires_at
+        partner=partner, look=look, consumer=consumer, temporary_password=temporary_password, login_url=login_url, expires_at=expires_at
     )
     html, text = _render("welcome", **context)
     return Email("welcome", consumer.email, f"Your {partner.display_name} account is ready", html, text)
 
 
-def build_password_reset_email(*, partner: Partner, consumer: Consumer, reset_url: str, valid_minutes: int) -> Email:
-    context = dict(partner=partner, consumer=consumer, reset_url=reset_url, valid_minutes=valid_minutes)
+def build_password_reset_email(
+    *, partner: Partner, consumer: Consumer, reset_url: str, valid_minutes: int, look: Look | None = None
+) -> Email:
+    partner, look = _dressed(partner, look)
+    context = dict(partner=partner, look=look, consumer=consumer, reset_url=reset_url, valid_minutes=valid_minutes)
     html, text = _render("password_reset", **context)
     return Email("password_reset", consumer.email, f"Reset your {partner.display_name} password", html, text)
 
 
-def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card) -> Email:
+def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card, look: Look | None = None) -> Email:
     """The card itself, to the recipient (who may be the consumer)."""
+    partner, look = _dressed(partner, look)
     context = dict(
-        partner=partner, order=order, brand=brand, card=card, card_value=Money(order.card_value, order.currency)
+        partner=partner, look=look, order=order, brand=brand, card=card, card_value=Money(order.card_value, order.currency)
     )
     html, text = _render("gift_card", **context)
     sender = order.sender_name or partner.display_name
@@ -55,14 +67,20 @@ def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card)
     return Email("gift_card", order.recipient_email, subject, html, text)
 
 
-def build_order_confirmation_email(*, partner: Partner, consumer: Consumer, order: Order, brand: Brand) -> Email:
+def build_order_confirmation_email(
+    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, look: Look | None = None
+) -> Email:
     """To the consumer who sent a card to someone else: it arrived."""
-    context = dict(partner=partner, consumer=consumer, order=order, brand=brand, card_value=Money(order.card_value, order.currency), price=Money(order.price, order.currency))
+    partner, look = _dressed(partner, look)
+    context = dict(partner=partner, look=look, consumer=consumer, order=order, brand=brand, card_value=Money(order.card_value, order.currency), price=Money(order.price, order.currency))
     html, text = _render("order_confirmation", **context)
     return Email("order_confirmation", consumer.email, f"Your {brand.name} gift card was sent to {order.recipient_email}", html, text)
 
 
-def build_order_failed_email(*, partner: Partner, consumer: Consumer, order: Order, brand: Brand) -> Email:
-    context = dict(partner=partner, consumer=consumer, order=order, brand=brand, price=Money(order.price, order.currency))
+def build_order_failed_email(
+    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, look: Look | None = None
+) -> Email:
+    partner, look = _dressed(partner, look)
+    context = dict(partner=partner, look=look, consumer=consumer, order=order, brand=brand, price=Money(order.price, order.currency))
     html, text = _render("order_failed", **context)
     return Email("order_failed", consumer.email, f"Your {brand.name} gift card order could not be completed", html, text)

@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import format_currency
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from app.db import db_session
@@ -13,6 +13,7 @@ from app.domain.errors import NotFound
 from app.domain.money import Money
 from app.extensions import login_manager
 from app.models import Consumer
+from app.services.branding import published_look
 
 
 def format_money(value: Money) -> str:
@@ -23,6 +24,30 @@ def format_money(value: Money) -> str:
 def _format_minor(amount: int, currency: str) -> str:
     """Babel's formatting is slow (~50 µs) and pure: the same amount always reads the same."""
     return format_currency(Money(amount, currency).to_decimal(), currency, locale="en_US")
+
+
+# No inline script or style anywhere: pages take their look from stylesheets (the partner's colours from
+# a per-partner one), htmx's own indicator <style> is turned off in base.html. Frames only from this site
+# (the portal's branding preview). A view may send its own, stricter or looser, policy instead.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "frame-ancestors 'self'",
+    "form-action 'self'",
+    "base-uri 'self'",
+])
+# An email shown in a frame on this site: inline styles are how emails are written; nothing else runs.
+EMAIL_DOCUMENT_POLICY = "; ".join([
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    "img-src 'self' data:",
+    "frame-ancestors 'self'",
+    "form-action 'none'",
+    "base-uri 'none'",
+])
 
 
 def wants_partial() -> bool:
@@ -49,6 +74,8 @@ def register_web(app: Flask) -> None:
         app.register_blueprint(dev.bp)
 
     app.add_template_filter(format_money, "money")
+    # Emails rendered without a look (built outside app/emails.py) wear the partner's published one.
+    app.add_template_global(lambda partner: published_look(partner, absolute=True), "published_email_look")
     app.add_template_global(Decimal, "Decimal")
 
     @login_manager.user_loader
@@ -76,6 +103,12 @@ def register_web(app: Flask) -> None:
         message = "This form expired or was not sent from this site. Reload the page and try again."
         return render_template("errors/error.html", title="Please try again", message=message), 400
 
+    @app.errorhandler(413)
+    def too_large(_error):
+        limit_mb = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+        message = f"That upload is too large. Send at most {limit_mb:.0f} MB."
+        return render_template("errors/error.html", title="Too large", message=message), 413
+
     @app.errorhandler(429)
     def too_many(_error):
         message = "Too many attempts. Wait a minute, then try again."
@@ -83,6 +116,7 @@ def register_web(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -4,6 +4,7 @@ from sqlmodel import select
 
 from app.db import db_session
 from app.models import EmailMessage
+from app.web import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -20,9 +21,11 @@ def outbox_email(email_id: int):
     if email is None:
         return render_template("errors/error.html", title="Not found", message="No such email."), 404
     encryptor = current_app.extensions["encryptor"]
-    return render_template(
+    page = render_template(
         "dev/email.html",
         email=email,
         html=encryptor.decrypt(email.html_encrypted),
         text=encryptor.decrypt(email.text_encrypted),
     )
+    # The email sits in a srcdoc frame, which inherits this page's policy: let its inline styles apply.
+    return page, {"Content-Security-Policy": CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")}

@@ -1,13 +1,14 @@
 """The partner's branded store at /s/<slug>/: sign-in, first login, terms, password reset, the catalog and brand pages."""
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.db import db_session
@@ -17,14 +18,16 @@ from app.domain.passwords import password_rules
 from app.domain.pricing import Quote
 from app.extensions import limiter
 from app.models import Consumer
-from app.services import catalog, consumer_auth, consumers, partners
+from app.services import branding, catalog, consumer_auth, consumers, partners
 from app.services.catalog import Offer
 from app.web import wants_partial
 
 bp = Blueprint("store", __name__, url_prefix="/s/<slug>")
 
 # Reachable without being signed in.
-PUBLIC = {"store.login", "store.forgot_password", "store.reset_password", "store.brand_css", "store.password_rules"}
+PUBLIC = {"store.login", "store.forgot_password", "store.reset_password", "store.brand_css", "store.logo", "store.password_rules"}
+# The store's look: the same for everyone, signed in or not (no consumer is loaded for them).
+ASSETS = {"store.brand_css", "store.logo"}
 # Reachable while the first-login steps are unfinished.
 SETUP = {"store.set_password", "store.terms", "store.logout", "store.password_rules"}
 
@@ -64,6 +67,9 @@ def _next_step(consumer: Consumer) -> str | None:
 
 @bp.before_request
 def require_finished_sign_in():
+    if request.endpoint in ASSETS:
+        g.consumer = None
+        return None
     g.consumer = signed_in_consumer()
     if request.endpoint in PUBLIC:
         return None
@@ -78,8 +84,10 @@ def require_finished_sign_in():
 @bp.context_processor
 def store_context():
     consumer = g.get("consumer")
+    partner = g.get("partner")
     return {
-        "partner": g.get("partner"),
+        "partner": partner,
+        "look": branding.published_look(partner) if partner is not None else None,
         "consumer": consumer,
         # Called only by pages that show the header balance.
         "header_wallets": lambda: consumers.wallets(db_session(), consumer) if consumer else [],
@@ -393,11 +401,36 @@ def reset_password(token: str):
     return redirect(url_for("store.login"), 303)
 
 
+YEAR = 365 * 24 * 3600
+
+
+def brand_stylesheet(look: branding.Look) -> Response:
+    """A look's colours as CSS custom properties (no inline styles needed), with an ETag of its content."""
+    # Straight from the template: the store's context processors (the consumer, their wallets) have no part in it.
+    body = current_app.jinja_env.get_template("store/brand.css").render(look=look)
+    response = current_app.response_class(body, mimetype="text/css")
+    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    return response
+
+
 @bp.get("/brand.css")
 def brand_css():
-    """The partner's colours as CSS custom properties (no inline styles needed)."""
-    response = current_app.response_class(
-        render_template("store/brand.css", partner=g.partner), mimetype="text/css"
-    )
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    """The published look's stylesheet. Its URL carries the look's version (?v=), which every publish
+    changes: that URL is cached for good; any other is revalidated by its ETag."""
+    version = g.partner.branding_version_id
+    response = brand_stylesheet(branding.published_look(g.partner))
+    if version is not None and request.args.get("v") == str(version):
+        response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    else:
+        response.headers["Cache-Control"] = "public, no-cache"
+    return response.make_conditional(request)
+
+
+@bp.get("/logo/<int:version_id>.png")
+def logo(version_id: int):
+    """A logo that has been live, re-encoded as PNG when uploaded. It never changes under its id."""
+    version = branding.published_logo(db_session(), partner=g.partner, version_id=version_id)
+    response = current_app.response_class(version.logo_png, mimetype="image/png")
+    response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    response.set_etag(f"logo-{version.id}")
+    return response.make_conditional(request)
