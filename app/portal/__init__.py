@@ -25,7 +25,7 @@ from flask import Blueprint, Flask, current_app, g, make_response, redirect, ren
 from app.db import db_session
 from app.domain.money import Money
 from app.models import Partner, TeamMember
-from app.services import audit as audit_log
+from app.services import audit as audit_service  # not `audit_log`: the view module app.portal.audit_log takes that name
 from app.services.team import ROLES, role_allows
 
 PUBLIC = "public"
@@ -65,7 +65,7 @@ def can(role: str) -> bool:
 
 def audit(session_, action: str, *, subject_type: str = "", subject_id: str | int = "", summary: str = "", details: dict | None = None):
     """Record a change by the signed-in member; call it inside the change's write transaction."""
-    return audit_log.record(
+    return audit_service.record(
         session_,
         partner_id=current_partner().id,
         member=current_member(),

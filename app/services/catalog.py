@@ -1,7 +1,7 @@
 """The catalog as one partner's consumers see it: enabled brands with price and bonus."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -158,3 +158,53 @@ def make_available(session: Session, *, partner: Partner, brand: Brand, **settin
         partner_brand.updated_at = utcnow()
         session.add(partner_brand)
     return partner_brand
+
+
+PERCENT_PLACES = 2  # PartnerBrand stores percents with two decimals
+
+
+@dataclass(frozen=True)
+class BrandSettings:
+    """A partner's price and bonus for one brand, as its admin chose them (parsed, not yet checked)."""
+
+    enabled: bool
+    discount_percent: Decimal = Decimal(0)
+    fee: int = 0  # minor units
+    bonus_type: BonusType = BonusType.NONE
+    bonus_percent: Decimal = Decimal(0)
+    promo_starts_at: datetime | None = None
+    promo_ends_at: datetime | None = None
+
+
+def _check_percent(value: Decimal, *, field: str, label: str) -> None:
+    if not value.is_finite():
+        raise InvalidInput(f"The {label} must be a number.", field=field)
+    if value.as_tuple().exponent < -PERCENT_PLACES:
+        raise InvalidInput(f"The {label} can have at most {PERCENT_PLACES} decimals.", field=field)
+    if not Decimal(0) <= value <= Decimal(100):
+        raise InvalidInput(f"The {label} must be from 0 to 100 %.", field=field)
+
+
+def check_brand_settings(settings: BrandSettings) -> None:
+    """The rules of a price and bonus, each with a message an admin can act on."""
+    _check_percent(settings.discount_percent, field="discount_percent", label="discount")
+    if settings.discount_percent == 100:
+        raise InvalidInput("A discount must be below 100 %: the card can't be free.", field="discount_percent")
+    if settings.fee < 0:
+        raise InvalidInput("The fee can't be negative.", field="fee")
+    if settings.discount_percent and settings.fee:
+        raise InvalidInput("Choose a discount or a fee, not both.", field="fee")
+    _check_percent(settings.bonus_percent, field="bonus_percent", label="bonus")
+    if settings.bonus_type is not BonusType.NONE and not settings.bonus_percent:
+        raise InvalidInput("Enter a bonus percent above 0, or choose no bonus.", field="bonus_percent")
+    starts, ends = settings.promo_starts_at, settings.promo_ends_at
+    if starts is not None and ends is not None and ends <= starts:
+        raise InvalidInput("The promotion must end after it starts.", field="promo_ends_at")
+
+
+def update_brand_settings(session: Session, *, partner: Partner, brand: Brand, settings: BrandSettings) -> PartnerBrand:
+    """Save a partner's price and bonus for a brand; its store shows them at the next request."""
+    check_brand_settings(settings)
+    if settings.bonus_type is BonusType.NONE:
+        settings = replace(settings, bonus_percent=Decimal(0), promo_starts_at=None, promo_ends_at=None)
+    return make_available(session, partner=partner, brand=brand, **(asdict(settings) | {"bonus_type": settings.bonus_type.value}))

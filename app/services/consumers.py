@@ -7,16 +7,17 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy import and_, insert, literal, update
 from sqlmodel import Session, select
 
 from app.clock import utcnow
 from app.db import write_transaction
 from app.domain.errors import DuplicateConsumer, InsufficientFunds, InvalidInput, PartnerFundsTooLow
-from app.domain.ledger import AccountKind, TransactionType, transfer
+from app.domain.ledger import AccountKind, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money
 from app.emails import build_welcome_email
 from app.links import external_url
-from app.models import Account, Consumer, Partner
+from app.models import Account, Consumer, Entry, Order, Partner, Transaction
 from app.security import hash_password, new_temporary_password
 from app.services import ledger
 from app.services.emails import queue_email
@@ -165,3 +166,252 @@ def set_active(session: Session, *, consumer: Consumer, active: bool) -> Consume
         consumer.is_active = active
         session.add(consumer)
     return consumer
+
+
+def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer) -> Consumer:
+    """A fresh temporary password by email, for a consumer who lost the first one or let it expire.
+
+    The old temporary password and every session stop working. Only before the consumer chose
+    a password of their own: afterwards this would lock them out of it ("Forgot password?" is theirs).
+    """
+    with write_transaction(session):
+        session.refresh(consumer)
+        if not consumer.must_change_password:
+            raise InvalidInput(
+                f"{consumer.email} has already chosen their own password. They can reset it with "
+                "“Forgot password?” on the store's sign-in page.",
+                field="consumer",
+            )
+        temporary_password = new_temporary_password()
+        consumer.password_hash = hash_password(temporary_password)
+        consumer.temporary_password_expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
+        consumer.session_epoch += 1
+        session.add(consumer)
+        email_message = build_welcome_email(
+            partner=partner,
+            consumer=consumer,
+            temporary_password=temporary_password,
+            login_url=external_url("store.login", slug=partner.slug),
+            expires_at=consumer.temporary_password_expires_at,
+        )
+        queue_email(session, email_message, partner_id=partner.id, consumer_id=consumer.id)
+    return consumer
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One movement of one of the consumer's balances, with that balance after it."""
+
+    transaction: Transaction
+    wallet: str  # general | bonus | campaign
+    amount: Money
+    balance_after: Money
+    order_public_id: str | None
+
+
+def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
+    """Every movement of the consumer's balances, oldest first."""
+    lines = session.exec(
+        select(Transaction, Entry.amount, Account.id, Account.kind, Account.currency)
+        .join(Entry, Entry.transaction_id == Transaction.id)
+        .join(Account, Account.id == Entry.account_id)
+        .where(Account.consumer_id == consumer.id)
+        .order_by(Transaction.id, Entry.id)
+    ).all()
+    order_ids = {transaction.order_id for transaction, *_ in lines if transaction.order_id}
+    public_ids = dict(session.exec(select(Order.id, Order.public_id).where(Order.id.in_(order_ids))).all()) if order_ids else {}
+    running: dict[int, int] = {}
+    result = []
+    for transaction, amount, account_id, kind, currency in lines:
+        running[account_id] = running.get(account_id, 0) + amount
+        result.append(
+            StatementLine(transaction, kind, Money(amount, currency), Money(running[account_id], currency), public_ids.get(transaction.order_id))
+        )
+    return result
+
+
+# --- many at once (the portal's CSV bulk upload) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkWallet:
+    """A wallet to open for a consumer (created if new); email, name and amount already checked."""
+
+    email: str
+    full_name: str
+    initial_funds: Money
+
+
+@dataclass(frozen=True)
+class BulkCreated:
+    opened: set[tuple[str, str]]  # (email, currency) that got a new, funded wallet
+    skipped: set[tuple[str, str]]  # (email, currency) that already had a wallet: left alone
+    new_consumer_ids: list[int]  # created without a password: `send_bulk_welcome` gives them one
+
+
+def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: list[BulkWallet], actor: str = "") -> BulkCreated:
+    """Many consumers (or wallets in a new currency) funded like `create_consumer`, in a few statements.
+
+    A handful of statements per table for the whole list instead of a dozen per consumer, so
+    thousands take seconds; the caller's write transaction holds it all. Each funded wallet
+    still gets its own `Initial funds` credit from the partner's funds. Partner funds too low
+    for a currency's total: PartnerFundsTooLow and nothing is created. New consumers get an
+    empty password hash (no sign-in) because hashing a temporary password takes ~50 ms each:
+    the queue does that afterwards in `send_bulk_welcome`.
+    """
+    with write_transaction(session):
+        consumer_ids = _consumer_ids(session, partner, {wallet.email for wallet in wallets})
+        held = _held_accounts(session, list(consumer_ids.values()))
+        names = {}
+        for wallet in wallets:
+            if wallet.email not in consumer_ids:
+                names.setdefault(wallet.email, wallet.full_name)
+        if names:
+            session.execute(insert(Consumer.__table__), [
+                dict(partner_id=partner.id, email=email, full_name=name, password_hash="", created_at=utcnow()) for email, name in names.items()])
+        new_ids = _consumer_ids(session, partner, set(names))
+        consumer_ids.update(new_ids)
+
+        to_open, skipped = [], set()
+        for wallet in wallets:
+            currency = wallet.initial_funds.currency
+            if currency not in partner.currency_list:
+                raise InvalidInput(f"currency {currency} is not enabled for this partner.", field="currency")
+            consumer_id = consumer_ids[wallet.email]
+            general = ledger.account_key(AccountKind.GENERAL, currency, partner_id=partner.id, consumer_id=consumer_id)
+            if general in held:
+                skipped.add((wallet.email, currency))
+                continue
+            held.add(general)
+            to_open.append((consumer_id, wallet))
+        _charge_partner_funds(session, partner, [wallet.initial_funds for _, wallet in to_open])
+        funded_wallets = _open_wallets(session, partner, to_open, held)
+        _credit_initial_funds(session, funded_wallets, actor=actor)
+    return BulkCreated(
+        opened={(wallet.email, wallet.initial_funds.currency) for _, wallet in to_open},
+        skipped=skipped,
+        new_consumer_ids=sorted(new_ids.values()),
+    )
+
+
+def _consumer_ids(session: Session, partner: Partner, emails: set[str]) -> dict[str, int]:
+    if not emails:
+        return {}
+    return dict(session.exec(select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, Consumer.email.in_(emails))).all())
+
+
+def _held_accounts(session: Session, consumer_ids: list[int]) -> set[str]:
+    if not consumer_ids:
+        return set()
+    return set(session.exec(select(Account.key).where(Account.consumer_id.in_(consumer_ids))).all())
+
+
+def _charge_partner_funds(session: Session, partner: Partner, amounts: list[Money]) -> None:
+    """Take each currency's total out of the partner's funds at once, never below zero."""
+    totals: dict[str, int] = {}
+    for amount in amounts:
+        totals[amount.currency] = totals.get(amount.currency, 0) + amount.amount
+    for currency, total in sorted(totals.items()):
+        funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
+        if total and session.execute(
+            update(Account)
+            .where(Account.id == funds.id, Account.balance >= total)
+            .values(balance=Account.balance - total)
+            .execution_options(synchronize_session=False)
+        ).rowcount != 1:
+            raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="initialFunds")
+
+
+def _open_wallets(session: Session, partner: Partner, to_open: list[tuple[int, BulkWallet]], held: set[str]) -> list[int]:
+    """General and bonus accounts, the general one opened with its initial funds; the ids of those with funds."""
+    accounts, funded_keys = [], []
+    for consumer_id, wallet in to_open:
+        currency, amount = wallet.initial_funds.currency, wallet.initial_funds.amount
+        for kind, balance in ((AccountKind.GENERAL, amount), (AccountKind.BONUS, 0)):
+            key = ledger.account_key(kind, currency, partner_id=partner.id, consumer_id=consumer_id)
+            if kind is AccountKind.BONUS and key in held:
+                continue
+            accounts.append(dict(key=key, partner_id=partner.id, consumer_id=consumer_id, kind=kind.value,
+                                 currency=currency, balance=balance, created_at=utcnow()))
+            if balance > 0:
+                funded_keys.append(key)
+    if accounts:
+        # A plain executemany and a lookup by key: RETURNING over thousands of rows is several times slower on psycopg.
+        session.execute(insert(Account.__table__), accounts)
+    return list(session.exec(select(Account.id).where(Account.key.in_(funded_keys))).all()) if funded_keys else []
+
+
+def _credit_initial_funds(session: Session, general_ids: list[int], *, actor: str) -> None:
+    """Per funded general account, a credit transaction whose entries match the balances moved:
+    its opening balance into it, out of the partner's funds (already charged in one update)."""
+    if not general_ids:
+        return
+    wallet = Account.__table__
+    credits = session.execute(
+        insert(Transaction.__table__)
+        .from_select(
+            ["partner_id", "consumer_id", "type", "status", "currency", "amount", "memo", "actor", "created_at"],
+            select(wallet.c.partner_id, wallet.c.consumer_id, literal(TransactionType.CREDIT.value), literal(TransactionStatus.COMPLETED.value),
+                   wallet.c.currency, wallet.c.balance, literal("Initial funds"), literal(actor[:120]),
+                   literal(utcnow(), Transaction.__table__.c.created_at.type))
+            .where(wallet.c.id.in_(general_ids)),
+        )
+        .returning(Transaction.__table__.c.id)
+    ).scalars().all()
+    credit = Transaction.__table__
+    funds = Account.__table__.alias("funds")
+    into_wallets = select(credit.c.id, wallet.c.id, credit.c.amount).join(wallet, and_(
+        wallet.c.consumer_id == credit.c.consumer_id, wallet.c.currency == credit.c.currency, wallet.c.kind == AccountKind.GENERAL.value))
+    out_of_funds = select(credit.c.id, funds.c.id, -credit.c.amount).join(funds, and_(
+        funds.c.partner_id == credit.c.partner_id, funds.c.consumer_id.is_(None), funds.c.currency == credit.c.currency,
+        funds.c.kind == AccountKind.PARTNER_FUNDS.value))
+    for legs in (into_wallets, out_of_funds):
+        session.execute(insert(Entry.__table__).from_select(["transaction_id", "account_id", "amount"], legs.where(credit.c.id.in_(credits))))
+
+
+def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str]) -> set[str]:
+    """Deactivate the partner's active consumers with these emails; the emails that were deactivated."""
+    if not emails:
+        return set()
+    with write_transaction(session):
+        return set(session.execute(
+            update(Consumer)
+            .where(Consumer.partner_id == partner.id, Consumer.email.in_(emails), Consumer.is_active.is_(True))
+            .values(is_active=False)
+            .returning(Consumer.email)
+            .execution_options(synchronize_session=False)
+        ).scalars().all())
+
+
+def send_bulk_welcome(session: Session, *, consumer_id: int) -> bool:
+    """Give a consumer created in bulk (no password yet) a temporary password and email it; once.
+
+    Hashing happens before the write transaction (it is the slow part) and the password is
+    stored only if the consumer still has none, so a retried task never sends a second one.
+    """
+    consumer = session.get(Consumer, consumer_id)
+    if consumer is None or consumer.password_hash:
+        return False
+    temporary_password = new_temporary_password()
+    password_hash = hash_password(temporary_password)
+    expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
+    with write_transaction(session):
+        claimed = session.execute(
+            update(Consumer)
+            .where(Consumer.id == consumer_id, Consumer.password_hash == "")
+            .values(password_hash=password_hash, temporary_password_expires_at=expires_at, must_change_password=True)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return False
+        session.refresh(consumer)
+        partner = session.get(Partner, consumer.partner_id)
+        email_message = build_welcome_email(
+            partner=partner,
+            consumer=consumer,
+            temporary_password=temporary_password,
+            login_url=external_url("store.login", slug=partner.slug),
+            expires_at=expires_at,
+        )
+        queue_email(session, email_message, partner_id=partner.id, consumer_id=consumer.id)
+    return True

@@ -1,0 +1,287 @@
+"""Order support in the partner portal: find the partner's orders, retry a failed one, send a card again.
+
+A retry is a new order (a new charge, through `place_order`), never a second life for the failed
+one: that one stays failed and refunded, and points at its replacement. Resending the card, or
+sending it to a corrected address, is limited to MAX_DELIVERY_CHANGES per order, counted by a
+conditional UPDATE so two clicks at once cannot exceed it. Each change is audited in its own
+write transaction.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import or_, update
+from sqlmodel import Session, func, select
+
+from app.clock import utcnow
+from app.db import write_transaction
+from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
+from app.domain.money import Money
+from app.domain.orders import OrderStatus
+from app.emails import build_gift_card_email
+from app.models import Brand, Consumer, EmailMessage, Order, Partner, PartnerBrand, TeamMember, Transaction
+from app.providers import IssuedCard
+from app.services import audit, catalog
+from app.services.consumers import normalize_email
+from app.services.emails import queue_email
+from app.services.orders import Recipient, place_order
+from app.services.reports import DayRange, Page, day_range, email_filter
+
+MAX_DELIVERY_CHANGES = 3
+ORDER_STATUSES = tuple(s.value for s in OrderStatus)
+ORDER_EMAIL_KINDS = ("gift_card", "order_confirmation", "order_failed")
+
+
+# --- finding orders ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str = ""
+    brand_id: int | None = None
+    email: str = ""
+    days: DayRange = DayRange()
+
+    def args(self) -> dict:
+        """The filter as query arguments, for links to other pages of the same list."""
+        values = {"status": self.status, "brand": self.brand_id, "email": self.email, **self.days.args()}
+        return {key: value for key, value in values.items() if value}
+
+    def where(self) -> list:
+        conditions = self.days.where(Order.created_at)
+        if self.status:
+            conditions.append(Order.status == self.status)
+        if self.brand_id:
+            conditions.append(Order.brand_id == self.brand_id)
+        if self.email:
+            conditions.append(Consumer.email.contains(self.email, autoescape=True))
+        return conditions
+
+
+def order_filter(args: Mapping[str, str]) -> OrderFilter:
+    status, brand = args.get("status", "").strip(), args.get("brand", "").strip()
+    if status and status not in ORDER_STATUSES:
+        raise InvalidInput("Choose an order status from the list.", field="status")
+    if brand and not (brand.isdigit() and len(brand) < 10):
+        raise InvalidInput("Choose a brand from the list.", field="brand")
+    return OrderFilter(status, int(brand) if brand else None, email_filter(args.get("email", "")), day_range(args.get("from", ""), args.get("to", "")))
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    order: Order
+    brand: str
+    consumer_email: str
+
+    @property
+    def card_value(self) -> Money:
+        return Money(self.order.card_value, self.order.currency)
+
+    @property
+    def price(self) -> Money:
+        return Money(self.order.price, self.order.currency)
+
+
+def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page: int, size: int = 50) -> Page:
+    where = (Order.partner_id == partner.id, *filter.where())
+    total = session.exec(select(func.count(Order.id)).select_from(Order).join(Consumer, Consumer.id == Order.consumer_id).where(*where)).one()
+    rows = session.exec(
+        select(Order, Brand.name, Consumer.email)
+        .join(Brand, Brand.id == Order.brand_id)
+        .join(Consumer, Consumer.id == Order.consumer_id)
+        .where(*where)
+        .order_by(Order.id.desc())
+        .offset((page - 1) * size)
+        .limit(size)
+    ).all()
+    return Page([OrderRow(order, brand, email) for order, brand, email in rows], total, page, size)
+
+
+def partner_brands(session: Session, partner: Partner) -> list[Brand]:
+    """The brands the partner offers (or offered), for the list's brand filter."""
+    return list(session.exec(
+        select(Brand).join(PartnerBrand, PartnerBrand.brand_id == Brand.id).where(PartnerBrand.partner_id == partner.id).order_by(Brand.name)
+    ).all())
+
+
+def partner_order(session: Session, *, partner: Partner, public_id: str) -> Order:
+    """The partner's own order; another partner's is simply not found (never 'forbidden')."""
+    order = session.exec(select(Order).where(Order.public_id == public_id[:24], Order.partner_id == partner.id)).first()
+    if order is None:
+        raise NotFound("There is no such order.")
+    return order
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    order: Order
+    brand: Brand
+    consumer: Consumer
+    transactions: list[Transaction]
+    emails: list[EmailMessage]
+    retried_by: Order | None  # the new order that replaced this failed one
+    retry_of: Order | None  # the failed order this one replaced
+    retry_problem: str | None  # why a retry isn't possible, or None
+    delivery_changes_allowed: int = MAX_DELIVERY_CHANGES
+
+    def money(self, amount: int) -> Money:
+        return Money(amount, self.order.currency)
+
+    @property
+    def masked_card(self) -> str | None:
+        """The card number as the portal shows it: only its last four digits."""
+        if not self.order.card_number_encrypted:
+            return None
+        digits = "".join(c for c in current_app.extensions["encryptor"].decrypt(self.order.card_number_encrypted) if c.isdigit())
+        return f"•••• •••• •••• {digits[-4:]}"
+
+    @property
+    def delivery_changes_left(self) -> int:
+        return max(0, MAX_DELIVERY_CHANGES - self.order.delivery_changes)
+
+
+def order_details(session: Session, *, partner: Partner, public_id: str) -> OrderDetails:
+    order = partner_order(session, partner=partner, public_id=public_id)
+    brand, consumer = session.get(Brand, order.brand_id), session.get(Consumer, order.consumer_id)
+    transactions = session.exec(select(Transaction).where(Transaction.order_id == order.id).order_by(Transaction.id)).all()
+    # Emails name their consumer, not their order: the order's kinds, to its people, since it was placed.
+    emails = session.exec(
+        select(EmailMessage)
+        .where(
+            EmailMessage.partner_id == partner.id, EmailMessage.consumer_id == order.consumer_id,
+            EmailMessage.kind.in_(ORDER_EMAIL_KINDS), EmailMessage.created_at >= order.created_at,
+            or_(EmailMessage.to == order.recipient_email, EmailMessage.to == consumer.email),
+        )
+        .order_by(EmailMessage.id)
+        .limit(50)
+    ).all()
+    retried_by = session.get(Order, order.retried_by_id) if order.retried_by_id else None
+    retry_of = session.exec(select(Order).where(Order.retried_by_id == order.id)).first()
+    return OrderDetails(order, brand, consumer, list(transactions), list(emails), retried_by, retry_of,
+                        _retry_problem(session, partner, order, brand, consumer))
+
+
+# --- retrying a failed order --------------------------------------------------------------
+
+
+def _retry_problem(session: Session, partner: Partner, order: Order, brand: Brand, consumer: Consumer) -> str | None:
+    """Why this order can't be retried (in the words an operator needs), or None."""
+    if order.status != OrderStatus.FAILED.value:
+        return f"Only a failed order can be retried; this one is {order.status}."
+    if order.retried_by_id:
+        retried_by = session.get(Order, order.retried_by_id)
+        return f"This order was already retried: {retried_by.public_id}."
+    if not brand.supports_retry:
+        return f"{brand.name} gift cards can't be retried: the brand's provider doesn't allow it."
+    if not consumer.is_active:
+        return "The consumer is deactivated, so no new order can be placed for them."
+    try:
+        offer = catalog.offer(session, partner, brand.slug)
+    except NotFound:
+        return f"{brand.name} is disabled in your store, so no new order can be placed for it."
+    problem = offer.amount_problem(Money(order.face_value, order.currency))
+    if problem:
+        return f"{brand.name} no longer sells this amount: {problem}"
+    return None
+
+
+def retry_key(order: Order) -> str:
+    """One retry per failed order: a double click places the same new order, not two."""
+    return f"retry:{order.public_id}"
+
+
+def retry_order(session: Session, *, partner: Partner, order: Order, by: TeamMember) -> Order:
+    """Place a new order like the failed one (same card, same recipient, today's price), charged to the wallet again."""
+    with write_transaction(session):
+        # Lock the failed order (PostgreSQL: its row; SQLite: the database), then look again: a second
+        # click waits here and then finds the order already retried.
+        session.execute(update(Order).where(Order.id == order.id).values(updated_at=utcnow()).execution_options(synchronize_session=False))
+        session.refresh(order)
+        brand, consumer = session.get(Brand, order.brand_id), session.get(Consumer, order.consumer_id)
+        session.refresh(consumer)
+        problem = _retry_problem(session, partner, order, brand, consumer)
+        if problem:
+            raise DomainError(problem)
+        offer = catalog.offer(session, partner, brand.slug)
+        face_value = Money(order.face_value, order.currency)
+        recipient = Recipient(order.recipient_email, order.recipient_name, order.sender_name, order.message, order.to_self)
+        try:
+            new = place_order(session, consumer=consumer, offer=offer, face_value=face_value, recipient=recipient,
+                              idempotency_key=retry_key(order), channel="portal", actor=audit.actor_label(by))
+        except InsufficientFunds:
+            price = offer.quote(face_value).price
+            raise InsufficientFunds(f"The consumer's wallet doesn't cover the {price} this card costs: nothing was charged.") from None
+        if new.channel != "portal" or new.brand_id != order.brand_id:
+            # The key was taken by a store checkout that forged it: don't link someone else's order.
+            raise DomainError("This order can't be retried from the portal.")
+        session.execute(update(Order).where(Order.id == order.id).values(retried_by_id=new.id).execution_options(synchronize_session=False))
+        audit.record(session, partner_id=partner.id, member=by, action="order.retry", subject_type="order", subject_id=order.public_id,
+                     summary=f"Retried {order.public_id} as {new.public_id} ({brand.name}, {Money(new.price, new.currency)})",
+                     details={"failed_order": order.public_id, "new_order": new.public_id, "price": new.price, "currency": new.currency})
+    return new
+
+
+# --- sending the card again ---------------------------------------------------------------
+
+
+def _card(order: Order) -> IssuedCard:
+    """The issued card as the order keeps it (encrypted), to put in an email again."""
+    encryptor = current_app.extensions["encryptor"]
+    return IssuedCard(
+        number=encryptor.decrypt(order.card_number_encrypted),
+        pin=encryptor.decrypt(order.card_pin_encrypted) if order.card_pin_encrypted else None,
+        reference=order.provider_reference,
+        redemption_url=order.redemption_url,
+    )
+
+
+def _use_a_delivery_change(session: Session, order: Order, **changes) -> None:
+    """Count one more resend or correction, with `changes` to the order; refuse past the limit."""
+    if order.status != OrderStatus.COMPLETED.value:
+        raise DomainError(f"Only a completed order's card can be sent; this order is {order.status}.")
+    counted = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.COMPLETED.value, Order.delivery_changes < MAX_DELIVERY_CHANGES)
+        .values(delivery_changes=Order.delivery_changes + 1, updated_at=utcnow(), **changes)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not counted:
+        raise DomainError(f"This card was already resent or redirected {MAX_DELIVERY_CHANGES} times, the most allowed for one order.")
+    session.refresh(order)
+
+
+def _send_card(session: Session, partner: Partner, order: Order) -> None:
+    brand = session.get(Brand, order.brand_id)
+    email = build_gift_card_email(partner=partner, order=order, brand=brand, card=_card(order))
+    queue_email(session, email, partner_id=partner.id, consumer_id=order.consumer_id)
+
+
+def resend_card(session: Session, *, partner: Partner, order: Order, by: TeamMember) -> Order:
+    """Email the card again to the recipient (it went to spam, or was deleted)."""
+    with write_transaction(session):
+        session.refresh(order)
+        _use_a_delivery_change(session, order)
+        _send_card(session, partner, order)
+        audit.record(session, partner_id=partner.id, member=by, action="order.resend_card", subject_type="order", subject_id=order.public_id,
+                     summary=f"Card of {order.public_id} sent again to {order.recipient_email}",
+                     details={"old_email": order.recipient_email, "new_email": order.recipient_email, "delivery_changes": order.delivery_changes})
+    return order
+
+
+def change_recipient(session: Session, *, partner: Partner, order: Order, email: str, by: TeamMember) -> Order:
+    """Correct the recipient's email address and send the card there."""
+    new_email = normalize_email(email, field="email")
+    with write_transaction(session):
+        session.refresh(order)
+        old_email = order.recipient_email
+        if new_email == old_email:
+            raise InvalidInput(f"The card already goes to {old_email}. To send it there again, use Resend.", field="email")
+        consumer = session.get(Consumer, order.consumer_id)
+        _use_a_delivery_change(session, order, recipient_email=new_email, to_self=new_email == consumer.email)
+        _send_card(session, partner, order)
+        audit.record(session, partner_id=partner.id, member=by, action="order.change_recipient", subject_type="order", subject_id=order.public_id,
+                     summary=f"Recipient of {order.public_id}: {old_email} → {new_email}; card sent again",
+                     details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes})
+    return order
