@@ -11,7 +11,7 @@ from app.domain.errors import DomainError
 from app.domain.money import Money
 from app.models import BulkUpload, BulkUploadRow, TeamMember
 from app.portal import current_member, current_partner, portal_route
-from app.services import bulk_upload as bulk
+from app.services import bulk_upload as bulk, reports
 from app.web import wants_partial
 
 UPLOADS_PER_PAGE = 20
@@ -21,7 +21,7 @@ ROWS_PER_PAGE = 50
 def _index(error: str | None = None, status: int = 200):
     session = db_session()
     partner = current_partner()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = reports.page_number(request.args.get("page"))
     total = session.exec(select(func.count()).select_from(BulkUpload).where(BulkUpload.partner_id == partner.id)).one()
     uploads = session.exec(
         select(BulkUpload, TeamMember.email)
@@ -80,7 +80,7 @@ def _context(upload: BulkUpload) -> dict:
         return context
     outcome = request.args.get("outcome", "")
     outcome = outcome if outcome in bulk.OUTCOMES else ""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = reports.page_number(request.args.get("page"))
     rows, total = bulk.rows_page(session, upload, outcome=outcome, page=page, per_page=ROWS_PER_PAGE)
     needs = bulk.funds_needed(session, current_partner(), upload)
     return context | dict(

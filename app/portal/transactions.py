@@ -15,7 +15,6 @@ from app.web import wants_partial
 
 CSV_COLUMNS = ["id", "date", "type", "status", "amount", "currency", "consumer_email", "order", "memo", "actor"]
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection): a leading ' keeps it text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ROWS_PER_CHUNK = 500
 
 
@@ -39,14 +38,9 @@ def transactions():
         return _list(reports.TransactionFilter(), problem.message)
 
 
-def spreadsheet_safe(cell) -> str:
-    text = str(cell)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _csv_text(buffer: io.StringIO, writer, rows) -> str:
     for row in rows:
-        writer.writerow(spreadsheet_safe(cell) for cell in row)
+        writer.writerow(reports.spreadsheet_safe(cell) for cell in row)
     text = buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()

@@ -26,7 +26,7 @@ from app.domain.ledger import AccountKind
 from app.domain.money import Money, normalize_currency
 from app.models import Account, BulkUpload, BulkUploadRow, Consumer, Partner, TeamMember
 from app.queue import enqueue
-from app.services import audit, consumers
+from app.services import audit, consumers, reports
 from app.services.partners import partner_funds
 
 COLUMNS = ("action", "email", "full_name", "currency", "initial_funds")
@@ -111,6 +111,7 @@ def _header_positions(header: list[str]) -> dict[str, int]:
 
 def _canonical_line(number: int, values: list[str], positions: dict[str, int], width: int) -> str:
     """The row's values in COLUMNS order (what the error download gives back), then any values beyond the header's columns."""
+    values = [reports.spreadsheet_value(value) for value in values]  # our error download, fixed and sent back
     cells = [values[positions[name]] if name in positions and positions[name] < len(values) else "" for name in COLUMNS]
     cells += [value for value in values[width:] if value.strip()]
     out = io.StringIO()
@@ -389,7 +390,7 @@ def error_csv(session: Session, upload: BulkUpload) -> str:
         select(BulkUploadRow.raw, BulkUploadRow.message)
         .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == ERROR).order_by(BulkUploadRow.row_number)
     ):
-        writer.writerow([*_cells(raw)[:len(COLUMNS)], message])
+        writer.writerow(reports.spreadsheet_safe(cell) for cell in [*_cells(raw)[:len(COLUMNS)], message])
     return out.getvalue()
 
 

@@ -205,6 +205,13 @@ def check_brand_settings(settings: BrandSettings) -> None:
 def update_brand_settings(session: Session, *, partner: Partner, brand: Brand, settings: BrandSettings) -> PartnerBrand:
     """Save a partner's price and bonus for a brand; its store shows them at the next request."""
     check_brand_settings(settings)
+    if settings.fee and len(partner.currency_list) > 1:
+        # A fee is stored as one amount in minor units: it would mean ¥300 in one currency and $3.00 in another.
+        raise InvalidInput(
+            f"A fee is one amount in one currency, and your program has several ({', '.join(partner.currency_list)}): "
+            "use a discount instead.",
+            field="fee",
+        )
     if settings.bonus_type is BonusType.NONE:
         settings = replace(settings, bonus_percent=Decimal(0), promo_starts_at=None, promo_ends_at=None)
     return make_available(session, partner=partner, brand=brand, **(asdict(settings) | {"bonus_type": settings.bonus_type.value}))

@@ -19,7 +19,7 @@ from app.emails import build_welcome_email
 from app.links import external_url
 from app.models import Account, Consumer, Entry, Order, Partner, Transaction
 from app.security import hash_password, new_temporary_password
-from app.services import ledger
+from app.services import ledger, partners
 from app.services.emails import queue_email
 
 DUPLICATE_WALLET = "Some customers already have wallets in the requested currency"
@@ -98,6 +98,8 @@ def create_consumer(
         raise InvalidInput(f"currency {currency} is not enabled for this partner.", field="currency")
 
     with write_transaction(session):
+        # Two requests for the same email and currency at once: the second sees the first's wallet.
+        partners.hold_partner(session, partner.id)
         consumer = find_consumer(session, partner_id=partner.id, email=email)
         created = consumer is None
         if not created:
@@ -260,6 +262,7 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
     the queue does that afterwards in `send_bulk_welcome`.
     """
     with write_transaction(session):
+        partners.hold_partner(session, partner.id)  # a single create of one of these emails waits, or is seen
         consumer_ids = _consumer_ids(session, partner, {wallet.email for wallet in wallets})
         held = _held_accounts(session, list(consumer_ids.values()))
         names = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.db import write_transaction
@@ -20,7 +19,7 @@ from app.domain.errors import InsufficientFunds, InvalidInput, NotFound, Partner
 from app.domain.ledger import AccountKind, TransactionType, transfer
 from app.domain.money import Money
 from app.models import Consumer, Partner, Transaction
-from app.services import ledger
+from app.services import ledger, partners
 from app.services.consumers import PARTNER_FUNDS_TOO_LOW
 
 WALLET_TOO_LOW = "Insufficient wallet balance"
@@ -100,9 +99,7 @@ def change_funds(
 
     with write_transaction(session):
         # Serialise fund changes of this partner, then look again: a duplicate may have committed meanwhile.
-        session.execute(
-            update(Partner).where(Partner.id == partner.id).values(currencies=Partner.currencies).execution_options(synchronize_session=False)
-        )
+        partners.hold_partner(session, partner.id)
         existing = _find(session, partner, key)
         if existing is not None:
             return _replay(session, partner, consumer, existing, type=type, amount=amount)

@@ -146,7 +146,8 @@ def place_order(
     The same idempotency key (double click, resubmit, retry) returns the first order: one order,
     one debit. Insufficient balance, a deactivated consumer or a bad amount change nothing.
     """
-    if not IDEMPOTENCY_KEY.match(idempotency_key or ""):
+    # Keys with a ":" are made here for the API's and the portal's orders (api:…, retry:…): a store form can't take one.
+    if not IDEMPOTENCY_KEY.match(idempotency_key or "") or (channel == "store" and ":" in idempotency_key):
         raise InvalidInput("This checkout form is incomplete. Reload the page and try again.", field="idempotency_key")
     existing = _existing(session, consumer=consumer, idempotency_key=idempotency_key, external_ref=external_ref)
     if existing is not None:

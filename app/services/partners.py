@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from app.db import write_transaction
@@ -35,6 +36,18 @@ class ApiCredentials:
     client_id: str
     api_key: str
     hmac_secret: str
+
+
+def hold_partner(session: Session, partner_id: int) -> None:
+    """Inside a write transaction: wait for, then block, this partner's other writers until commit.
+
+    A no-op UPDATE of the partner's row. Check-then-write code (does this key, wallet or webhook
+    exist yet?) calls it first, so its check sees whatever a concurrent twin committed. SQLite
+    needs none of it (one writer at a time) but it costs nothing there.
+    """
+    session.execute(
+        update(Partner).where(Partner.id == partner_id).values(currencies=Partner.currencies).execution_options(synchronize_session=False)
+    )
 
 
 def partner_by_slug(session: Session, slug: str) -> Partner:

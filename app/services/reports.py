@@ -64,7 +64,7 @@ class DayRange:
         if self.first:
             conditions.append(column >= start_of(self.first))
         if self.last:
-            conditions.append(column < start_of(self.last + timedelta(days=1)))
+            conditions.append(column <= datetime.combine(self.last, time.max, tzinfo=UTC))  # not last + 1 day: 9999-12-31 has none
         return conditions
 
     def args(self) -> dict:
@@ -105,6 +105,20 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.size))
+
+
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection): exports prefix a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell) -> str:
+    text = str(cell)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def spreadsheet_value(text: str) -> str:
+    """Undo `spreadsheet_safe` on a file that comes back (e.g. the bulk upload's error rows, fixed)."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def page_number(text: str | None) -> int:

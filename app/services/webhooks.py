@@ -43,6 +43,7 @@ from app.clock import utcnow
 from app.db import on_commit, write_transaction
 from app.domain.errors import InvalidInput, NotFound
 from app.models import Brand, Order, Partner, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.services import partners
 from app.queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -146,9 +147,7 @@ def register_endpoint(session: Session, *, partner: Partner, url: str, events: l
     secret = "whsec_" + secrets.token_urlsafe(32)
     with write_transaction(session):
         # Serialise registrations of this partner, so the limit and the duplicate check hold.
-        session.execute(
-            update(Partner).where(Partner.id == partner.id).values(currencies=Partner.currencies).execution_options(synchronize_session=False)
-        )
+        partners.hold_partner(session, partner.id)
         active = session.exec(
             select(WebhookEndpoint).where(WebhookEndpoint.partner_id == partner.id, WebhookEndpoint.is_active)
         ).all()
@@ -309,6 +308,7 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
         error = f"Refused: {exc.message}"
     except urllib.error.HTTPError as exc:  # 3xx (never followed), 4xx, 5xx
         status_code, error = exc.code, f"HTTP {exc.code}"
+        exc.close()
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         error = f"{type(reason).__name__}: {reason}".strip()
@@ -418,8 +418,8 @@ def post(url: str, body: bytes, headers: dict, *, address: str, timeout: float) 
         urllib.request.ProxyHandler({}), _NoRedirects(), _PinnedHTTPHandler(address), _PinnedHTTPSHandler(address)
     )
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    # The status is the whole answer: the body is not read, so a receiver can't hold the worker by trickling one.
     with opener.open(request, timeout=timeout) as response:
-        response.read(65536)
         return response.status
 
 

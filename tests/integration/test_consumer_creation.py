@@ -1,11 +1,14 @@
 """Creating a consumer moves money from the partner's funds to the wallet, in one transaction."""
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlmodel import func, select
 
 from app.domain.errors import DuplicateConsumer, InvalidInput, PartnerFundsTooLow
 from app.domain.ledger import AccountKind
 from app.domain.money import Money
-from app.models import Account, Consumer, EmailMessage, Entry, Transaction
+from app.db import db_session
+from app.models import Account, Consumer, EmailMessage, Entry, Partner, Transaction
 from app.services import consumers, ledger, partners
 from tests.conftest import body_html, body_text
 
@@ -60,6 +63,35 @@ def test_an_existing_consumer_gets_a_wallet_in_a_new_currency_without_a_second_a
     again = consumers.create_consumer(session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(20_00, "EUR"))
     assert not again.created
     assert {w.currency: w.general.amount for w in consumers.wallets(session, again.consumer)} == {"EUR": 20_00, "USD": 10_00}
+
+
+def test_the_same_new_currency_wallet_asked_for_twice_at_once_is_opened_and_funded_once(app, session, make_partner):
+    """A double submit (or the portal and the API at once) for an existing consumer's new wallet:
+    each request checks there is no wallet yet, so without holding the partner both would fund one."""
+    partner = make_partner(funds="100")
+    partners.fund_partner(session, partner=partner, amount=Money(100_00, "EUR"))
+    consumer = consumers.create_consumer(session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(10_00, "USD")).consumer
+    partner_id, consumer_id = partner.id, consumer.id
+    session.rollback()
+
+    def open_eur_wallet(_):
+        with app.app_context():
+            own = db_session()
+            try:
+                consumers.create_consumer(
+                    own, partner=own.get(Partner, partner_id), email="eu@example.com", full_name="Eu", initial_funds=Money(20_00, "EUR")
+                )
+                return "opened"
+            except DuplicateConsumer:
+                return "duplicate"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = sorted(pool.map(open_eur_wallet, range(6)))
+
+    assert outcomes == ["duplicate"] * 5 + ["opened"]
+    consumer = session.get(Consumer, consumer_id)
+    assert {w.currency: w.general.amount for w in consumers.wallets(session, consumer)} == {"EUR": 20_00, "USD": 10_00}
+    assert partners.partner_funds(session, session.get(Partner, partner_id), "EUR") == Money(80_00, "EUR")
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,15 @@ def test_the_same_idempotency_key_yields_one_order_and_one_debit(session, shop):
     assert balances(session, shop.consumer) == (75_00, 0)
 
 
+def test_a_store_checkout_cannot_take_the_key_of_a_partner_api_order(session, shop):
+    """The API's order for a reference uses the key api:<hash>; a forged form with that key must not
+    take it first (the API's order would then collide on the key and fail)."""
+    with pytest.raises(InvalidInput):
+        shop.buy("25", key=orders.api_idempotency_key("PO-1"))
+    assert session.exec(select(Order)).all() == []
+    assert balances(session, shop.consumer) == (100_00, 0)
+
+
 def test_concurrent_identical_checkouts_make_one_order(app, session, shop):
     consumer_id, offer_slug, partner_id = shop.consumer.id, shop.brand.slug, shop.partner.id
     session.rollback()

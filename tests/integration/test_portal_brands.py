@@ -223,6 +223,21 @@ def test_bad_settings_are_refused_in_place_and_change_nothing(session, store, ad
     assert audit_count(session) == events
 
 
+def test_a_fee_is_refused_when_the_program_has_several_currencies(session, store, admin, make_brand):
+    """A fee is one amount in minor units: with USD and JPY, "300" would be ¥300 and $3.00 at once."""
+    brand = make_brand("Kestrel Kites")
+    catalog.make_available(session, partner=store.partner, brand=brand)
+    with write_transaction(session):
+        store.partner.currencies = "USD,JPY"
+        session.add(store.partner)
+    before = settings_of(session, store.partner, brand).model_dump()
+    response = admin.post(f"/brands/{brand.id}", SETTINGS | {"fee": "3.00"})
+    assert response.status_code == 422
+    assert "your program has several (USD, JPY): use a discount instead" in page(response)
+    assert settings_of(session, store.partner, brand).model_dump() == before
+    assert admin.post(f"/brands/{brand.id}", SETTINGS | {"discount_percent": "3"}).status_code in (200, 303)
+
+
 def test_operators_cannot_change_brands_and_unknown_brands_are_not_found(session, store, make_team_member, portal_as, admin, make_brand):
     brand = make_brand("Juniper Jewels")
     operator = portal_as(make_team_member(store.partner, "operator"))

@@ -613,7 +613,28 @@ def test_the_error_rows_download_as_csv_with_their_original_values_and_the_reaso
     assert (again.to_create, again.errors) == (2, 0)
 
 
+def test_the_error_rows_cannot_run_formulas_in_a_spreadsheet_and_still_upload_as_they_were(session, partner, operator):
+    content = 'email,full_name,currency,initial_funds\n"=HYPERLINK(""http://evil.example"",""x"")",Mal Icious,USD,1\nfine@example.com,@Fine Person,USD,-5\n'
+    upload(operator, content)
+    first = latest_upload(session, partner)
+    response = operator.get(f"/bulk-uploads/{first.public_id}/errors.csv")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[1][1] == "'=HYPERLINK(\"http://evil.example\",\"x\")" and rows[2][2] == "'@Fine Person" and rows[2][4] == "'-5"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    upload(operator, response.get_data(as_text=True), "again.csv")
+    again = latest_upload(session, partner)
+    assert again.errors == 2
+    back = list(csv.reader(io.StringIO(operator.get(f"/bulk-uploads/{again.public_id}/errors.csv").get_data(as_text=True))))
+    assert [row[:5] for row in back] == [row[:5] for row in rows]  # read back as typed, not with the quotes doubled
+
+
 # --- who may ---------------------------------------------------------------------------------------
+
+
+def test_a_page_number_past_anything_a_database_can_count_shows_the_first_page(session, partner, operator):
+    upload(operator, "email,full_name,currency,initial_funds\nbad,X,USD,1\n")
+    for path in ("/bulk-uploads", f"/bulk-uploads/{latest_upload(session, partner).public_id}"):
+        assert operator.get(f"{path}?page=99999999999999999999").status_code == 200, path
 
 
 def test_viewers_cannot_upload_or_commit(session, partner, operator, make_team_member, portal_as):

@@ -98,6 +98,13 @@ def test_a_bad_filter_is_explained_in_place_and_exports_nothing(ledger, make_tea
             assert response.mimetype == "text/html" and "Birthday bonus" not in page(response)
 
 
+def test_the_last_day_there_is_can_end_a_range(ledger, make_team_member, portal_as):
+    browser = portal_as(make_team_member(ledger[0], "viewer"))
+    for path in ("/transactions", "/transactions.csv", "/orders"):
+        assert browser.client.get(f"/portal{path}?from=2000-01-01&to=9999-12-31").status_code == 200, path
+    assert "Birthday bonus" in page(browser.get("/transactions?to=9999-12-31"))
+
+
 def test_the_list_has_pages(session, ledger, make_team_member, portal_as):
     partner, robin, *_ = ledger
     bulk_insert(session, partner, robin, 60)
