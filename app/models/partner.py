@@ -28,6 +28,10 @@ class Partner(SQLModel, table=True):
     has_logo: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # The newest TermsVersion.version, kept here so every store request can check it without a query.
     terms_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Goes up with every change to the brands this store shows (its brand settings, or a brand itself), in the
+    # same transaction: every process can tell whether its cached catalog is still current from the row it
+    # loads on each request anyway (app/services/catalog.py bumps it).
+    catalog_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import func, or_
+from sqlalchemy import event, func, or_
 from sqlmodel import Session, select
 
 from app.clock import utcnow
@@ -83,6 +83,21 @@ class CatalogPage:
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
+    @property
+    def badges_change_at(self) -> datetime | None:
+        """The next moment a promo window of an offer on this page opens or closes (None: no such moment).
+
+        Until then the page reads the same: only the bonus badges depend on the time, never the
+        offers found, their order or the total.
+        """
+        moments = [
+            moment
+            for offer in self.offers
+            for moment in (offer.settings.promo_starts_at, offer.settings.promo_ends_at)
+            if moment is not None and moment > offer.now
+        ]
+        return min(moments, default=None)
+
 
 def _visible(partner: Partner, currency: str | None):
     statement = (
@@ -144,6 +159,22 @@ def offer(session: Session, partner: Partner, brand_slug: str) -> Offer:
     if row is None:
         raise NotFound("This gift card is not available in this store.")
     return Offer(row[0], row[1], utcnow())
+
+
+@event.listens_for(Session, "after_flush")
+def _bump_catalog_versions(session: Session, _flush_context) -> None:
+    """A change to a brand, or to a partner's settings for one, moves the partner's catalog_version on, in
+    the same transaction: stores cache their rendered catalog under that version (app/web/catalog_cache.py),
+    so the next request in any process sees the change. A brand is global: every partner's version moves."""
+    changed = [item for item in (*session.new, *session.dirty, *session.deleted) if isinstance(item, (Brand, PartnerBrand))]
+    if not changed:
+        return
+    partners = Partner.__table__
+    statement = partners.update().values(catalog_version=partners.c.catalog_version + 1)
+    if not any(isinstance(item, Brand) for item in changed):
+        statement = statement.where(partners.c.id.in_({item.partner_id for item in changed}))
+    # Core on the flush's own connection: an ORM statement here would try to flush again.
+    session.connection().execute(statement)
 
 
 def make_available(session: Session, *, partner: Partner, brand: Brand, **settings) -> PartnerBrand:

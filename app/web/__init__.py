@@ -73,6 +73,9 @@ def register_web(app: Flask) -> None:
     if app.extensions["settings"].outbox_enabled:
         app.register_blueprint(dev.bp)
 
+    from app.web.catalog_cache import CatalogCache
+
+    app.extensions["catalog_cache"] = CatalogCache()
     app.add_template_filter(format_money, "money")
     # Emails rendered without a look (built outside app/emails.py) wear the partner's published one.
     app.add_template_global(lambda partner: published_look(partner, absolute=True), "published_email_look")

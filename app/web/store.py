@@ -5,11 +5,13 @@ import hashlib
 import posixpath
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Response, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
 
 from app.db import db_session
 from app.domain.errors import InvalidCredentials, InvalidInput, InvalidResetLink, NotFound
@@ -21,6 +23,7 @@ from app.models import Consumer
 from app.services import branding, catalog, consumer_auth, consumers, partners
 from app.services.catalog import Offer
 from app.web import wants_partial
+from app.web.catalog_cache import catalog_cache
 
 bp = Blueprint("store", __name__, url_prefix="/s/<slug>")
 
@@ -146,26 +149,49 @@ def home():
     session = db_session()
     wallets = consumers.wallets(session, g.consumer)
     search = CatalogSearch.from_args(request.args)
-
-    def browse(page: int) -> catalog.CatalogPage:
-        return catalog.browse(
-            session, g.partner, currency=wallets[0].currency if wallets else None, query=search.q,
-            category=search.category, sort=search.sort, page=page, per_page=CATALOG_PAGE_SIZE,
-        )
-
-    results = browse(search.page)
-    if results.page > results.pages:  # a page past the end (an old link): show the last one
-        results = browse(results.pages)
+    currency = wallets[0].currency if wallets else None
+    results = _rendered_catalog(session, search, currency)
     if wants_partial():
-        body = render_template("store/_catalog.html", results=results, search=search)
+        body = results
     else:
         body = render_template(
-            "store/home.html", wallets=wallets, results=results, search=search,
-            categories=catalog.categories(session, g.partner, currency=wallets[0].currency if wallets else None), sorts=catalog.SORTS,
+            "store/home.html", wallets=wallets, catalog=results, search=search,
+            categories=_categories(session, currency), sorts=catalog.SORTS,
         )
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
+
+
+def _catalog_key(*parts) -> tuple:
+    """What a store's rendered catalog depends on besides `parts`: the partner and its catalog version
+    (moved on by every brand change), and where the app is mounted (the tiles' links)."""
+    partner = g.partner
+    return (partner.id, partner.slug, partner.catalog_version, request.script_root, *parts)
+
+
+def _rendered_catalog(session, search: CatalogSearch, currency: str | None) -> Markup:
+    """#catalog (store/_catalog.html) for this search, from the catalog cache while it is current."""
+
+    def render() -> tuple[Markup, datetime | None]:
+        def browse(page: int) -> catalog.CatalogPage:
+            return catalog.browse(
+                session, g.partner, currency=currency, query=search.q,
+                category=search.category, sort=search.sort, page=page, per_page=CATALOG_PAGE_SIZE,
+            )
+
+        results = browse(search.page)
+        if results.page > results.pages:  # a page past the end (an old link): show the last one
+            results = browse(results.pages)
+        return Markup(render_template("store/_catalog.html", results=results, search=search)), results.badges_change_at
+
+    return catalog_cache().get_or_make(_catalog_key("results", currency, search), render)
+
+
+def _categories(session, currency: str | None) -> list[str]:
+    return catalog_cache().get_or_make(
+        _catalog_key("categories", currency), lambda: (catalog.categories(session, g.partner, currency=currency), None)
+    )
 
 
 # A plain decimal amount in major units. Anything else (exponents, signs, words) is refused before

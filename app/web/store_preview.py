@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app, g, render_template
+from markupsafe import Markup
 from sqlmodel import Session
 
 from app.clock import utcnow
@@ -99,8 +100,10 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
         if page == "home":
             if not results.offers:
                 results = catalog.CatalogPage([offer], 1, 1, store.CATALOG_PAGE_SIZE)
+            search = store.CatalogSearch()
+            tiles = Markup(render_template("store/_catalog.html", results=results, search=search, **context))
             return render_template(
-                "store/home.html", results=results, search=store.CatalogSearch(), sorts=catalog.SORTS,
+                "store/home.html", catalog=tiles, search=search, sorts=catalog.SORTS,
                 categories=catalog.categories(session, partner, currency=currency) or [offer.brand.category], **context,
             )
         if page == "brand":
