@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from app.domain.errors import InsufficientFunds, UnbalancedTransaction
@@ -67,7 +68,12 @@ def post_transaction(
     """
     check_balanced(postings)
     ids = {p.account_id for p in postings}
-    accounts = {a.id: a for a in session.exec(select(Account).where(Account.id.in_(ids)))}
+    # Accounts the caller already holds (a checkout has just locked them) need no query: only their
+    # currency and owner are read here, which never change, and balances move in SQL below.
+    accounts = {i: found for i in ids if (found := session.identity_map.get(identity_key(Account, i))) is not None}
+    missing = ids - set(accounts)
+    if missing:
+        accounts |= {a.id: a for a in session.exec(select(Account).where(Account.id.in_(missing)))}
     if set(accounts) != ids:
         raise UnbalancedTransaction("a posting names an account that does not exist")
     for account in accounts.values():
@@ -91,12 +97,14 @@ def post_transaction(
     session.add(transaction)
     session.flush()
     # A fixed order of row updates keeps concurrent transfers from deadlocking on PostgreSQL.
-    for posting in sorted(postings, key=lambda p: p.account_id):
+    ordered = sorted(postings, key=lambda p: p.account_id)
+    for posting in ordered:
         _move_balance(session, accounts[posting.account_id], posting.amount)
-        session.add(Entry(transaction_id=transaction.id, account_id=posting.account_id, amount=posting.amount))
+    # The entries after every balance moved: one flush inserts them together.
+    session.add_all([Entry(transaction_id=transaction.id, account_id=p.account_id, amount=p.amount) for p in ordered])
     session.flush()
-    for account in accounts.values():
-        session.refresh(account, attribute_names=["balance"])
+    # The balances as the database has them now, in one query.
+    session.exec(select(Account).where(Account.id.in_(ids)).execution_options(populate_existing=True)).all()
     return transaction
 
 

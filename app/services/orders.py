@@ -86,9 +86,9 @@ def recipient_for(consumer: Consumer, *, send_to: str, email: str = "", name: st
     return Recipient(recipient_email, recipient_name, sender, message, recipient_email == consumer.email)
 
 
-def _wallet_accounts(session: Session, consumer: Consumer, currency: str, *, lock: bool = False) -> list[Account]:
+def _wallet_accounts(session: Session, consumer_id: int, currency: str, *, lock: bool = False) -> list[Account]:
     statement = select(Account).where(
-        Account.consumer_id == consumer.id, Account.currency == currency, Account.kind.in_(DEDUCTION_ORDER)
+        Account.consumer_id == consumer_id, Account.currency == currency, Account.kind.in_(DEDUCTION_ORDER)
     )
     if lock:
         # Lock in id order: two checkouts of one consumer must not lock the rows crosswise (deadlock).
@@ -108,7 +108,7 @@ def _split(quote: Quote, accounts: list[Account]) -> list[tuple[Account, Money]]
 def preview(session: Session, *, consumer: Consumer, offer: Offer, face_value: Money) -> CheckoutPreview:
     """What checkout will charge, from which balances, and what the card is worth. Changes nothing."""
     quote = offer.quote(face_value)
-    parts = _split(quote, _wallet_accounts(session, consumer, face_value.currency))
+    parts = _split(quote, _wallet_accounts(session, consumer.id, face_value.currency))
     return CheckoutPreview(quote, [ChargeLine(BALANCE_LABELS[a.kind], amount) for a, amount in parts])
 
 
@@ -155,16 +155,18 @@ def place_order(
     if not consumer.is_active:
         raise ConsumerDeactivated("Your account is deactivated, so you can't place orders.")
     quote = offer.quote(face_value)
-    brand = offer.brand
+    # Read before the transaction begins: starting it ends the view's read transaction, which expires every
+    # loaded object, and these never change (reading them inside would reload the consumer and the brand).
+    consumer_id, partner_id, brand_id, brand_name = consumer.id, consumer.partner_id, offer.brand.id, offer.brand.name
     try:
         with write_transaction(session):
-            parts = _split(quote, _wallet_accounts(session, consumer, face_value.currency, lock=True))
-            purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, face_value.currency, partner_id=consumer.partner_id)
+            parts = _split(quote, _wallet_accounts(session, consumer_id, face_value.currency, lock=True))
+            purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, face_value.currency, partner_id=partner_id)
             order = Order(
                 public_id="ord_" + secrets.token_hex(8),
-                partner_id=consumer.partner_id,
-                consumer_id=consumer.id,
-                brand_id=brand.id,
+                partner_id=partner_id,
+                consumer_id=consumer_id,
+                brand_id=brand_id,
                 currency=face_value.currency,
                 face_value=quote.face_value.amount,
                 price=quote.price.amount,
@@ -183,16 +185,16 @@ def place_order(
             session.flush()
             debit = ledger.post_transaction(
                 session,
-                partner_id=consumer.partner_id,
-                consumer_id=consumer.id,
+                partner_id=partner_id,
+                consumer_id=consumer_id,
                 order_id=order.id,
                 type=TransactionType.DEBIT,
                 status=TransactionStatus.PENDING,
                 currency=face_value.currency,
                 postings=[Posting(account.id, -amount.amount) for account, amount in parts]
                 + [Posting(purchases.id, quote.price.amount)],
-                memo=f"{brand.name} gift card",
-                actor=actor or f"consumer:{consumer.id}",
+                memo=f"{brand_name} gift card",
+                actor=actor or f"consumer:{consumer_id}",
             )
             order.debit_transaction_id = debit.id
             session.add(order)
@@ -273,7 +275,7 @@ def place_partner_order(
     problem = _amount_problem(offer.brand, face_value)
     if problem:
         raise InvalidInput(problem, field="amount")
-    if not _wallet_accounts(session, consumer, currency):
+    if not _wallet_accounts(session, consumer.id, currency):
         raise InsufficientFunds(WALLET_TOO_LOW, field="amount")
     try:
         order = place_order(
@@ -293,10 +295,17 @@ def place_partner_order(
 
 
 def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
-    order = session.exec(select(Order).where(Order.public_id == public_id, Order.consumer_id == consumer.id)).first()
-    if order is None:
+    return order_and_brand_for_consumer(session, consumer=consumer, public_id=public_id)[0]
+
+
+def order_and_brand_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> tuple[Order, Brand]:
+    """The consumer's order and its brand, in one query."""
+    row = session.exec(
+        select(Order, Brand).join(Brand, Brand.id == Order.brand_id).where(Order.public_id == public_id, Order.consumer_id == consumer.id)
+    ).first()
+    if row is None:
         raise NotFound("We couldn't find that order.")
-    return order
+    return row[0], row[1]
 
 
 def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> str:

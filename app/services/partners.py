@@ -13,7 +13,7 @@ from app.db import write_transaction
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.ledger import AccountKind, TransactionType, transfer
 from app.domain.money import Money, normalize_currency
-from app.models import ApiKey, Partner, TermsVersion
+from app.models import ApiKey, Consumer, Partner, TermsVersion
 from app.security import new_token, token_hash
 from app.services import ledger
 
@@ -55,6 +55,18 @@ def partner_by_slug(session: Session, slug: str) -> Partner:
     if partner is None:
         raise NotFound(f"There is no store at '{slug}'.")
     return partner
+
+
+def partner_and_consumer(session: Session, slug: str, consumer_id: int) -> tuple[Partner, Consumer | None]:
+    """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner."""
+    row = session.exec(
+        select(Partner, Consumer)
+        .outerjoin(Consumer, (Consumer.id == consumer_id) & (Consumer.partner_id == Partner.id))
+        .where(Partner.slug == slug)
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no store at '{slug}'.")
+    return row[0], row[1]
 
 
 def create_partner(

@@ -65,6 +65,17 @@ def wants_partial() -> bool:
     )
 
 
+def consumer_login_id(user_id: str | None) -> tuple[int, int] | None:
+    """(consumer id, session epoch) from flask-login's user id ("consumer:<id>:<epoch>", Consumer.get_id), or None."""
+    kind, _, rest = (user_id or "").partition(":")
+    if kind != "consumer":
+        return None
+    identifier, _, epoch = rest.partition(":")
+    if not identifier.isdigit() or not epoch.lstrip("-").isdigit():
+        return None
+    return int(identifier), int(epoch)
+
+
 def register_web(app: Flask) -> None:
     from app.web import dev, orders, site, store  # noqa: F401  (orders adds its routes to the store blueprint)
 
@@ -83,15 +94,14 @@ def register_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        kind, _, rest = user_id.partition(":")
-        if kind != "consumer":
+        parsed = consumer_login_id(user_id)
+        if parsed is None:
             return None
-        identifier, _, epoch = rest.partition(":")
-        if not identifier.isdigit() or not epoch.lstrip("-").isdigit():
-            return None
-        consumer = db_session().get(Consumer, int(identifier))
+        identifier, epoch = parsed
+        # In the store the consumer came with the partner (one query): then `get` finds them in the session.
+        consumer = db_session().get(Consumer, identifier)
         # A password change bumps the epoch: sessions from before it load nobody.
-        if consumer is None or consumer.session_epoch != int(epoch):
+        if consumer is None or consumer.session_epoch != epoch:
             return None
         return consumer
 

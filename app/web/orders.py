@@ -100,8 +100,7 @@ def place_order(brand_slug: str):
     return redirect(url_for("store.order", public_id=order.public_id), 303)
 
 
-def _order_context(order: Order) -> dict:
-    brand = db_session().get(Brand, order.brand_id)
+def _order_context(order: Order, brand: Brand) -> dict:
     money = lambda amount: Money(amount, order.currency)  # noqa: E731
     return {
         "order": order,
@@ -115,15 +114,15 @@ def _order_context(order: Order) -> dict:
 
 @bp.get("/orders/<public_id>")
 def order(public_id: str):
-    found = orders.order_for_consumer(db_session(), consumer=g.consumer, public_id=public_id)
-    return render_template("store/order.html", **_order_context(found))
+    found, brand = orders.order_and_brand_for_consumer(db_session(), consumer=g.consumer, public_id=public_id)
+    return render_template("store/order.html", **_order_context(found, brand))
 
 
 @bp.get("/orders/<public_id>/status")
 def order_status(public_id: str):
     """Polled while pending; when final it stops polling and tells the header wallet to refresh."""
-    found = orders.order_for_consumer(db_session(), consumer=g.consumer, public_id=public_id)
-    response = Response(render_template("store/_order_status.html", **_order_context(found)))
+    found, brand = orders.order_and_brand_for_consumer(db_session(), consumer=g.consumer, public_id=public_id)
+    response = Response(render_template("store/_order_status.html", **_order_context(found, brand)))
     if OrderStatus(found.status).is_final and request.headers.get("HX-Request"):
         response.headers["HX-Trigger"] = "wallet-changed"
     return response

@@ -10,6 +10,7 @@ from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Response, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import session as browser_session  # the signed cookie; `session` names the database session here
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
@@ -22,7 +23,7 @@ from app.extensions import limiter
 from app.models import Consumer
 from app.services import branding, catalog, consumer_auth, consumers, partners
 from app.services.catalog import Offer
-from app.web import wants_partial
+from app.web import consumer_login_id, wants_partial
 from app.web.catalog_cache import catalog_cache
 
 bp = Blueprint("store", __name__, url_prefix="/s/<slug>")
@@ -42,14 +43,24 @@ def _per_store_ip() -> str:
 
 
 @bp.url_value_preprocessor
-def load_partner(_endpoint, values):
-    g.partner = partners.partner_by_slug(db_session(), values.pop("slug"))
+def load_partner(endpoint, values):
+    slug = g.store_slug = values.pop("slug")
+    signed_in = consumer_login_id(browser_session.get("_user_id")) if endpoint not in ASSETS else None
+    if signed_in is None:
+        g.partner = partners.partner_by_slug(db_session(), slug)
+        return
+    # The signed-in consumer comes with the partner, in one query, when they belong to this store. Held in g:
+    # the database session keeps only weak references, and flask-login's loader (session.get) must find them
+    # there instead of querying again. It still checks the session epoch; anyone else is loaded as before.
+    g.partner, g.consumer_loaded_with_partner = partners.partner_and_consumer(db_session(), slug, signed_in[0])
 
 
 @bp.url_defaults
 def add_slug(_endpoint, values):
     if "slug" not in values and "partner" in g:
-        values["slug"] = g.partner.slug
+        # The slug from the URL (the partner's, which never changes): reading g.partner.slug after a write
+        # transaction ended (and expired the partner) would cost a query just to build a link.
+        values["slug"] = g.get("store_slug") or g.partner.slug
 
 
 def signed_in_consumer() -> Consumer | None:

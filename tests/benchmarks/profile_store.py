@@ -146,7 +146,7 @@ def main() -> int:
             call, _expected = table[options.statements]
             call()
             seen: list[str] = []
-            listener = lambda _conn, _cursor, statement, *_rest: seen.append(" ".join(statement.split())[:160])  # noqa: E731
+            listener = lambda _conn, _cursor, statement, *_rest: seen.append(" ".join(statement.split())[:600])  # noqa: E731
             event.listen(app.extensions["db_engine"], "before_cursor_execute", listener)
             call()
             event.remove(app.extensions["db_engine"], "before_cursor_execute", listener)
