@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import and_, insert, literal, update
+from sqlalchemy import and_, bindparam, insert, literal, update
 from sqlmodel import Session, select
 
 from app.clock import utcnow
@@ -147,8 +147,12 @@ def create_consumer(
     return NewConsumer(consumer=consumer, wallet_account=general, created=created)
 
 
+# Built once: the header shows the wallet on nearly every store page.
+_CONSUMER_ACCOUNTS = select(Account).where(Account.consumer_id == bindparam("consumer_id")).order_by(Account.currency)
+
+
 def wallets(session: Session, consumer: Consumer) -> list[Wallet]:
-    accounts = session.exec(select(Account).where(Account.consumer_id == consumer.id).order_by(Account.currency)).all()
+    accounts = session.exec(_CONSUMER_ACCOUNTS, params={"consumer_id": consumer.id}).all()
     by_currency: dict[str, dict[str, int]] = {}
     for account in accounts:
         by_currency.setdefault(account.currency, {})[account.kind] = account.balance

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -294,15 +294,21 @@ def place_partner_order(
     return _same_request(session, order, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient)
 
 
+# Built once: the order status partial is polled while an order is pending.
+_ORDER_AND_BRAND = (
+    select(Order, Brand)
+    .join(Brand, Brand.id == Order.brand_id)
+    .where(Order.public_id == bindparam("public_id"), Order.consumer_id == bindparam("consumer_id"))
+)
+
+
 def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
     return order_and_brand_for_consumer(session, consumer=consumer, public_id=public_id)[0]
 
 
 def order_and_brand_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> tuple[Order, Brand]:
     """The consumer's order and its brand, in one query."""
-    row = session.exec(
-        select(Order, Brand).join(Brand, Brand.id == Order.brand_id).where(Order.public_id == public_id, Order.consumer_id == consumer.id)
-    ).first()
+    row = session.exec(_ORDER_AND_BRAND, params={"public_id": public_id, "consumer_id": consumer.id}).first()
     if row is None:
         raise NotFound("We couldn't find that order.")
     return row[0], row[1]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, func, select
 
 from app.db import write_transaction
@@ -50,8 +50,17 @@ def hold_partner(session: Session, partner_id: int) -> None:
     )
 
 
+# Built once: every store request runs one of these, and composing a statement costs more than running it.
+_PARTNER_BY_SLUG = select(Partner).where(Partner.slug == bindparam("slug"))
+_PARTNER_AND_CONSUMER = (
+    select(Partner, Consumer)
+    .outerjoin(Consumer, (Consumer.id == bindparam("consumer_id")) & (Consumer.partner_id == Partner.id))
+    .where(Partner.slug == bindparam("slug"))
+)
+
+
 def partner_by_slug(session: Session, slug: str) -> Partner:
-    partner = session.exec(select(Partner).where(Partner.slug == slug)).first()
+    partner = session.exec(_PARTNER_BY_SLUG, params={"slug": slug}).first()
     if partner is None:
         raise NotFound(f"There is no store at '{slug}'.")
     return partner
@@ -59,11 +68,7 @@ def partner_by_slug(session: Session, slug: str) -> Partner:
 
 def partner_and_consumer(session: Session, slug: str, consumer_id: int) -> tuple[Partner, Consumer | None]:
     """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner."""
-    row = session.exec(
-        select(Partner, Consumer)
-        .outerjoin(Consumer, (Consumer.id == consumer_id) & (Consumer.partner_id == Partner.id))
-        .where(Partner.slug == slug)
-    ).first()
+    row = session.exec(_PARTNER_AND_CONSUMER, params={"slug": slug, "consumer_id": consumer_id}).first()
     if row is None:
         raise NotFound(f"There is no store at '{slug}'.")
     return row[0], row[1]

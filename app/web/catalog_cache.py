@@ -20,7 +20,7 @@ from app.clock import utcnow
 
 
 class CatalogCache:
-    def __init__(self, size: int = 512):
+    def __init__(self, size: int = 256):  # a page of tiles is ~20 kB: a few MB per process at most
         self.size = size
         self._entries: OrderedDict[Hashable, tuple[Any, datetime | None]] = OrderedDict()
         self._lock = threading.Lock()
