@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import event, func, or_
+from sqlalchemy import bindparam, event, func, or_
 from sqlmodel import Session, select
 
 from app.clock import utcnow
@@ -154,8 +154,16 @@ def categories(session: Session, partner: Partner, *, currency: str | None = Non
     return [category for (category,) in session.exec(statement).all()]
 
 
+# Built once (composing it cost more than running it): the brand page, its quotes and every checkout look one up.
+_VISIBLE_BY_SLUG = (
+    select(Brand, PartnerBrand)
+    .join(PartnerBrand, PartnerBrand.brand_id == Brand.id)
+    .where(PartnerBrand.partner_id == bindparam("partner_id"), PartnerBrand.enabled, Brand.is_active, Brand.slug == bindparam("brand_slug"))
+)
+
+
 def offer(session: Session, partner: Partner, brand_slug: str) -> Offer:
-    row = session.exec(_visible(partner, None).where(Brand.slug == brand_slug)).first()
+    row = session.exec(_VISIBLE_BY_SLUG, params={"partner_id": partner.id, "brand_slug": brand_slug}).first()
     if row is None:
         raise NotFound("This gift card is not available in this store.")
     return Offer(row[0], row[1], utcnow())
