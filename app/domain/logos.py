@@ -10,6 +10,7 @@ import re
 from typing import Literal
 from xml.sax.saxutils import escape
 
+from app.domain.colors import contrast_ratio
 from app.domain.errors import InvalidInput
 
 WHITE = "#ffffff"
@@ -36,24 +37,6 @@ def _check_color(hex_color: str) -> str:
     if not isinstance(hex_color, str) or not _HEX.match(hex_color):
         raise InvalidInput(f"colour '{hex_color}' must be written as #rrggbb", field="color")
     return hex_color.lower()
-
-
-def relative_luminance(hex_color: str) -> float:
-    """WCAG 2.x relative luminance of '#rrggbb', from 0 (black) to 1 (white)."""
-    value = _check_color(hex_color)
-
-    def channel(part: str) -> float:
-        c = int(part, 16) / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(value[i : i + 2]) for i in (1, 3, 5))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast_ratio(first: str, second: str) -> float:
-    """WCAG contrast ratio between two '#rrggbb' colours, from 1 to 21."""
-    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def readable_text_color(hex_color: str) -> Literal["#ffffff", "#111827"]:
