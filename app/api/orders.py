@@ -5,7 +5,7 @@ or customer is always 404. The card's number and PIN are shown only by GET /orde
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 from flask import current_app, g, request
 from sqlmodel import func, select
@@ -19,7 +19,7 @@ from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import Money, normalize_currency
 from app.domain.orders import OrderStatus
 from app.models import Brand, Consumer, Order
-from app.services import orders
+from app.services import orders, reports
 
 PUBLIC_ID = re.compile(r"ord_[0-9a-f]{16}\Z")
 # recipient_for's field names -> the request body's
@@ -36,14 +36,9 @@ def partner_customer(session, customer_id: int, *, field: str) -> Consumer:
 
 def day_range(start: date | None, end: date | None, column) -> list:
     """Conditions for `column` between two whole UTC days, both included."""
-    conditions = []
     if start is not None and end is not None and start > end:
         raise InvalidInput("from must be on or before to.", field="from")
-    if start is not None:
-        conditions.append(column >= datetime.combine(start, time.min, tzinfo=UTC))
-    if end is not None:
-        conditions.append(column <= datetime.combine(end, time.max, tzinfo=UTC))
-    return conditions
+    return reports.DayRange(start, end).where(column)
 
 
 def _recipient(consumer: Consumer, body: schemas.OrderCreate) -> orders.Recipient:

@@ -30,13 +30,13 @@ from app.services import catalog, ledger, webhooks
 from app.services.catalog import Offer
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
+from app.services.funds import WALLET_TOO_LOW
 
 MESSAGE_MAX = 300
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
 BALANCE_LABELS = {AccountKind.CAMPAIGN.value: "Campaign balance", AccountKind.GENERAL.value: "General balance", AccountKind.BONUS.value: "Bonus balance"}
 # The seed's deduction order: campaign balances, then general, then bonus.
 DEDUCTION_ORDER = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
-WALLET_TOO_LOW = "Insufficient wallet balance"
 EXTERNAL_REF_REUSED = "externalRefId was already used for a different order"
 
 
