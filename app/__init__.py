@@ -37,13 +37,14 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from app import models  # noqa: F401  (registers tables)
-    from app.db import close_db_session, make_engine
+    from app.db import close_db_session, make_engine, reads_engine
     from app.extensions import csrf, htmx, limiter, login_manager, mail
     from app.queue import init_queue, start_in_process_worker
     from app.providers.simulated import SimulatedProvider
     from app.security import Encryptor
 
     app.extensions["db_engine"] = make_engine(settings.DATABASE_URL)
+    app.extensions["db_reads_engine"] = reads_engine(app.extensions["db_engine"])
     app.extensions["encryptor"] = Encryptor(settings.encryption_keys)
     app.extensions["provider"] = SimulatedProvider(
         latency_ms=settings.PROVIDER_LATENCY_MS, failure_rate=settings.PROVIDER_FAILURE_RATE

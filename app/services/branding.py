@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from io import BytesIO
 from typing import Mapping
 
 from email_validator import EmailNotValidError, validate_email
-from flask import url_for
+from flask import request, url_for
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, update
 from sqlalchemy.orm import defer
@@ -99,10 +99,19 @@ def _checked(value: str, default: str) -> str:
 
 def published_look(partner: Partner, *, absolute: bool = False) -> Look:
     """The look the store and emails wear now. `absolute` builds URLs from BASE_URL (for emails)."""
-    link = external_url if absolute else url_for
     version = partner.branding_version_id
-    logo = link("store.logo", slug=partner.slug, version_id=version) if partner.has_logo and version else None
-    return Look(partner, link("store.brand_css", slug=partner.slug, v=version or 0), logo)
+    with_logo = bool(partner.has_logo and version)
+    if absolute:
+        logo = external_url("store.logo", slug=partner.slug, version_id=version) if with_logo else None
+        return Look(partner, external_url("store.brand_css", slug=partner.slug, v=version or 0), logo)
+    return Look(partner, *_store_look_urls(partner.slug, version or 0, with_logo, request.script_root))
+
+
+@lru_cache(maxsize=1024)
+def _store_look_urls(slug: str, version: int, with_logo: bool, _script_root: str) -> tuple[str, str | None]:
+    """The stylesheet's and logo's URLs of one published version: the same every time (every store page asks)."""
+    logo = url_for("store.logo", slug=slug, version_id=version) if with_logo else None
+    return url_for("store.brand_css", slug=slug, v=version), logo
 
 
 def dressed(partner: Partner, version: BrandingVersion) -> Partner:

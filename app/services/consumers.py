@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, insert, literal, update
 from sqlmodel import Session, select
 
 from app.clock import utcnow
-from app.db import write_transaction
+from app.db import remembered, write_transaction
 from app.domain.errors import DuplicateConsumer, InsufficientFunds, InvalidInput, PartnerFundsTooLow
 from app.domain.ledger import AccountKind, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money
@@ -148,14 +148,22 @@ def create_consumer(
 
 
 # Built once: the header shows the wallet on nearly every store page.
-_CONSUMER_ACCOUNTS = select(Account).where(Account.consumer_id == bindparam("consumer_id")).order_by(Account.currency)
+# Columns, not accounts: nothing here changes them, and building ORM objects costs more than the query.
+_CONSUMER_BALANCES = (
+    select(Account.currency, Account.kind, Account.balance)
+    .where(Account.consumer_id == bindparam("consumer_id"))
+    .order_by(Account.currency)
+)
 
 
 def wallets(session: Session, consumer: Consumer) -> list[Wallet]:
-    accounts = session.exec(_CONSUMER_ACCOUNTS, params={"consumer_id": consumer.id}).all()
+    """The consumer's balances per currency: as read with them this request (store pages), or read now."""
+    balances = remembered(session, ("balances", consumer.id))
+    if balances is None:
+        balances = session.execute(_CONSUMER_BALANCES, {"consumer_id": consumer.id}).all()
     by_currency: dict[str, dict[str, int]] = {}
-    for account in accounts:
-        by_currency.setdefault(account.currency, {})[account.kind] = account.balance
+    for currency, kind, balance in sorted(balances):
+        by_currency.setdefault(currency, {})[kind] = balance
     return [
         Wallet(
             currency=currency,

@@ -1,11 +1,12 @@
 """Posting money: balanced transactions, cached balances updated with a guard against going negative."""
 from __future__ import annotations
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
+from app.db import write_transaction
 from app.domain.errors import InsufficientFunds, UnbalancedTransaction
 from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, check_balanced
 from app.domain.money import Money
@@ -39,11 +40,12 @@ def open_account(
         currency=currency,
         balance=0,
     )
-    try:
-        with session.begin_nested():
-            session.add(account)
-    except IntegrityError:  # opened concurrently by someone else
-        return find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+    with write_transaction(session):  # the caller's, when it has one
+        try:
+            with session.begin_nested():
+                session.add(account)
+        except IntegrityError:  # opened concurrently by someone else
+            return find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id)
     return account
 
 
@@ -100,11 +102,11 @@ def post_transaction(
     ordered = sorted(postings, key=lambda p: p.account_id)
     for posting in ordered:
         _move_balance(session, accounts[posting.account_id], posting.amount)
-    # The entries after every balance moved: one flush inserts them together.
-    session.add_all([Entry(transaction_id=transaction.id, account_id=p.account_id, amount=p.amount) for p in ordered])
-    session.flush()
-    # The balances as the database has them now, in one query.
-    session.exec(select(Account).where(Account.id.in_(ids)).execution_options(populate_existing=True)).all()
+    # The entries after every balance moved, in one statement (nothing reads them back as objects here).
+    session.execute(insert(Entry), [{"transaction_id": transaction.id, "account_id": p.account_id, "amount": p.amount} for p in ordered])
+    # The balances moved in SQL: a loaded account reads its balance again when it is next asked for.
+    for account in accounts.values():
+        session.expire(account, ["balance"])
     return transaction
 
 

@@ -6,14 +6,14 @@ import uuid
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, update
+from sqlalchemy import String, bindparam, cast, update
 from sqlmodel import Session, func, select
 
-from app.db import write_transaction
+from app.db import remember, write_transaction
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.ledger import AccountKind, TransactionType, transfer
 from app.domain.money import Money, normalize_currency
-from app.models import ApiKey, Consumer, Partner, TermsVersion
+from app.models import Account, ApiKey, Consumer, Partner, TermsVersion
 from app.security import new_token, token_hash
 from app.services import ledger
 
@@ -52,8 +52,14 @@ def hold_partner(session: Session, partner_id: int) -> None:
 
 # Built once: every store request runs one of these, and composing a statement costs more than running it.
 _PARTNER_BY_SLUG = select(Partner).where(Partner.slug == bindparam("slug"))
+# The consumer's balances ride along as one "USD:general:2500,USD:bonus:0" string: most store pages show them.
+_CONSUMER_BALANCES = (
+    select(func.aggregate_strings(Account.currency + ":" + Account.kind + ":" + cast(Account.balance, String), ","))
+    .where(Account.consumer_id == Consumer.id)
+    .scalar_subquery()
+)
 _PARTNER_AND_CONSUMER = (
-    select(Partner, Consumer)
+    select(Partner, Consumer, _CONSUMER_BALANCES)
     .outerjoin(Consumer, (Consumer.id == bindparam("consumer_id")) & (Consumer.partner_id == Partner.id))
     .where(Partner.slug == bindparam("slug"))
 )
@@ -67,11 +73,17 @@ def partner_by_slug(session: Session, slug: str) -> Partner:
 
 
 def partner_and_consumer(session: Session, slug: str, consumer_id: int) -> tuple[Partner, Consumer | None]:
-    """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner."""
+    """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner,
+    with their balances (remembered for `consumers.wallets` until the request writes)."""
     row = session.exec(_PARTNER_AND_CONSUMER, params={"slug": slug, "consumer_id": consumer_id}).first()
     if row is None:
         raise NotFound(f"There is no store at '{slug}'.")
-    return row[0], row[1]
+    partner, consumer, balances = row
+    if consumer is not None:
+        remember(session, ("balances", consumer.id), [
+            (currency, kind, int(balance)) for currency, kind, balance in (part.split(":") for part in (balances or "").split(",") if part)
+        ])
+    return partner, consumer
 
 
 def create_partner(
