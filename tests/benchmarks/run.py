@@ -11,11 +11,19 @@ then gunicorn (4 workers x 4 threads) measured with `wrk -t2 -c16 -d10s --latenc
   order status   GET  /s/acme/orders/<public id>/status   (HX-Request: a partial)
   checkout       POST /s/acme/brands/<brand>/orders       (a new order each request: checkout.lua)
 
+The layout is production's (README, "The queue and the worker"): the web processes only place
+orders (RUN_WORKER_IN_PROCESS=false), the queue is Redis when it answers at 127.0.0.1:6379 (its
+database 12; else a SQLite queue file), and fulfilment runs in a separate `flask worker`. On this
+one machine the worker would take its CPU from the web processes under measurement, so it is
+paused while wrk places orders and started again afterwards: the report says how long it took to
+fulfil every order placed (orders/s of one worker process), and any order left pending or failed.
+
 It prints, per database, req/s, p50 and p99 latency and the ratio to the baseline's req/s, the
 wallet partial's size and the first page's weight (HTML + CSS + JS), then each target with
-PASS or MISS. Everything it creates (server, database, temp files) is removed at the end.
+PASS or MISS. Everything it creates (server, worker, database, queue, temp files) is removed at the end.
 
-Options (for a quick look): --duration 3s, --only sqlite|postgresql, --strict (exit 1 on a MISS).
+Options (for a quick look): --duration 3s, --only sqlite|postgresql, --routes catalog checkout
+(the baseline always runs), --strict (exit 1 on a MISS).
 Not a test module: pytest does not collect it.
 """
 from __future__ import annotations
@@ -158,6 +166,90 @@ class Server:
         except subprocess.TimeoutExpired:
             pass
         self.log.close()
+
+
+class Worker:
+    """`flask worker` (fulfilment, emails) in its own process group, started and stopped around the measurements."""
+
+    def __init__(self, env: dict, log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
+                [str(BIN / "flask"), "--app", "app", "worker", "--workers", "4"],
+                cwd=ROOT, env=self.env, stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        for sig, wait in ((signal.SIGINT, 15), (signal.SIGKILL, 5)):
+            if self.process.poll() is not None:
+                break
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
+        self.process = None
+
+
+class Orders:
+    """Counts the bench's orders by status straight from the database."""
+
+    def __init__(self, database_url: str):
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(database_url, poolclass=__import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+
+    def by_status(self) -> dict[str, int]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            return dict(connection.execute(text("SELECT status, count(*) FROM gift_order GROUP BY status")).all())
+
+    def wait_until_none_pending(self, timeout: float) -> tuple[float, dict[str, int]]:
+        started = time.monotonic()
+        while True:
+            counts = self.by_status()
+            if not counts.get("pending") or time.monotonic() - started > timeout:
+                return time.monotonic() - started, counts
+            time.sleep(0.5)
+
+
+QUEUE_REDIS = "redis://127.0.0.1:6379/12"
+
+
+def queue_redis() -> str:
+    """The production queue (Redis) when it answers, with nothing of an earlier run left in it; else '' (a SQLite queue file)."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(QUEUE_REDIS, socket_connect_timeout=1)
+        client.ping()
+        leftovers = client.keys("huey.*giftstore*")
+        if leftovers:
+            client.delete(*leftovers)
+        return QUEUE_REDIS
+    except Exception:  # noqa: BLE001  (no redis package or no server: the file queue)
+        return ""
+
+
+def clear_queue_redis() -> None:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(QUEUE_REDIS, socket_connect_timeout=1)
+        leftovers = client.keys("huey.*giftstore*")
+        if leftovers:
+            client.delete(*leftovers)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 # --------------------------------------------------------------------------- HTTP from Python
@@ -400,18 +492,19 @@ class DatabaseResult:
     error: str | None = None
     seconds: float = 0.0
     server_errors: list[str] = field(default_factory=list)
+    fulfilment: tuple[int, float, dict] | None = None  # (orders pending after checkout, seconds to fulfil them, orders by status)
 
 
-def app_env(database_url: str, workdir: Path) -> dict:
+def app_env(database_url: str, workdir: Path, redis_url: str) -> dict:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=database_url,
-        QUEUE_FILE=str(workdir / "queue.db"),
+        QUEUE_FILE=str(workdir / "queue.db"),  # when there is no Redis
         APP_ENV="development",
         PROVIDER_LATENCY_MS="0",
         RATELIMIT_ENABLED="false",
-        RUN_WORKER_IN_PROCESS="true",
-        REDIS_URL="",  # the queue lives in QUEUE_FILE, whatever a .env says
+        RUN_WORKER_IN_PROCESS="false",  # `flask worker` fulfils, as in production
+        REDIS_URL=redis_url,  # whatever a .env says
         MAIL_SERVER="",  # development: mail goes to the outbox table only
         FLASK_APP="app",
         PYTHONDONTWRITEBYTECODE="1",
@@ -423,8 +516,10 @@ def flask(env: dict, *args: str, timeout: float = 90) -> str:
     return run([str(BIN / "flask"), "--app", "app", *args], env=env, timeout=timeout).stdout
 
 
-def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk: str, duration: str) -> None:
-    env = app_env(database_url, workdir)
+def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk: str, duration: str, only_routes: set[str]) -> None:
+    redis_url = queue_redis()
+    env = app_env(database_url, workdir, redis_url)
+    result.detail += f"; queue: {'Redis ' + redis_url if redis_url else 'SQLite file'}; fulfilment: flask worker --workers 4"
     print(f"\n== {result.name}: preparing {database_url}", flush=True)
     flask(env, "init-db")
     seeded = flask(env, "seed-demo")
@@ -438,7 +533,10 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
     print(f"  bench consumer {BENCH_EMAIL} funded with USD 1,000,000; checkout buys {brand} at {amount}")
 
     server = Server(env, workdir / "gunicorn.log")
+    worker = Worker(env, workdir / "worker.log")
+    orders = Orders(database_url)
     try:
+        worker.start()
         server.wait_ready()
         base, store = server.base, f"/s/{SLUG}"
         browser = Browser(base)
@@ -470,6 +568,9 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
             raise BenchError(f"the first checkout answered {first.status} (Location {order_path!r}), not a 303 to the order:\n{first.text[:400]}")
         status_path = f"{order_path}/status" if not checkout_missing else ""
         if status_path:
+            _waited, counts = orders.wait_until_none_pending(60)  # the status partial of a completed order (its usual state)
+            if counts.get("pending"):
+                raise BenchError(f"the worker did not fulfil the first order within 60 s:\n{worker.log_path.read_text()[-2000:]}")
             check(status_path, 200, **hx)
         browser.token = token  # the token in the session cookie wrk sends
 
@@ -483,6 +584,8 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
         ]
         body_prefix = urllib.parse.urlencode({"amount": amount, "send_to": "me", "csrf_token": token})
         for measurement, url, options in routes:
+            if only_routes and measurement.name not in only_routes | {"baseline"}:
+                continue
             if measurement.name in ("status", "checkout") and checkout_missing:
                 measurement.skipped = checkout_missing
                 result.measurements.append(measurement)
@@ -490,14 +593,28 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
                 continue
             if measurement.name == "checkout":
                 options = {"lua_args": [checkout_path, f"session={cookie}", token, body_prefix]}
+                worker.stop()  # the web processes alone place the orders; the worker fulfils them afterwards
             result.measurements.append(measure(wrk, measurement, url, cookie, duration, **options))
+            if measurement.name == "checkout":
+                before = orders.by_status().get("pending", 0)
+                print(f"  fulfilling the {before} pending orders with the worker ...", end=" ", flush=True)
+                worker.start()
+                waited, counts = orders.wait_until_none_pending(900)
+                result.fulfilment = (before, waited, counts)
+                print(f"{waited:.1f} s ({before / waited if waited else 0:.0f} orders/s); orders now {counts}", flush=True)
 
         result.first_page, result.first_page_parts = first_page_bytes(browser, f"{store}/")
         if server.process.poll() is not None:
             raise BenchError(f"gunicorn died during the run:\n{server.log_tail()}")
     finally:
+        worker.stop()
         server.stop()
-        result.server_errors = server_errors(server.log_path)
+        orders.engine.dispose()
+        if redis_url:
+            clear_queue_redis()
+        result.server_errors = server_errors(server.log_path) + [
+            "(worker) " + line for line in server_errors(worker.log_path)
+        ]
 
 
 def server_errors(log_path: Path) -> list[str]:
@@ -566,6 +683,11 @@ def report(result: DatabaseResult) -> list[str]:
         )
     if result.server_errors:
         print("\n   server errors: " + "\n      ".join(result.server_errors))
+    if result.fulfilment:
+        pending, seconds, counts = result.fulfilment
+        rate = f"{pending / seconds:.0f} orders/s" if seconds else "-"
+        print(f"\n   fulfilment after checkout: {pending} pending orders fulfilled in {seconds:.1f} s ({rate}, one worker process);"
+              f" orders by status now: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
     print(f"\n   wallet partial: {fmt(result.wallet_bytes, '{:d}')} bytes")
     if result.first_page is not None:
         parts = ", ".join(f"{name} {size}" for name, size in result.first_page_parts)
@@ -605,6 +727,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", default="10s", help="wrk -d per route (default 10s)")
     parser.add_argument("--only", choices=["postgresql", "sqlite"], help="one database only")
+    parser.add_argument("--routes", nargs="*", default=[], choices=["catalog", "search", "wallet", "status", "checkout"],
+                        help="measure only these (and the baseline)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     options = parser.parse_args()
 
@@ -638,7 +762,7 @@ def main() -> int:
             else:
                 url = f"sqlite:///{workdir / 'bench.db'}"
                 result.detail = "SQLite file in " + str(workdir)
-            bench_database(result, url, workdir, wrk, options.duration)
+            bench_database(result, url, workdir, wrk, options.duration, set(options.routes))
         except Exception as error:  # noqa: BLE001  (report it, clean up, go on with the next database)
             result.error = str(error) if isinstance(error, BenchError) else f"{type(error).__name__}: {error}"
             print(f"  ERROR: {result.error}", flush=True)
