@@ -1,7 +1,7 @@
 """Posting money: balanced transactions, cached balances updated with a guard against going negative."""
 from __future__ import annotations
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
@@ -98,8 +98,10 @@ def post_transaction(
     )
     session.add(transaction)
     session.flush()
-    # A fixed order of row updates keeps concurrent transfers from deadlocking on PostgreSQL.
-    ordered = sorted(postings, key=lambda p: p.account_id)
+    # A fixed order of row updates keeps concurrent transfers from deadlocking on PostgreSQL: consumers'
+    # wallets first (a checkout has locked them already), then the partner's accounts, which every
+    # order of the partner moves, so their row locks are held for as short a time as possible.
+    ordered = sorted(postings, key=lambda p: (not AccountKind(accounts[p.account_id].kind).is_consumer_wallet, p.account_id))
     for posting in ordered:
         _move_balance(session, accounts[posting.account_id], posting.amount)
     # The entries after every balance moved, in one statement (nothing reads them back as objects here).
@@ -110,13 +112,16 @@ def post_transaction(
     return transaction
 
 
+# Built once, run on the session's connection as plain SQL (the ORM's bulk-update path costs more than the
+# statement): the balance moves in the database, guarded so that it can't go below zero.
+_ACCOUNTS = Account.__table__
+_MOVE = _ACCOUNTS.update().where(_ACCOUNTS.c.id == bindparam("account_id")).values(balance=_ACCOUNTS.c.balance + bindparam("amount"))
+_MOVE_GUARDED = _MOVE.where(_ACCOUNTS.c.balance >= -bindparam("amount"))
+
+
 def _move_balance(session: Session, account: Account, amount: int) -> None:
-    statement = update(Account).where(Account.id == account.id)
-    if amount < 0 and not AccountKind(account.kind).may_go_negative:
-        statement = statement.where(Account.balance >= -amount)
-    result = session.execute(
-        statement.values(balance=Account.balance + amount).execution_options(synchronize_session=False)
-    )
+    guarded = amount < 0 and not AccountKind(account.kind).may_go_negative
+    result = session.connection().execute(_MOVE_GUARDED if guarded else _MOVE, {"account_id": account.id, "amount": amount})
     if result.rowcount != 1:
         raise InsufficientFunds("Not enough balance for this transaction", field=account.kind)
 

@@ -151,6 +151,29 @@ def test_32_concurrent_checkouts_against_a_wallet_that_affords_5_make_exactly_5_
     assert ledger.ledger_problems(session) == []
 
 
+def test_a_checkout_moves_the_partners_shared_account_last(app, session, shop, make_consumer):
+    """Every order of a partner moves its card_purchases account: updated after the wallet, its row lock
+    is held for the rest of the transaction only (and the order is fixed, so no deadlocks)."""
+    from sqlalchemy import event
+
+    purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, "USD", partner_id=shop.partner.id)
+    newer = make_consumer(shop.partner, funds="50")  # a wallet opened after the partner's account (a higher id)
+    moved: list[bool] = []  # per balance UPDATE: is it the partner's account?
+
+    def record(_conn, _cursor, statement, parameters, _context, _executemany):
+        if statement.lstrip().upper().startswith("UPDATE ACCOUNT SET BALANCE"):
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            moved.append(purchases.id in values)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        shop.buy("25", who=newer)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert moved == [False, True]
+
+
 def test_the_charge_takes_general_balance_before_bonus(session, shop):
     add_bonus_balance(session, shop.consumer, 10_00)
     shop.buy("50")
