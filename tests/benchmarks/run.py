@@ -9,7 +9,7 @@ then gunicorn (4 workers x 4 threads) measured with `wrk -t2 -c16 -d10s --latenc
   search         GET  /s/acme/?q=a                        (HX-Request: a partial)
   wallet         GET  /s/acme/wallet                      (HX-Request: a partial)
   order status   GET  /s/acme/orders/<public id>/status   (HX-Request: a partial)
-  checkout       POST /s/acme/brands/<brand>/orders       (a new order each request: checkout.lua)
+  checkout       POST /s/acme/brands/<brand>/orders       (a new order each request, by 16 consumers in turn: checkout.lua)
 
 The layout is production's (README, "The queue and the worker"): the web processes only place
 orders (RUN_WORKER_IN_PROCESS=false), the queue is Redis when it answers at 127.0.0.1:6379 (its
@@ -462,23 +462,31 @@ import json, sys
 from app import create_app
 from app.db import db_session
 from app.demo_brands import DEMO_BRANDS
+from app.domain.money import Money
 from app.services import consumer_auth, consumers, partners
 
-email, password = sys.argv[1], sys.argv[2]
+email, password, shoppers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 app = create_app()
 with app.app_context():
     session = db_session()
     partner = partners.partner_by_slug(session, "acme")
-    consumer = consumers.find_consumer(session, partner_id=partner.id, email=email)
-    if consumer.must_change_password:
-        consumer_auth.set_trusted_password(session, consumer=consumer, password=password, confirmation=password)
-    terms = consumer_auth.terms_to_accept(session, consumer)
-    if terms is not None:
-        consumer_auth.accept_terms(session, consumer=consumer, version=terms.version, accepted=True)
+    emails = [email] + [email.replace("@", f"+{n}@") for n in range(2, shoppers + 1)]
+    for address in emails:
+        consumer = consumers.find_consumer(session, partner_id=partner.id, email=address)
+        if consumer is None:
+            consumer = consumers.create_consumer(
+                session, partner=partner, email=address, full_name="Bench Shopper", initial_funds=Money.parse("100000", "USD")
+            ).consumer
+        if consumer.must_change_password:
+            consumer_auth.set_trusted_password(session, consumer=consumer, password=password, confirmation=password)
+        terms = consumer_auth.terms_to_accept(session, consumer)
+        if terms is not None:
+            consumer_auth.accept_terms(session, consumer=consumer, version=terms.version, accepted=True)
     brand = next(b for b in DEMO_BRANDS if "USD" in b.currencies and b.denominations)
     amount = 2500 if 2500 in brand.denominations else brand.denominations[0]
-    print(json.dumps({"consumer": consumer.id, "brand": brand.slug, "amount": f"{amount // 100}.{amount % 100:02d}"}))
+    print(json.dumps({"shoppers": emails, "brand": brand.slug, "amount": f"{amount // 100}.{amount % 100:02d}"}))
 """
+SHOPPERS = 16  # checkout's orders come from this many signed-in consumers in turn (one per wrk connection)
 
 
 @dataclass
@@ -528,9 +536,9 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
     print(f"  seed-demo: demo consumer {demo.group(1) if demo else '?'} (temporary password {'printed' if temporary else 'not printed'})")
     flask(env, "fund-partner", "--slug", SLUG, "--currency", "USD", "--amount", "10000000")
     flask(env, "create-consumer", "--partner", SLUG, "--email", BENCH_EMAIL, "--name", "Bench", "--currency", "USD", "--funds", "1000000")
-    prepared = json.loads(run([str(BIN / "python"), "-c", SETUP_SNIPPET, BENCH_EMAIL, BENCH_PASSWORD], env=env).stdout.strip().splitlines()[-1])
+    prepared = json.loads(run([str(BIN / "python"), "-c", SETUP_SNIPPET, BENCH_EMAIL, BENCH_PASSWORD, str(SHOPPERS)], env=env, timeout=120).stdout.strip().splitlines()[-1])
     brand, amount = prepared["brand"], prepared["amount"]
-    print(f"  bench consumer {BENCH_EMAIL} funded with USD 1,000,000; checkout buys {brand} at {amount}")
+    print(f"  bench consumer {BENCH_EMAIL} funded with USD 1,000,000 and {SHOPPERS - 1} more shoppers with USD 100,000; checkout buys {brand} at {amount}")
 
     server = Server(env, workdir / "gunicorn.log")
     worker = Worker(env, workdir / "worker.log")
@@ -582,7 +590,12 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
             (Measurement("status", f"status (hx)   GET {store}/orders/<id>/status"), f"{base}{status_path}", {"htmx": True}),
             (Measurement("checkout", f"checkout      POST {store}/brands/{brand}/orders"), f"{base}{checkout_path}", {}),
         ]
-        body_prefix = urllib.parse.urlencode({"amount": amount, "send_to": "me", "csrf_token": token})
+        shoppers = [f"session={cookie}|{token}"]
+        for email in prepared["shoppers"][1:]:
+            shopper = Browser(base)
+            sign_in(shopper, email, BENCH_PASSWORD, BENCH_PASSWORD)
+            shoppers.append(f"session={shopper.cookie()}|{shopper.token}")
+        body_prefix = urllib.parse.urlencode({"amount": amount, "send_to": "me"})
         for measurement, url, options in routes:
             if only_routes and measurement.name not in only_routes | {"baseline"}:
                 continue
@@ -592,7 +605,7 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
                 print(f"  skip {measurement.label}: {checkout_missing}")
                 continue
             if measurement.name == "checkout":
-                options = {"lua_args": [checkout_path, f"session={cookie}", token, body_prefix]}
+                options = {"lua_args": [checkout_path, " ".join(shoppers), body_prefix]}
                 worker.stop()  # the web processes alone place the orders; the worker fulfils them afterwards
             result.measurements.append(measure(wrk, measurement, url, cookie, duration, **options))
             if measurement.name == "checkout":
