@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer, load_only
 from sqlmodel import Session, select
 
 from app.clock import utcnow
@@ -300,15 +301,22 @@ _ORDER_AND_BRAND = (
     .join(Brand, Brand.id == Order.brand_id)
     .where(Order.public_id == bindparam("public_id"), Order.consumer_id == bindparam("consumer_id"))
 )
+# The status partial names the brand and nothing more of it, and never shows the card.
+_ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(
+    load_only(Brand.id, Brand.name, Brand.slug),
+    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.message),
+)
 
 
 def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
     return order_and_brand_for_consumer(session, consumer=consumer, public_id=public_id)[0]
 
 
-def order_and_brand_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> tuple[Order, Brand]:
-    """The consumer's order and its brand, in one query."""
-    row = session.exec(_ORDER_AND_BRAND, params={"public_id": public_id, "consumer_id": consumer.id}).first()
+def order_and_brand_for_consumer(session: Session, *, consumer: Consumer, public_id: str, brief: bool = False) -> tuple[Order, Brand]:
+    """The consumer's order and its brand, in one query. `brief`: only the brand's name, and not the card
+    (what else is asked for is read then)."""
+    statement = _ORDER_AND_BRAND_NAME if brief else _ORDER_AND_BRAND
+    row = session.exec(statement, params={"public_id": public_id, "consumer_id": consumer.id}).first()
     if row is None:
         raise NotFound("We couldn't find that order.")
     return row[0], row[1]

@@ -121,7 +121,7 @@ def order(public_id: str):
 @bp.get("/orders/<public_id>/status")
 def order_status(public_id: str):
     """Polled while pending; when final it stops polling and tells the header wallet to refresh."""
-    found, brand = orders.order_and_brand_for_consumer(db_session(), consumer=g.consumer, public_id=public_id)
+    found, brand = orders.order_and_brand_for_consumer(db_session(), consumer=g.consumer, public_id=public_id, brief=True)
     response = Response(render_template("store/_order_status.html", **_order_context(found, brand)))
     if OrderStatus(found.status).is_final and request.headers.get("HX-Request"):
         response.headers["HX-Trigger"] = "wallet-changed"
