@@ -67,7 +67,10 @@ class SqliteWriters:
 
     def _file(self) -> int:
         if self._fd is None or self._fd_pid != os.getpid():  # a forked process opens its own (a shared one would not exclude)
+            if self._fd is not None:
+                self._closer()  # the parent's copy; the parent keeps its own
             self._fd, self._fd_pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            self._closer = weakref.finalize(self, os.close, self._fd)  # closed with its engine
         return self._fd
 
     @contextmanager
