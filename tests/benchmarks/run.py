@@ -177,10 +177,11 @@ class Worker:
 
     def start(self) -> None:
         if self.process is None or self.process.poll() is not None:
-            self.process = subprocess.Popen(
-                [str(BIN / "flask"), "--app", "app", "worker", "--workers", "4"],
-                cwd=ROOT, env=self.env, stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT, start_new_session=True,
-            )
+            with open(self.log_path, "a") as log:  # the child keeps its own copy
+                self.process = subprocess.Popen(
+                    [str(BIN / "flask"), "--app", "app", "worker", "--workers", "4"],
+                    cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                )
 
     def stop(self) -> None:
         if self.process is None:
@@ -204,8 +205,9 @@ class Orders:
 
     def __init__(self, database_url: str):
         from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
 
-        self.engine = create_engine(database_url, poolclass=__import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+        self.engine = create_engine(database_url, poolclass=NullPool)
 
     def by_status(self) -> dict[str, int]:
         from sqlalchemy import text
