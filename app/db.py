@@ -55,7 +55,7 @@ class SqliteWriters:
     """Write transactions on one SQLite file, one at a time: threads queue on a lock, processes on a flock.
 
     Waiters sleep in the kernel and wake the moment the lock is free (no polling). Re-entrant within a
-    thread (a task run at once inside a commit may write too). Without a file (in-memory) only threads queue.
+    thread (a second session's write transaction inside the first's). Without a file (in-memory) only threads queue.
     """
 
     def __init__(self, database: str | None):

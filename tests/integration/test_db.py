@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from app.db import SqliteWriters, db_session, engine, write_transaction
+from app.db import SqliteWriters, engine, write_transaction
 from app.models import Partner
 
 # Exits 0 when it could take the lock at once, 1 when someone holds it.
