@@ -17,7 +17,7 @@ from sqlalchemy.orm import defer, load_only
 from sqlmodel import Session, select
 
 from app.clock import utcnow
-from app.db import on_commit, write_transaction
+from app.db import on_commit, remember, remembered, write_transaction
 from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
 from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money
@@ -27,7 +27,7 @@ from app.emails import build_gift_card_email, build_order_confirmation_email, bu
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
 from app.providers import ProviderError
 from app.queue import enqueue
-from app.services import catalog, ledger, webhooks
+from app.services import catalog, ledger, partners, webhooks
 from app.services.catalog import Offer
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
@@ -302,10 +302,26 @@ _ORDER_AND_BRAND = (
     .where(Order.public_id == bindparam("public_id"), Order.consumer_id == bindparam("consumer_id"))
 )
 # The status partial names the brand and nothing more of it, and never shows the card.
-_ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(
-    load_only(Brand.id, Brand.name, Brand.slug),
-    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.message),
+_BRIEF = (load_only(Brand.id, Brand.name, Brand.slug), defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.message))
+_ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(*_BRIEF)
+# The status partial's whole request in one query: the store's partner and signed-in consumer (with balances)
+# and that consumer's order, if it is theirs, with its brand's name.
+_PARTNER_CONSUMER_AND_ORDER = (
+    partners._PARTNER_AND_CONSUMER.add_columns(Order, Brand)
+    .outerjoin(Order, (Order.public_id == bindparam("public_id")) & (Order.consumer_id == Consumer.id))
+    .outerjoin(Brand, Brand.id == Order.brand_id)
+    .options(*_BRIEF)
 )
+
+
+def partner_consumer_and_order(session: Session, slug: str, consumer_id: int, public_id: str) -> tuple[Partner, Consumer | None]:
+    """`partners.partner_and_consumer`, and in the same query that consumer's order `public_id` with its brand
+    (brief, as for the status partial): remembered for `order_and_brand_for_consumer(brief=True)`."""
+    params = {"slug": slug, "consumer_id": consumer_id, "public_id": public_id}
+    partner, consumer, order, brand = partners.partner_and_consumer_row(session, _PARTNER_CONSUMER_AND_ORDER, params)
+    if consumer is not None and order is not None:
+        remember(session, ("brief order", consumer.id, public_id), (order, brand))
+    return partner, consumer
 
 
 def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
@@ -315,8 +331,10 @@ def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) 
 def order_and_brand_for_consumer(session: Session, *, consumer: Consumer, public_id: str, brief: bool = False) -> tuple[Order, Brand]:
     """The consumer's order and its brand, in one query. `brief`: only the brand's name, and not the card
     (what else is asked for is read then)."""
-    statement = _ORDER_AND_BRAND_NAME if brief else _ORDER_AND_BRAND
-    row = session.exec(statement, params={"public_id": public_id, "consumer_id": consumer.id}).first()
+    row = remembered(session, ("brief order", consumer.id, public_id)) if brief else None
+    if row is None:
+        statement = _ORDER_AND_BRAND_NAME if brief else _ORDER_AND_BRAND
+        row = session.exec(statement, params={"public_id": public_id, "consumer_id": consumer.id}).first()
     if row is None:
         raise NotFound("We couldn't find that order.")
     return row[0], row[1]

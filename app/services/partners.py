@@ -75,15 +75,21 @@ def partner_by_slug(session: Session, slug: str) -> Partner:
 def partner_and_consumer(session: Session, slug: str, consumer_id: int) -> tuple[Partner, Consumer | None]:
     """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner,
     with their balances (remembered for `consumers.wallets` until the request writes)."""
-    row = session.exec(_PARTNER_AND_CONSUMER, params={"slug": slug, "consumer_id": consumer_id}).first()
+    return partner_and_consumer_row(session, _PARTNER_AND_CONSUMER, {"slug": slug, "consumer_id": consumer_id})[:2]
+
+
+def partner_and_consumer_row(session: Session, statement, params: dict) -> tuple:
+    """Runs `_PARTNER_AND_CONSUMER` or a statement built on it (more entities joined after the first three):
+    (partner, consumer, *the rest), with the consumer's balances remembered."""
+    row = session.exec(statement, params=params).first()
     if row is None:
-        raise NotFound(f"There is no store at '{slug}'.")
-    partner, consumer, balances = row
+        raise NotFound(f"There is no store at '{params['slug']}'.")
+    partner, consumer, balances, *rest = row
     if consumer is not None:
         remember(session, ("balances", consumer.id), [
             (currency, kind, int(balance)) for currency, kind, balance in (part.split(":") for part in (balances or "").split(",") if part)
         ])
-    return partner, consumer
+    return (partner, consumer, *rest)
 
 
 def create_partner(

@@ -21,7 +21,7 @@ from app.domain.passwords import password_rules
 from app.domain.pricing import Quote
 from app.extensions import limiter
 from app.models import Consumer
-from app.services import branding, catalog, consumer_auth, consumers, partners
+from app.services import branding, catalog, consumer_auth, consumers, orders, partners
 from app.services.catalog import Offer
 from app.web import consumer_login_id, wants_partial
 from app.web.catalog_cache import catalog_cache
@@ -52,6 +52,9 @@ def load_partner(endpoint, values):
     # The signed-in consumer comes with the partner, in one query, when they belong to this store. Held in g:
     # the database session keeps only weak references, and flask-login's loader (session.get) must find them
     # there instead of querying again. It still checks the session epoch; anyone else is loaded as before.
+    if endpoint == "store.order_status":  # polled while the order is pending: its order comes in the same query
+        g.partner, g.consumer_loaded_with_partner = orders.partner_consumer_and_order(db_session(), slug, signed_in[0], values["public_id"])
+        return
     g.partner, g.consumer_loaded_with_partner = partners.partner_and_consumer(db_session(), slug, signed_in[0])
 
 

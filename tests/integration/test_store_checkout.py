@@ -2,9 +2,11 @@
 import csv
 import io
 import re
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from app.models import Order, Transaction
@@ -25,6 +27,19 @@ def brand(session, store, make_brand):
     brand = make_brand("Bluefin Sushi", denominations="1000,2500,5000")
     catalog.make_available(session, partner=store.partner, brand=brand, bonus_type="cash", bonus_percent=Decimal(10))
     return brand
+
+
+@contextmanager
+def statements_run(app):
+    """The SQL statements sent while the block runs."""
+    seen: list[str] = []
+    record = lambda _conn, _cursor, statement, *_rest: seen.append(statement)  # noqa: E731
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def in_store(store, response) -> str:
@@ -72,7 +87,7 @@ def test_confirming_places_one_order_even_when_clicked_twice(store, signed_in, b
     assert ledger.ledger_problems(session) == []
 
 
-def test_the_status_partial_polls_while_pending_and_stops_when_final(store, signed_in, brand, session):
+def test_the_status_partial_polls_while_pending_and_stops_when_final(app, store, signed_in, brand, session):
     key = checkout_form(store, brand)
     location = in_store(store, store.post(f"/brands/{brand.slug}/orders", order_fields(key)))
     order = session.exec(select(Order)).one()
@@ -81,8 +96,11 @@ def test_the_status_partial_polls_while_pending_and_stops_when_final(store, sign
     with write_transaction(session):
         order.status = "pending"
         session.add(order)
-    pending = store.get(location + "/status", headers={"HX-Request": "true"})
+    status_url = store.url(location + "/status")
+    with statements_run(app) as seen:  # polled every second by every waiting buyer: one query answers it
+        pending = store.client.get(status_url, headers={"HX-Request": "true"})
     assert 'hx-trigger="every 1s"' in page(pending) and "HX-Trigger" not in pending.headers
+    assert len(seen) == 1, [" ".join(statement.split())[-120:] for statement in seen]
     with write_transaction(session):
         order.status = "completed"
         session.add(order)
