@@ -1,6 +1,8 @@
 """Posting money: balanced transactions, cached balances updated with a guard against going negative."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
@@ -68,6 +70,38 @@ def post_transaction(
     Raises InsufficientFunds (naming the account kind in `field`) when an account that may
     not go negative would; the caller's transaction then rolls back whole.
     """
+    recorded = record_transaction(
+        session, partner_id=partner_id, type=type, currency=currency, postings=postings, memo=memo, actor=actor,
+        status=status, consumer_id=consumer_id, order_id=order_id, idempotency_key=idempotency_key,
+    )
+    move_balances(session, recorded)
+    return recorded.transaction
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A transaction and its entries, written; its balances not moved yet (`move_balances`)."""
+
+    transaction: Transaction
+    moves: list[tuple[Account, int]]  # in the order the rows are locked
+
+
+def record_transaction(
+    session: Session,
+    *,
+    partner_id: int,
+    type: TransactionType,
+    currency: str,
+    postings: list[Posting],
+    memo: str = "",
+    actor: str = "",
+    status: TransactionStatus = TransactionStatus.COMPLETED,
+    consumer_id: int | None = None,
+    order_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Recorded:
+    """The first half of `post_transaction`: check the postings, write the transaction and its entries.
+    The caller must `move_balances` in the same database transaction (a checkout writes its order in between)."""
     check_balanced(postings)
     ids = {p.account_id for p in postings}
     # Accounts the caller already holds (a checkout has just locked them) need no query: only their
@@ -102,14 +136,19 @@ def post_transaction(
     # wallets first (a checkout has locked them already), then the partner's accounts, which every
     # order of the partner moves, so their row locks are held for as short a time as possible.
     ordered = sorted(postings, key=lambda p: (not AccountKind(accounts[p.account_id].kind).is_consumer_wallet, p.account_id))
-    for posting in ordered:
-        _move_balance(session, accounts[posting.account_id], posting.amount)
-    # The entries after every balance moved, in one statement (nothing reads them back as objects here).
+    # The entries before any balance moves (one statement; nothing reads them back as objects here): the
+    # partner's row lock, taken by the last move, is then held only until the caller commits.
     session.execute(insert(Entry), [{"transaction_id": transaction.id, "account_id": p.account_id, "amount": p.amount} for p in ordered])
+    return Recorded(transaction, [(accounts[p.account_id], p.amount) for p in ordered])
+
+
+def move_balances(session: Session, recorded: Recorded) -> None:
+    """The second half of `post_transaction`: move the recorded transaction's balances, in lock order."""
+    for account, amount in recorded.moves:
+        _move_balance(session, account, amount)
     # The balances moved in SQL: a loaded account reads its balance again when it is next asked for.
-    for account in accounts.values():
+    for account, _amount in recorded.moves:
         session.expire(account, ["balance"])
-    return transaction
 
 
 # Built once, run on the session's connection as plain SQL (the ORM's bulk-update path costs more than the

@@ -184,7 +184,7 @@ def place_order(
             )
             session.add(order)
             session.flush()
-            debit = ledger.post_transaction(
+            debit = ledger.record_transaction(
                 session,
                 partner_id=partner_id,
                 consumer_id=consumer_id,
@@ -197,8 +197,11 @@ def place_order(
                 memo=f"{brand_name} gift card",
                 actor=actor or f"consumer:{consumer_id}",
             )
-            order.debit_transaction_id = debit.id
-            session.add(order)
+            order.debit_transaction_id = debit.transaction.id
+            session.flush()
+            # Last, then the commit: moving the partner's card_purchases balance locks a row every order of the
+            # partner needs, so nothing else is written while this checkout holds it.
+            ledger.move_balances(session, debit)
             order_id = order.id
             on_commit(session, lambda: enqueue("fulfil_order", order_id))
     except IntegrityError:

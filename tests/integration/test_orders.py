@@ -152,26 +152,36 @@ def test_32_concurrent_checkouts_against_a_wallet_that_affords_5_make_exactly_5_
 
 
 def test_a_checkout_moves_the_partners_shared_account_last(app, session, shop, make_consumer):
-    """Every order of a partner moves its card_purchases account: updated after the wallet, its row lock
-    is held for the rest of the transaction only (and the order is fixed, so no deadlocks)."""
+    """Every order of a partner moves its card_purchases account: updated after the wallet, and then nothing
+    else before the commit, so its row lock is held as briefly as can be (and the order is fixed: no deadlocks)."""
     from sqlalchemy import event
 
     purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, "USD", partner_id=shop.partner.id)
     newer = make_consumer(shop.partner, funds="50")  # a wallet opened after the partner's account (a higher id)
-    moved: list[bool] = []  # per balance UPDATE: is it the partner's account?
+    sent: list[str] = []  # "wallet" / "partner" per balance UPDATE, "other" per other write, "COMMIT"
 
     def record(_conn, _cursor, statement, parameters, _context, _executemany):
-        if statement.lstrip().upper().startswith("UPDATE ACCOUNT SET BALANCE"):
+        words = statement.lstrip().upper()
+        if words.startswith("UPDATE ACCOUNT SET BALANCE"):
             values = parameters.values() if isinstance(parameters, dict) else parameters
-            moved.append(purchases.id in values)
+            sent.append("partner" if purchases.id in values else "wallet")
+        elif words.startswith(("INSERT", "UPDATE", "DELETE")):
+            sent.append("other")
+
+    def committed(_conn):
+        sent.append("COMMIT")
 
     engine = app.extensions["db_engine"]
     event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", committed)
     try:
         shop.buy("25", who=newer)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert moved == [False, True]
+        event.remove(engine, "commit", committed)
+    balance_moves = [step for step in sent if step in ("wallet", "partner")]
+    assert balance_moves == ["wallet", "partner"]
+    assert sent[sent.index("partner") + 1] == "COMMIT", sent
 
 
 def test_the_charge_takes_general_balance_before_bonus(session, shop):
