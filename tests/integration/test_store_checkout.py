@@ -181,6 +181,7 @@ def test_history_statement_and_csv_show_each_transaction_with_a_running_balance(
     assert "Bluefin Sushi" in page(store.get("/orders"))
     statement = page(store.get("/statement"))
     assert "debit" in statement and "rebate" in statement and "credit" in statement
+    assert "Bluefin Sushi gift card" in statement and "Cash bonus" in statement  # what each line was
     rows = list(csv.DictReader(io.StringIO(store.get("/statement.csv").get_data(as_text=True))))
     assert [(r["type"], r["amount"], r["balance_after"]) for r in rows] == [
         ("credit", "100.00", "100.00"), ("debit", "-25.00", "75.00"), ("rebate", "2.50", "77.50"),
