@@ -314,6 +314,9 @@ def test_the_dev_outbox_lists_sent_emails_and_shows_the_text_version(client, new
     assert "Your Test Partner account is ready" in text
     email_ids = re.findall(r'href="/dev/outbox/(\d+)"', text)
     assert len(email_ids) == 1
+    # Opened with a full page load: a boosted swap would keep the list's style policy, and the email's
+    # inline styles would not apply in its frame.
+    assert f'href="/dev/outbox/{email_ids[0]}" hx-boost="false"' in text
 
     message = client.get(f"/dev/outbox/{email_ids[0]}")
     assert message.status_code == 200
