@@ -305,12 +305,15 @@ _ORDER_AND_BRAND = (
     .where(Order.public_id == bindparam("public_id"), Order.consumer_id == bindparam("consumer_id"))
 )
 # The status partial names the brand and nothing more of it, and never shows the card.
-_BRIEF = (load_only(Brand.id, Brand.name, Brand.slug), defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.message))
+_BRIEF = (
+    load_only(Brand.id, Brand.name, Brand.slug),
+    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.message),
+)
 _ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(*_BRIEF)
 # The status partial's whole request in one query: the store's partner and signed-in consumer (with balances)
 # and that consumer's order, if it is theirs, with its brand's name.
 _PARTNER_CONSUMER_AND_ORDER = (
-    partners._PARTNER_AND_CONSUMER.add_columns(Order, Brand)
+    partners.PARTNER_AND_CONSUMER.add_columns(Order, Brand)
     .outerjoin(Order, (Order.public_id == bindparam("public_id")) & (Order.consumer_id == Consumer.id))
     .outerjoin(Brand, Brand.id == Order.brand_id)
     .options(*_BRIEF)

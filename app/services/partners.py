@@ -58,7 +58,8 @@ _CONSUMER_BALANCES = (
     .where(Account.consumer_id == Consumer.id)
     .scalar_subquery()
 )
-_PARTNER_AND_CONSUMER = (
+# Every signed-in store request starts with this (other store queries join more onto it: `partner_and_consumer_row`).
+PARTNER_AND_CONSUMER = (
     select(Partner, Consumer, _CONSUMER_BALANCES)
     .outerjoin(Consumer, (Consumer.id == bindparam("consumer_id")) & (Consumer.partner_id == Partner.id))
     .where(Partner.slug == bindparam("slug"))
@@ -75,11 +76,11 @@ def partner_by_slug(session: Session, slug: str) -> Partner:
 def partner_and_consumer(session: Session, slug: str, consumer_id: int) -> tuple[Partner, Consumer | None]:
     """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner,
     with their balances (remembered for `consumers.wallets` until the request writes)."""
-    return partner_and_consumer_row(session, _PARTNER_AND_CONSUMER, {"slug": slug, "consumer_id": consumer_id})[:2]
+    return partner_and_consumer_row(session, PARTNER_AND_CONSUMER, {"slug": slug, "consumer_id": consumer_id})[:2]
 
 
 def partner_and_consumer_row(session: Session, statement, params: dict) -> tuple:
-    """Runs `_PARTNER_AND_CONSUMER` or a statement built on it (more entities joined after the first three):
+    """Runs `PARTNER_AND_CONSUMER` or a statement built on it (more entities joined after the first three):
     (partner, consumer, *the rest), with the consumer's balances remembered."""
     row = session.exec(statement, params=params).first()
     if row is None:
