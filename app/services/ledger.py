@@ -51,29 +51,14 @@ def open_account(
     return account
 
 
-def post_transaction(
-    session: Session,
-    *,
-    partner_id: int,
-    type: TransactionType,
-    currency: str,
-    postings: list[Posting],
-    memo: str = "",
-    actor: str = "",
-    status: TransactionStatus = TransactionStatus.COMPLETED,
-    consumer_id: int | None = None,
-    order_id: int | None = None,
-    idempotency_key: str | None = None,
-) -> Transaction:
-    """Record a balanced transaction and move the balances, all inside the caller's transaction.
+def post_transaction(session: Session, **transaction) -> Transaction:
+    """Record a balanced transaction (`record_transaction`'s arguments) and move the balances, all inside
+    the caller's transaction.
 
     Raises InsufficientFunds (naming the account kind in `field`) when an account that may
     not go negative would; the caller's transaction then rolls back whole.
     """
-    recorded = record_transaction(
-        session, partner_id=partner_id, type=type, currency=currency, postings=postings, memo=memo, actor=actor,
-        status=status, consumer_id=consumer_id, order_id=order_id, idempotency_key=idempotency_key,
-    )
+    recorded = record_transaction(session, **transaction)
     move_balances(session, recorded)
     return recorded.transaction
 
