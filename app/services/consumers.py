@@ -149,11 +149,7 @@ def create_consumer(
 
 # Built once: the header shows the wallet on nearly every store page.
 # Columns, not accounts: nothing here changes them, and building ORM objects costs more than the query.
-_CONSUMER_BALANCES = (
-    select(Account.currency, Account.kind, Account.balance)
-    .where(Account.consumer_id == bindparam("consumer_id"))
-    .order_by(Account.currency)
-)
+_CONSUMER_BALANCES = select(Account.currency, Account.kind, Account.balance).where(Account.consumer_id == bindparam("consumer_id"))
 
 
 def wallets(session: Session, consumer: Consumer) -> list[Wallet]:
