@@ -74,8 +74,10 @@ def local_urls_allowed() -> bool:
 
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # The IPv4 address inside ::ffff:a.b.c.d, or inside 6to4's 2002:aabb:ccdd::/48 (a relay would call
+        # a.b.c.d). NAT64's 64:ff9b:: forms lie in ::/8, which counts as reserved: refused whatever they carry.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_private or ip.is_loopback or ip.is_link_local)
 
 

@@ -393,6 +393,12 @@ def test_another_partners_webhooks_are_404_and_never_hear_of_these_orders(app, c
         "https://[fd00::1]/hooks",
         "https://[fe80::1]/hooks",
         "https://[::ffff:127.0.0.1]/hooks",
+        "https://[64:ff9b::7f00:1]/hooks",  # NAT64 to 127.0.0.1
+        "https://[64:ff9b::a9fe:a9fe]/hooks",  # NAT64 to 169.254.169.254
+        "https://[64:ff9b::808:808]/hooks",  # NAT64 at all: refused, even to a public address
+        "https://[2002:a00:1::1]/hooks",  # 6to4 from 10.0.0.1
+        "https://[2002:7f00:1::1]/hooks",  # 6to4 from 127.0.0.1
+        "https://[::7f00:1]/hooks",  # IPv4-compatible (deprecated) 127.0.0.1
         "http://8.8.8.8/hooks",  # public, but not https
         "https://user:secret@8.8.8.8/hooks",
         "https://no-such-host.invalid/hooks",
