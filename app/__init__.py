@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROJECT_ROOT, Settings
 
@@ -33,6 +34,10 @@ def create_app(config: dict | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.SESSION_COOKIE_SECURE or settings.APP_ENV == "production",
     )
     app.extensions["settings"] = settings
+    if settings.TRUSTED_PROXIES:
+        # The client's address and scheme from the proxies' headers (only the last N hops, which the
+        # proxies wrote: anything a client sends itself stays out). The Host header is left as it came.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES, x_proto=settings.TRUSTED_PROXIES)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     WTF_CSRF_ENABLED: bool = True
     RATELIMIT_ENABLED: bool = True
     SESSION_COOKIE_SECURE: bool = False
+    # Reverse proxies in front of the app that set X-Forwarded-For and X-Forwarded-Proto (0: none, the
+    # client connects directly). Rate limits count per client IP, so behind a proxy this must be right.
+    TRUSTED_PROXIES: int = Field(0, ge=0)
 
     @field_validator("DATABASE_URL")
     @classmethod

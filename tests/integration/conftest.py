@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.db import db_session
+from app.services import consumer_auth
 from app.services.ledger import ledger_problems
 from tests.conftest import temporary_password_in
 
@@ -131,3 +132,14 @@ def portal_as(app):
         return browser
 
     return sign_in
+
+
+@pytest.fixture
+def cheap_wrong_guesses(monkeypatch):
+    """Wrong guesses fail without Argon2 work: these tests count attempts, not hashes."""
+    real_verify = consumer_auth.verify_password
+
+    def verify(password_hash, password):
+        return False if password.startswith("wrong-guess-") else real_verify(password_hash, password)
+
+    monkeypatch.setattr(consumer_auth, "verify_password", verify)

@@ -109,17 +109,6 @@ def test_a_forgot_password_request_without_the_csrf_token_sends_nothing(store, n
 # --- rate limits ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def cheap_wrong_guesses(monkeypatch):
-    """Wrong guesses fail without Argon2 work: these tests count attempts, not hashes."""
-    real_verify = consumer_auth.verify_password
-
-    def verify(password_hash, password):
-        return False if password.startswith("wrong-guess-") else real_verify(password_hash, password)
-
-    monkeypatch.setattr(consumer_auth, "verify_password", verify)
-
-
 def test_the_eleventh_login_attempt_within_a_minute_is_refused(store, new_consumer, cheap_wrong_guesses):
     for attempt in range(10):
         response = store.login(new_consumer.email, f"wrong-guess-{attempt}")
