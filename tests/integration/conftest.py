@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import html
 import re
+from contextlib import contextmanager
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import event
 
 from app.db import db_session
 from app.services import consumer_auth
@@ -143,3 +145,16 @@ def cheap_wrong_guesses(monkeypatch):
         return False if password.startswith("wrong-guess-") else real_verify(password_hash, password)
 
     monkeypatch.setattr(consumer_auth, "verify_password", verify)
+
+
+@contextmanager
+def statements_run(app):
+    """The SQL statements sent while the block runs."""
+    seen: list[str] = []
+    record = lambda _conn, _cursor, statement, *_rest: seen.append(statement)  # noqa: E731
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import func, select
 
 from app.domain.ledger import AccountKind
@@ -16,7 +15,7 @@ from app.models import Account, AuditEvent, BulkUpload, BulkUploadRow, Consumer,
 from app.services import bulk_upload as bulk
 from app.services import consumers, ledger, partners
 from tests.conftest import temporary_password_in
-from tests.integration.conftest import StoreBrowser, page, redirect_path, reload
+from tests.integration.conftest import StoreBrowser, page, redirect_path, reload, statements_run
 
 HEADER = "action,email,full_name,currency,initial_funds\n"
 
@@ -274,17 +273,8 @@ def test_a_thousand_rows_are_checked_without_a_query_per_row_and_listed_by_outco
     lines = [f"create,new{i}@example.com,New {i},USD,0.50" for i in range(900)]
     lines += [f"create,old{i}@example.com,Old {i},USD,1" for i in range(50)]
     lines += [f"create,bad{i}@example,Bad {i},USD,1" for i in range(50)]
-    statements = []
-    engine = app.extensions["db_engine"]
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements_run(app) as statements:
         assert upload(operator, HEADER + "\n".join(lines) + "\n").status_code == 303
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     # The upload request and the check together: a few statements per chunk of rows, not one per row.
     assert len(statements) < 100, len(statements)
     the_upload = latest_upload(session, partner)

@@ -2,17 +2,15 @@
 import csv
 import io
 import re
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
 from app.models import Order, Transaction
 from app.services import catalog, ledger
 from tests.conftest import body_text
-from tests.integration.conftest import page, redirect_path
+from tests.integration.conftest import page, redirect_path, statements_run
 
 KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
@@ -27,19 +25,6 @@ def brand(session, store, make_brand):
     brand = make_brand("Bluefin Sushi", denominations="1000,2500,5000")
     catalog.make_available(session, partner=store.partner, brand=brand, bonus_type="cash", bonus_percent=Decimal(10))
     return brand
-
-
-@contextmanager
-def statements_run(app):
-    """The SQL statements sent while the block runs."""
-    seen: list[str] = []
-    record = lambda _conn, _cursor, statement, *_rest: seen.append(statement)  # noqa: E731
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def in_store(store, response) -> str:
