@@ -4,17 +4,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROJECT_ROOT, Settings
 
 
 def create_app(config: dict | None = None) -> Flask:
-    settings = Settings(**(config or {}))
+    # Development's own secrets come from the instance folder (made there on the first start).
+    settings = Settings(**(config or {})).with_instance_secrets()
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_path=settings.INSTANCE_PATH,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
@@ -40,17 +41,25 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES, x_proto=settings.TRUSTED_PROXIES)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.access_log import mask_reset_tokens_in_logs
+
+    mask_reset_tokens_in_logs(app)
 
     from app import models  # noqa: F401  (registers tables)
     from app.db import close_db_session, make_engine, reads_engine
     from app.extensions import csrf, htmx, limiter, login_manager, mail
     from app.queue import init_queue, start_in_process_worker
     from app.providers.simulated import SimulatedProvider
-    from app.security import Encryptor
+    from app.security import Encryptor, password_hasher
 
     app.extensions["db_engine"] = make_engine(settings.DATABASE_URL)
     app.extensions["db_reads_engine"] = reads_engine(app.extensions["db_engine"])
     app.extensions["encryptor"] = Encryptor(settings.encryption_keys)
+    app.extensions["password_hasher"] = password_hasher(
+        time_cost=settings.ARGON2_TIME_COST,
+        memory_cost=settings.ARGON2_MEMORY_COST_KIB,
+        parallelism=settings.ARGON2_PARALLELISM,
+    )
     app.extensions["provider"] = SimulatedProvider(
         latency_ms=settings.PROVIDER_LATENCY_MS, failure_rate=settings.PROVIDER_FAILURE_RATE
     )
@@ -70,9 +79,22 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_portal(app)
 
-    from app.api import register_api
+    from app.api import URL_PREFIX as API_PREFIX, register_api
 
     register_api(app)
+
+    @app.before_request
+    def _same_origin_changes_only():
+        """Defence in depth beyond CSRF tokens: a browser names the site a form or htmx request comes
+        from in `Origin`; a change asked from another site is refused. No Origin (older clients) passes;
+        the partner API (signed, server to server) is not a browser's. request.host_url has the scheme
+        ProxyFix restored behind TRUSTED_PROXIES."""
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE") or request.path.startswith(API_PREFIX + "/"):
+            return None
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/").lower() != request.host_url.rstrip("/").lower():
+            abort(403)
+        return None
 
     from app.cli import register_cli
 

@@ -72,15 +72,21 @@ def make_migration(message: str):
 @click.option("--name", required=True)
 @click.option("--currency", default="USD", show_default=True)
 @click.option("--funds", default="0", show_default=True, help="Opening funds in major units, e.g. 10000")
+@click.option("--require-v2", is_flag=True, help="The API key accepts only v2 signatures (x-signature-version: 2, covering path and query)")
 @with_appcontext
-def create_partner(slug, name, currency, funds):
+def create_partner(slug, name, currency, funds, require_v2):
     """Create a partner with its store, API credentials and opening funds; prints JSON."""
+    from app.db import write_transaction
     from app.links import external_url
-    from app.services import partners
+    from app.services import api_keys, partners
 
     money = _money(funds, currency)
+    session = db_session()
     try:
-        partner, credentials = partners.create_partner(db_session(), slug=slug, name=name, currency=money.currency, funds=money, actor="cli")
+        with write_transaction(session):  # the key never exists without its signature rule
+            partner, credentials = partners.create_partner(session, slug=slug, name=name, currency=money.currency, funds=money, actor="cli")
+            if require_v2:
+                api_keys.set_require_signature_v2(session, partner=partner, key=api_keys.issued_key(session, credentials), required=True, actor="cli")
     except DomainError as error:
         _fail(error)
     click.echo(

@@ -84,3 +84,34 @@ def build_order_failed_email(
     context = dict(partner=partner, look=look, consumer=consumer, order=order, brand=brand, price=Money(order.price, order.currency))
     html, text = _render("order_failed", **context)
     return Email("order_failed", consumer.email, f"Your {brand.name} gift card order could not be completed", html, text)
+
+
+def build_recipient_changed_email(
+    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, old_email: str, new_email: str,
+    changed_by_name: str, changed_by_email: str, changed_at: datetime, look: Look | None = None
+) -> Email:
+    """To the consumer who bought the card: someone on the store's team sent it to another address.
+
+    Never the card itself: only who changed what, and when, so the buyer can object if they didn't ask for it.
+    """
+    partner, look = _dressed(partner, look)
+    context = dict(
+        partner=partner, look=look, consumer=consumer, order=order, brand=brand, card_value=Money(order.card_value, order.currency),
+        old_email=old_email, new_email=new_email, changed_by_name=changed_by_name, changed_by_email=changed_by_email, changed_at=changed_at,
+    )
+    html, text = _render("recipient_changed", **context)
+    return Email("recipient_changed", consumer.email, f"Your {brand.name} gift card now goes to {new_email}", html, text)
+
+
+def build_team_address_taken_email(
+    *, partner: Partner, email: str, role: str, invited_by_name: str, login_url: str, look: Look | None = None
+) -> Email:
+    """To an address already on another partner's team, when `partner` tries to invite it.
+
+    The inviting admin is answered as for any invitation (nothing tells them where the address is
+    a member); the address's owner learns why no invitation came and what to do instead.
+    """
+    partner, look = _dressed(partner, look)
+    context = dict(partner=partner, look=look, email=email, role=role, invited_by_name=invited_by_name, login_url=login_url)
+    html, text = _render("team_address_taken", **context)
+    return Email("team_address_taken", email, f"About your invitation to the {partner.name} partner portal", html, text)

@@ -1,6 +1,7 @@
 """Secrets at rest: password hashes (Argon2), encryption (Fernet, rotatable), token hashes."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -8,20 +9,53 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app, has_app_context
 
+# Hashes outside an app (argon2-cffi's defaults, RFC 9106's low-memory profile: the same as the
+# ARGON2_* settings' defaults), and verifies every hash: Argon2 reads the parameters from the hash,
+# so hashes made with other parameters (older settings, the tests' cheap ones) still verify.
 _hasher = PasswordHasher()
-# Verified against when no account matches, so a missing email costs the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-just-for-timing")
+_DUMMY_PASSWORD = "not-a-real-password-just-for-timing"
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
+def password_hasher(*, time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    """The hasher for new password hashes (create_app keeps one made from the ARGON2_* settings)."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def _configured_hasher() -> PasswordHasher:
+    if has_app_context():
+        configured = current_app.extensions.get("password_hasher")
+        if configured is not None:
+            return configured
+    return _hasher
+
+
+def _dummy_hash() -> str:
+    """Verified against when no account matches, so a missing email costs the same time: made once
+    per set of parameters, with the ones real hashes get."""
+    hasher = _configured_hasher()
+    params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    if params not in _dummy_hashes:
+        _dummy_hashes[params] = hasher.hash(_DUMMY_PASSWORD)
+    return _dummy_hashes[params]
+
+
+def __getattr__(name: str):
+    if name == "_DUMMY_HASH":  # the dummy hash for the current app's parameters
+        return _dummy_hash()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _configured_hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Timing-safe: always runs one Argon2 verification, even with no hash to check."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -67,3 +101,51 @@ class Encryptor:
     def rotate(self, token: str) -> str:
         """Re-encrypt with the newest key."""
         return self._fernet.rotate(token.encode()).decode()
+
+
+# --- partner API request signatures --------------------------------------------------------
+# v1 (the seed's): METHOD, TIMESTAMP, CLIENT_ID and BODY. v2 adds the request's PATH and QUERY,
+# so a signature made for one resource cannot be sent to another. Pure functions: the API checks
+# with them (app/api/auth.py), and anything that shows or teaches signing can use the same ones.
+
+SIGNATURE_VERSIONS = ("1", "2")
+
+
+def canonical_query(query: str | bytes) -> bytes:
+    """The query string as signed in v2: its `name=value` parameters sorted by name, then by value,
+    each kept byte for byte as sent (still percent-encoded); empty parameters (`a=1&&b=2`) dropped.
+    'b=2&a=%20x&a=1' -> b'a=%20x&a=1&b=2' (byte order: '%' < '1')."""
+    raw = query.encode() if isinstance(query, str) else query
+    parameters = [part.partition(b"=") for part in raw.lstrip(b"?").split(b"&") if part]
+    return b"&".join(name + equals + value for name, equals, value in sorted(parameters, key=lambda p: (p[0], p[2])))
+
+
+def string_to_sign(
+    version: str | int,
+    method: str,
+    path: str,
+    query: str | bytes,
+    timestamp: str,
+    client_id: str,
+    body: str | bytes,
+) -> bytes:
+    """What a partner API request's x-signature is the HMAC-SHA256 of (ValueError for an unknown version).
+
+    v1: METHOD + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY                       (path and query unused)
+    v2: METHOD + "\\n" + PATH + "\\n" + QUERY + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY
+    PATH as sent (/api/partner/v1/customers/1), QUERY as `canonical_query` makes it ("" when none),
+    BODY the raw body bytes ("" when none).
+    """
+    version = str(version)
+    body = body.encode() if isinstance(body, str) else body
+    if version == "1":
+        return f"{method}\n{timestamp}\n{client_id}\n".encode() + body
+    if version == "2":
+        return f"{method}\n{path}\n".encode() + canonical_query(query) + f"\n{timestamp}\n{client_id}\n".encode() + body
+    raise ValueError(f"unknown signature version {version!r}")
+
+
+def request_signature(secret: str | bytes, to_sign: bytes) -> str:
+    """base64(HMAC-SHA256(secret, to_sign)): the x-signature header's value."""
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return base64.b64encode(hmac.new(secret, to_sign, hashlib.sha256).digest()).decode()

@@ -6,7 +6,8 @@ from huey.exceptions import RetryTask
 
 from app.queue import periodic_task, task
 from app.db import db_session
-from app.services import bulk_upload, emails, orders, webhooks
+from app.models import Partner
+from app.services import bulk_upload, consumer_auth, emails, orders, webhooks
 
 
 @task(retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -17,6 +18,15 @@ def deliver_email(email_id: int, task=None) -> str:
 @periodic_task(crontab(minute="*/5"))
 def requeue_stuck_emails() -> int:
     return emails.requeue_stuck_emails()
+
+
+@task(retries=2, retry_delay=10)
+def send_password_reset(partner_id: int, email: str) -> None:
+    """A forgot-password request: the link if the store has a consumer with this email, else nothing."""
+    session = db_session()
+    partner = session.get(Partner, partner_id)
+    if partner is not None:
+        consumer_auth.request_password_reset(session, partner=partner, email=email)
 
 
 @task(retries=4, retry_delay=10, retry_backoff=2, context=True)

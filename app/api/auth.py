@@ -5,23 +5,34 @@ Every request carries four headers:
     x-api-key     the key issued to the partner (stored only as its SHA-256)
     x-client-id   the partner's client id
     x-timestamp   ISO 8601 with an explicit offset, e.g. 2026-02-12T14:30:00.000Z
-    x-signature   base64(HMAC-SHA256(hmac_secret, METHOD + "\n" + TIMESTAMP + "\n" + CLIENT_ID + "\n" + BODY))
+    x-signature   base64(HMAC-SHA256(hmac_secret, STRING_TO_SIGN))
 
-BODY is the raw request body as sent ("" when none). A request is refused when any header
-is missing, the key is unknown or revoked, the client id is not the key's partner's, the
-timestamp is more than 5 minutes old or ahead, the signature does not match, or the
-signature was used before (replay). Every refusal is the same 403, so a caller learns
-nothing about which check failed; the reason is logged.
+and optionally `x-signature-version`, which says what STRING_TO_SIGN is (app/security.string_to_sign):
+
+    1 (the default, the seed's)  METHOD + "\n" + TIMESTAMP + "\n" + CLIENT_ID + "\n" + BODY
+    2                            METHOD + "\n" + PATH + "\n" + QUERY + "\n" + TIMESTAMP + "\n" + CLIENT_ID + "\n" + BODY
+
+BODY is the raw request body as sent ("" when none), PATH the path as sent, QUERY the query
+string with its parameters sorted (app/security.canonical_query). v1 does not cover the path or
+query, so a v1 signature for one resource also fits another: a key can be set to require v2.
+
+A request is refused when any header is missing, the version is not 1 or 2, the key is unknown
+or revoked, the client id is not the key's partner's, the timestamp is more than 5 minutes old
+or ahead, the signature does not match, the key requires v2 and the request is v1, or the
+signature was used before (replay). Every refusal is the same 403, so a caller learns nothing
+about which check failed; the reason is logged.
+
+Before any of that, every request counts against its client IP's budget (API_IP_RATE_LIMIT),
+so made-up keys (each with a fresh per-key budget, API_RATE_LIMIT) cannot flood the checks.
 """
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
-import hmac
 import logging
 import re
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from flask import current_app, g, request
 from sqlalchemy import or_, update
@@ -31,17 +42,38 @@ from sqlmodel import Session, select
 from app.clock import utcnow
 from app.db import db_session, write_transaction
 from app.models import ApiKey, Partner
-from app.security import constant_time_equals, token_hash
+from app.security import SIGNATURE_VERSIONS, constant_time_equals, request_signature, string_to_sign, token_hash
+from app.api import bp
 from app.api.responses import json_response
+from app.extensions import limiter
 
 log = logging.getLogger(__name__)
 
+SIGNATURE_VERSION_HEADER = "x-signature-version"
 FORBIDDEN_MESSAGE = "User is not authorized to access this resource with an explicit deny in an identity-based policy"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})\Z")
 # Compared against when the key is unknown, so that case costs about the same as a bad signature.
 _DUMMY_SECRET = b"no-such-key-dummy-secret"
+
+
+def client_ip_key() -> str:
+    """The client's address (ProxyFix sets it from X-Forwarded-For when TRUSTED_PROXIES says so)."""
+    return "api-client-ip:" + (request.remote_addr or "")
+
+
+def _ip_rate_limit() -> str:
+    return current_app.extensions["settings"].API_IP_RATE_LIMIT
+
+
+def _ip_rate_limit_message() -> str:
+    return f"{_ip_rate_limit()} from one IP address, whatever the key"
+
+
+# In front of the per-key budget (API_RATE_LIMIT, app/api/__init__.py): both are counted before
+# the view, so before authentication, and made-up keys share their sender's budget.
+limiter.shared_limit(_ip_rate_limit, scope="partner-api-ip", key_func=client_ip_key, error_message=_ip_rate_limit_message)(bp)
 
 
 class Unauthorized(Exception):
@@ -62,22 +94,46 @@ def parse_timestamp(value: str) -> datetime | None:
         return None
 
 
-def string_to_sign(method: str, timestamp: str, client_id: str, body: bytes) -> bytes:
-    return f"{method}\n{timestamp}\n{client_id}\n".encode() + body
-
-
 def compute_signature(secret: bytes, method: str, timestamp: str, client_id: str, body: bytes) -> str:
-    digest = hmac.new(secret, string_to_sign(method, timestamp, client_id, body), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    """A v1 signature (the seed's; webhooks are signed this way too)."""
+    return request_signature(secret, string_to_sign("1", method, "", b"", timestamp, client_id, body))
 
 
-def authenticate(session: Session, *, headers, method: str, body: bytes, now: datetime) -> tuple[Partner, ApiKey]:
+def signature_version(headers) -> str:
+    """x-signature-version: "1" when the header is absent; an unknown value is refused."""
+    version = headers.get(SIGNATURE_VERSION_HEADER)
+    if version is None:
+        return "1"
+    if version not in SIGNATURE_VERSIONS:
+        raise Unauthorized("unknown signature version")
+    return version
+
+
+def path_as_sent(environ) -> str:
+    """The request's path as the client sent it (percent-encoding kept), without the query.
+
+    From the server's RAW_URI / REQUEST_URI (gunicorn, werkzeug); rebuilt from the decoded path
+    when there is neither, or the request line held an absolute URL.
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    path = raw.split("?", 1)[0]
+    if path.startswith("/"):
+        return path
+    decoded = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8", "replace")
+    return quote(decoded, safe="/!$&'()*+,;=:@-._~")
+
+
+def authenticate(
+    session: Session, *, headers, method: str, body: bytes, now: datetime, path: str = "", query: bytes = b""
+) -> tuple[Partner, ApiKey]:
     api_key = headers.get("x-api-key", "")
     client_id = headers.get("x-client-id", "")
     signature = headers.get("x-signature", "")
     timestamp = headers.get("x-timestamp", "")
     if not (api_key and client_id and signature and timestamp):
         raise Unauthorized("missing header")
+    version = signature_version(headers)
+    to_sign = string_to_sign(version, method, path, query, timestamp, client_id, body)
 
     when = parse_timestamp(timestamp)
     if when is None:
@@ -87,7 +143,7 @@ def authenticate(session: Session, *, headers, method: str, body: bytes, now: da
 
     key = session.exec(select(ApiKey).where(ApiKey.key_hash == token_hash(api_key))).first()
     if key is None:
-        compute_signature(_DUMMY_SECRET, method, timestamp, client_id, body)
+        request_signature(_DUMMY_SECRET, to_sign)
         raise Unauthorized("unknown api key")
     if key.revoked_at is not None:
         raise Unauthorized(f"revoked api key {key.prefix}")
@@ -98,9 +154,11 @@ def authenticate(session: Session, *, headers, method: str, body: bytes, now: da
         secret = current_app.extensions["encryptor"].decrypt(key.hmac_secret_encrypted)
     except ValueError:
         raise Unauthorized(f"cannot decrypt the secret of api key {key.prefix}") from None
-    expected = compute_signature(secret.encode(), method, timestamp, client_id, body)
+    expected = request_signature(secret.encode(), to_sign)
     if not constant_time_equals(expected, signature):
-        raise Unauthorized(f"bad signature for api key {key.prefix}")
+        raise Unauthorized(f"bad v{version} signature for api key {key.prefix}")
+    if key.require_signature_v2 and version != "2":
+        raise Unauthorized(f"v{version} signature for api key {key.prefix}, which requires v2")
 
     signature_hash = hashlib.sha256(signature.encode()).hexdigest()
     store = current_app.extensions["api_replay_store"]
@@ -135,6 +193,8 @@ def signed(view):
                 method=request.method,
                 body=request.get_data(cache=True),
                 now=utcnow(),
+                path=path_as_sent(request.environ),
+                query=request.query_string,
             )
         except Unauthorized as refusal:
             session.rollback()

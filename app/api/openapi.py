@@ -22,7 +22,8 @@ ERROR_CODES = {
     402: ("BUSINESS_RULE_ERROR", "Insufficient balance."),
     403: ("", "Authentication failed (the seed's {\"Message\": ...} body, not the envelope)."),
     404: ("NOT_FOUND", "The resource does not exist (or belongs to another partner)."),
-    429: ("TOO_MANY_REQUESTS", "Too many requests for this API key; wait the seconds in the Retry-After header."),
+    429: ("TOO_MANY_REQUESTS", "Too many requests for this API key, or from this IP address whatever the key; "
+                               "wait the seconds in the Retry-After header."),
     500: ("INTERNAL_ERROR", "Something went wrong on our side."),
 }
 # Path parameters by name: ids are database ids, an order is named by its public id.
@@ -135,9 +136,26 @@ AUTH_HEADERS = [
     ("x-client-id", "clientId", "The partner's client id.", "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"),
     ("x-timestamp", "timestamp", "ISO 8601 with Z or an offset; at most 5 minutes from now.", "2026-02-12T14:30:00.000Z"),
     ("x-signature", "signature",
-     'base64(HMAC-SHA256(hmac_secret, METHOD + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY)); '
-     "BODY is the raw body sent, empty when none. Each signature is accepted once.", "3yV1pQk0mL8sR2tW6xZ9aB4cD7eF0gH1iJ5kN8oP2qU="),
+     "base64(HMAC-SHA256(hmac_secret, STRING_TO_SIGN)), where STRING_TO_SIGN depends on x-signature-version. "
+     'Version 1 (the default): METHOD + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY; it does not cover '
+     "the path or the query, so prefer version 2. "
+     'Version 2: METHOD + "\\n" + PATH + "\\n" + QUERY + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY, '
+     "where PATH is the path as sent (e.g. /api/partner/v1/customers/1), QUERY the query string without the '?', "
+     "its name=value parameters sorted by name then value and kept percent-encoded as sent (empty when none; "
+     "'status=active&email=a%40b.example' signs as 'email=a%40b.example&status=active'). "
+     "BODY is the raw body sent, empty when none. Each signature is accepted once. A key can be set to require "
+     "version 2: version 1 requests with it are refused (403).", "3yV1pQk0mL8sR2tW6xZ9aB4cD7eF0gH1iJ5kN8oP2qU="),
 ]
+# Optional, so it is no security scheme (those are all required): a header parameter of every signed operation.
+SIGNATURE_VERSION_HEADER = (
+    "x-signature-version", "signatureVersion",
+    "Optional: which string x-signature signs, 1 (the default) or 2 (also covers the path and query; see "
+    "x-signature). Any other value is refused (403).", "2",
+)
+_SIGNATURE_VERSION_PARAMETER = {
+    "name": SIGNATURE_VERSION_HEADER[0], "in": "header", "required": False, "description": SIGNATURE_VERSION_HEADER[2],
+    "schema": {"type": "string", "enum": ["1", "2"], "default": "1"}, "example": SIGNATURE_VERSION_HEADER[3],
+}
 _DOCUMENTS_ONLY = {"api.openapi_document", "api.docs_page"}
 SCHEMA_MODELS: list[type[BaseModel]] = [
     schemas.CustomerCreate, schemas.FundsChange, schemas.CustomerQuery, schemas.CreatedCustomer,
@@ -169,6 +187,8 @@ def _operation(route: Route) -> dict:
     if route.description:
         operation["description"] = route.description
     parameters = [{"$ref": f"#/components/parameters/{name}"} for _, name, _, _ in AUTH_HEADERS] if route.signed else []
+    if route.signed:
+        parameters.append(dict(_SIGNATURE_VERSION_PARAMETER))
     for name in route.path_parameters:
         parameters.append({"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]})
     if route.query is not None:
@@ -285,7 +305,7 @@ def docs_page():
         routes=ROUTES,
         route_models={m.__name__ for r in ROUTES for m in (r.query, r.request, r.response) if m is not None},
         prefix=URL_PREFIX,
-        auth_headers=AUTH_HEADERS,
+        auth_headers=[*AUTH_HEADERS, SIGNATURE_VERSION_HEADER],
         error_codes=ERROR_CODES,
         schemas=schemas_,
     )

@@ -66,7 +66,7 @@ def order_with_card(session, order: Order) -> dict:
         card = schemas.OrderCard(
             number=encryptor.decrypt(order.card_number_encrypted),
             pin=encryptor.decrypt(order.card_pin_encrypted) if order.card_pin_encrypted else None,
-            redemptionUrl=order.redemption_url or None,
+            redemptionUrl=encryptor.decrypt(order.redemption_url_encrypted) if order.redemption_url_encrypted else None,
         )
     return schemas.order_data(order, session.get(Brand, order.brand_id), card)
 

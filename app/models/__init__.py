@@ -7,6 +7,7 @@ from app.models.email import EmailMessage
 from app.models.ledger import Account, Entry, Transaction
 from app.models.order import Order
 from app.models.partner import ApiKey, ApiSignatureSeen, Partner, TermsVersion
+from app.models.sign_in_session import SignInSession
 from app.models.team import AuditEvent, TeamMember
 from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -26,6 +27,7 @@ __all__ = [
     "Partner",
     "PartnerBrand",
     "PasswordReset",
+    "SignInSession",
     "TeamMember",
     "TermsVersion",
     "Transaction",

@@ -11,7 +11,8 @@ from app.clock import utcnow
 class Order(SQLModel, table=True):
     """A gift card bought with wallet balance. Amounts are minor units of `currency`.
 
-    The card's number and PIN are stored encrypted. `debit_transaction_id` is the charge;
+    The card's number and PIN are stored encrypted, and so is its redemption link (the provider fills
+    the number and PIN into it). `debit_transaction_id` is the charge;
     a refund reverses exactly its entries.
     """
 
@@ -43,7 +44,8 @@ class Order(SQLModel, table=True):
     provider_reference: str = Field(default="", max_length=120)
     card_number_encrypted: str = Field(default="", max_length=500)
     card_pin_encrypted: str = Field(default="", max_length=500)
-    redemption_url: str = Field(default="", max_length=500)
+    # No length limit: encrypted, a link filled in from a 300-character template can pass 500 characters.
+    redemption_url_encrypted: str = Field(default="", sa_column_kwargs={"server_default": ""})
     debit_transaction_id: int | None = Field(default=None, foreign_key="ledger_transaction.id")
     idempotency_key: str = Field(max_length=80)
     # The partner's own reference for an order placed by API: unique per partner (idempotent).

@@ -68,6 +68,8 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = None
     label: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
     created_by_id: int | None = Field(default=None, foreign_key="team_member.id")
+    # Refuse the seed's v1 signatures (they do not cover the path or query): x-signature-version 2 only.
+    require_signature_v2: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class ApiSignatureSeen(SQLModel, table=True):

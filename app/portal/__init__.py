@@ -26,7 +26,7 @@ from app.db import db_session
 from app.domain.money import Money
 from app.models import Partner, TeamMember
 from app.services import audit as audit_service  # not `audit_log`: the view module app.portal.audit_log takes that name
-from app.services.team import ROLES, role_allows
+from app.services.team import ROLES, role_allows, signed_in_member
 
 PUBLIC = "public"
 MEMBER = "member"
@@ -77,10 +77,17 @@ def audit(session_, action: str, *, subject_type: str = "", subject_id: str | in
     )
 
 
-def sign_in(member: TeamMember) -> None:
+def sign_in(member: TeamMember, token: str) -> None:
+    """This browser is `member`, in the sign-in session `token` (from `team.start_sign_in`): "<id>:<epoch>:<token>"."""
     session.pop(SESSION_KEY, None)
-    session[SESSION_KEY] = f"{member.id}:{member.session_epoch}"
+    session[SESSION_KEY] = f"{member.id}:{member.session_epoch}:{token}"
     g.member = member
+
+
+def sign_in_token() -> str | None:
+    """This browser's sign-in session token, from the cookie (whether or not it is still live)."""
+    parts = (session.get(SESSION_KEY) or "").split(":", 2)
+    return parts[2] if len(parts) == 3 and parts[2] else None
 
 
 def sign_out() -> None:
@@ -89,14 +96,12 @@ def sign_out() -> None:
 
 
 def _load_member() -> TeamMember | None:
-    identifier, _, epoch = (session.get(SESSION_KEY) or "").partition(":")
-    if not identifier.isdigit() or not epoch.isdigit():
+    identifier, _, rest = (session.get(SESSION_KEY) or "").partition(":")
+    epoch, _, token = rest.partition(":")
+    if not identifier.isdigit() or not epoch.isdigit() or not token:
         return None
-    member = db_session().get(TeamMember, int(identifier))
-    # A password change or deactivation bumps the epoch: older sessions load nobody.
-    if member is None or not member.is_active or member.session_epoch != int(epoch):
-        return None
-    return member
+    # Only with a live sign-in session: signed out, idle or too old, a copy of this cookie loads nobody.
+    return signed_in_member(db_session(), member_id=int(identifier), epoch=int(epoch), token=token)
 
 
 @bp.before_request

@@ -1,4 +1,5 @@
-"""API keys (admins): create, rotate, revoke. A new key's credentials are on the answer to the
+"""API keys (admins): create, rotate, revoke, and require v2 signatures (which cover the path and
+query) or allow the seed's v1 again. A new key's credentials are on the answer to the
 form that made it, and nowhere else: that page is never stored (no-store, no htmx history), and
 the address bar shows the list's URL, so reloading or going back shows the list, not the secrets."""
 from __future__ import annotations
@@ -19,12 +20,13 @@ def _at_the_list(status: int = 200, **headers) -> tuple[int, dict]:
     return status, {"HX-Push-Url": url_for("portal.api_keys"), **headers}
 
 
-def _list(error: str | None = None, label: str = "", status: int = 200):
+def _list(error: str | None = None, label: str = "", status: int = 200, require_v2: bool = False):
     session = db_session()
     keys = api_key_service.keys(session, current_partner())
     creator_ids = {key.created_by_id for key in keys if key.created_by_id}
     creators = dict(session.exec(select(TeamMember.id, TeamMember.email).where(TeamMember.id.in_(creator_ids))).all()) if creator_ids else {}
-    return render_template("portal/api_keys/index.html", keys=keys, creators=creators, error=error, label=label), *_at_the_list(status)
+    return render_template("portal/api_keys/index.html", keys=keys, creators=creators, error=error, label=label,
+                           require_v2=require_v2), *_at_the_list(status)
 
 
 def _issued(key: ApiKey, credentials: ApiCredentials, *, replaced: ApiKey | None = None):
@@ -41,13 +43,16 @@ def api_keys():
 def api_keys_create():
     session = db_session()
     label = request.form.get("label", "")
+    require_v2 = request.form.get("require_signature_v2") == "1"
     try:
         with write_transaction(session):
-            key, credentials = api_key_service.create(session, partner=current_partner(), label=label, created_by=current_member())
+            key, credentials = api_key_service.create(session, partner=current_partner(), label=label, created_by=current_member(),
+                                                      require_signature_v2=require_v2)
             audit(session, "api_key.create", subject_type="api_key", subject_id=key.id,
-                  summary=f"Created key {key.prefix}…" + (f" ({key.label})" if key.label else ""), details={"prefix": key.prefix, "label": key.label})
+                  summary=f"Created key {key.prefix}…" + (f" ({key.label})" if key.label else "") + (", v2 signatures only" if require_v2 else ""),
+                  details={"prefix": key.prefix, "label": key.label, "requireSignatureV2": require_v2})
     except InvalidInput as error:
-        return _list(error.message, label[:200], 422)
+        return _list(error.message, label[:200], 422, require_v2=require_v2)
     return _issued(key, credentials)
 
 
@@ -81,4 +86,20 @@ def api_keys_revoke(key_id: int):
     except InvalidInput as error:
         return _list(error.message, status=422)
     flash(f"Key {key.prefix}… is revoked: requests signed with it are refused from now on.", "success")
+    return redirect(url_for("portal.api_keys"), 303)
+
+
+@portal_route("/api-keys/<int:key_id>/signature-version", role="admin", methods=("POST",))
+def api_keys_signature_version(key_id: int):
+    """require_signature_v2=1: the key accepts only v2 signatures; 0: v1 (the seed's) again too."""
+    key = _key(key_id)
+    required = request.form.get("require_signature_v2") == "1"
+    try:
+        api_key_service.set_require_signature_v2(db_session(), partner=current_partner(), key=key, required=required, by=current_member())
+    except InvalidInput as error:
+        return _list(error.message, status=422)
+    if required:
+        flash(f"Key {key.prefix}… now accepts only v2 signatures: v1 requests signed with it are refused.", "success")
+    else:
+        flash(f"Key {key.prefix}… accepts v1 signatures again.", "success")
     return redirect(url_for("portal.api_keys"), 303)

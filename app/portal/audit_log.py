@@ -5,6 +5,7 @@ from flask import render_template, request
 from sqlmodel import func, select
 
 from app.db import db_session
+from app.domain.paging import page_number, within_pages
 from app.models import AuditEvent
 from app.portal import current_partner, portal_route
 from app.web import wants_partial
@@ -17,13 +18,14 @@ def audit_log():
     session = db_session()
     action = request.args.get("action", "").strip()[:60]
     who = request.args.get("who", "").strip()[:120]
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args.get("page"))
     conditions = [AuditEvent.partner_id == current_partner().id]
     if action:
-        conditions.append(AuditEvent.action.startswith(action))
+        conditions.append(AuditEvent.action.startswith(action, autoescape=True))  # a typed % or _ is a character
     if who:
-        conditions.append(AuditEvent.actor.contains(who))
+        conditions.append(AuditEvent.actor.contains(who, autoescape=True))
     total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
+    page = within_pages(page, total=total, size=PAGE_SIZE)
     events = session.exec(
         select(AuditEvent).where(*conditions).order_by(AuditEvent.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()

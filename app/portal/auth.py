@@ -7,7 +7,7 @@ from app.db import db_session
 from app.domain.errors import InvalidCredentials, InvalidInput
 from app.domain.passwords import password_rules
 from app.extensions import limiter
-from app.portal import MEMBER, PUBLIC, current_member, portal_route, safe_next, sign_in, sign_out
+from app.portal import MEMBER, PUBLIC, current_member, portal_route, safe_next, sign_in, sign_in_token, sign_out
 from app.services import team
 
 
@@ -24,7 +24,7 @@ def login():
         member = team.authenticate(db_session(), email=email, password=request.form.get("password", ""))
     except InvalidCredentials as error:
         return render_template("portal/login.html", email=email, error=error.message, next=request.form.get("next", "")), 422
-    sign_in(member)
+    sign_in(member, team.start_sign_in(db_session(), member=member, replacing=sign_in_token()))
     if member.must_change_password:
         return redirect(url_for("portal.set_password"), 303)
     return redirect(safe_next(request.form.get("next")), 303)
@@ -32,6 +32,7 @@ def login():
 
 @portal_route("/logout", role=MEMBER, methods=("POST",))
 def logout():
+    team.sign_out(db_session(), token=sign_in_token())
     sign_out()
     flash("You're signed out.", "info")
     return redirect(url_for("portal.login"), 303)
@@ -45,11 +46,13 @@ def set_password():
     if request.method == "GET":
         return render_template("portal/set_password.html", error=None, rules=password_rules("", email=member.email))
     password = request.form.get("password", "")
+    token = sign_in_token()
     try:
-        team.set_password(db_session(), member=member, password=password, confirmation=request.form.get("confirmation", ""))
+        team.set_password(db_session(), member=member, password=password, confirmation=request.form.get("confirmation", ""),
+                          current_sign_in=token)
     except InvalidInput as error:
         return render_template("portal/set_password.html", error=error.message, rules=password_rules(password, email=member.email)), 422
-    sign_in(member)  # the password change ended every session, this one included
+    sign_in(member, token)  # the change ended every other session; this one goes on, with the new epoch in its cookie
     flash("Your password is set.", "success")
     return redirect(url_for("portal.home"), 303)
 

@@ -13,6 +13,7 @@ from sqlmodel import select
 from app.db import db_session, write_transaction
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import Money
+from app.domain.paging import page_number
 from app.domain.pricing import BonusType
 from app.models import Brand, PartnerBrand
 from app.portal import audit, current_partner, portal_route
@@ -20,7 +21,6 @@ from app.services import catalog
 from app.web import wants_partial
 
 PAGE_SIZE = 25
-LAST_PAGE = 10_000
 ENABLED_FILTERS = {"yes": "Offered", "no": "Not offered"}
 BONUS_TYPES = {"none": "No bonus", "value": "Value bonus (the card is worth more)", "cash": "Cash back (into the bonus balance)"}
 DATE_FORMAT = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, read as UTC
@@ -40,7 +40,7 @@ class BrandSearch:
             q=args.get("q", "").strip()[:80],
             category=args.get("category", "").strip()[:60],
             enabled=enabled if enabled in ENABLED_FILTERS else "",
-            page=min(max(args.get("page", 1, type=int), 1), LAST_PAGE),
+            page=page_number(args.get("page")),
         )
 
     def link_args(self, page: int) -> dict:

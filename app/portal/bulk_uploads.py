@@ -9,9 +9,10 @@ from sqlmodel import func, select
 from app.db import db_session
 from app.domain.errors import DomainError
 from app.domain.money import Money
+from app.domain.paging import page_number, within_pages
 from app.models import BulkUpload, BulkUploadRow, TeamMember
 from app.portal import current_member, current_partner, portal_route
-from app.services import bulk_upload as bulk, reports
+from app.services import bulk_upload as bulk
 from app.web import wants_partial
 
 UPLOADS_PER_PAGE = 20
@@ -21,8 +22,9 @@ ROWS_PER_PAGE = 50
 def _index(error: str | None = None, status: int = 200):
     session = db_session()
     partner = current_partner()
-    page = reports.page_number(request.args.get("page"))
+    page = page_number(request.args.get("page"))
     total = session.exec(select(func.count()).select_from(BulkUpload).where(BulkUpload.partner_id == partner.id)).one()
+    page = within_pages(page, total=total, size=UPLOADS_PER_PAGE)
     uploads = session.exec(
         select(BulkUpload, TeamMember.email)
         .join(TeamMember, TeamMember.id == BulkUpload.team_member_id, isouter=True)
@@ -80,7 +82,7 @@ def _context(upload: BulkUpload) -> dict:
         return context
     outcome = request.args.get("outcome", "")
     outcome = outcome if outcome in bulk.OUTCOMES else ""
-    page = reports.page_number(request.args.get("page"))
+    page = page_number(request.args.get("page"))
     rows, total = bulk.rows_page(session, upload, outcome=outcome, page=page, per_page=ROWS_PER_PAGE)
     needs = bulk.funds_needed(session, current_partner(), upload)
     return context | dict(

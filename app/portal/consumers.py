@@ -17,6 +17,7 @@ from app.db import db_session, write_transaction
 from app.domain.errors import DomainError, DuplicateConsumer, InsufficientFunds, InvalidInput, PartnerFundsTooLow
 from app.domain.ledger import AccountKind, TransactionType
 from app.domain.money import Money, normalize_currency
+from app.domain.paging import page_number
 from app.models import Account, Brand, Consumer, Order
 from app.portal import audit, current_member, current_partner, portal_route
 from app.services import consumers as consumer_service
@@ -27,7 +28,6 @@ from app.services.partners import partner_funds
 from app.web import format_money, wants_partial
 
 PAGE_SIZE = 25
-LAST_PAGE = 10_000
 STATUSES = ("active", "inactive")
 STATEMENT_LINES = 100
 ORDER_LINES = 50
@@ -57,7 +57,7 @@ class ConsumerSearch:
         return cls(
             q=args.get("q", "").strip()[:120],
             status=status if status in STATUSES else "",
-            page=min(max(args.get("page", 1, type=int), 1), LAST_PAGE),
+            page=page_number(args.get("page")),
         )
 
     def link_args(self, page: int) -> dict:

@@ -1,14 +1,14 @@
 """Orders in the portal: everyone on the team finds and reads them; operators retry a failed one
-and send a card again, to the same or a corrected address."""
+and send a card again; only admins send it to a corrected address (the buyer is told)."""
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 
 from app.db import db_session
 from app.domain.errors import DomainError, InvalidInput
+from app.domain.paging import page_number
 from app.portal import current_member, current_partner, portal_route
 from app.services import order_support
-from app.services.reports import page_number
 from app.web import wants_partial
 
 
@@ -68,7 +68,7 @@ def resend_card(public_id: str):
     return redirect(url_for("portal.order", public_id=public_id), 303)
 
 
-@portal_route("/orders/<public_id>/recipient", role="operator", methods=("POST",))
+@portal_route("/orders/<public_id>/recipient", role="admin", methods=("POST",))
 def change_recipient(public_id: str):
     order = _partner_order(public_id)
     email = request.form.get("email", "")
@@ -76,5 +76,5 @@ def change_recipient(public_id: str):
         order_support.change_recipient(db_session(), partner=current_partner(), order=order, email=email, by=current_member())
     except DomainError as problem:
         return _detail(public_id, error=problem.message, email=email, status=422)
-    flash(f"The recipient is now {order.recipient_email}, and the card was sent there.", "success")
+    flash(f"The recipient is now {order.recipient_email}, and the card was sent there. The consumer was told by email.", "success")
     return redirect(url_for("portal.order", public_id=public_id), 303)

@@ -30,13 +30,13 @@ def team():
 def invite_member():
     form = {key: request.form.get(key, "") for key in ("email", "full_name", "role")}
     try:
-        member, _ = team_service.invite(
+        email = team_service.invite_from_portal(
             db_session(), partner=current_partner(), email=form["email"], full_name=form["full_name"],
-            role=form["role"], invited_by=current_member(),
+            role=form["role"], by=current_member(),
         )
     except InvalidInput as error:
         return _page(error.message, form, 422)
-    flash(f"Invitation sent to {member.email}.", "success")
+    flash(f"Invitation sent to {email}.", "success")
     return redirect(url_for("portal.team"), 303)
 
 

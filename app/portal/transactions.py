@@ -1,8 +1,7 @@
 """The partner's ledger transactions: a filtered list with pages, and the same list as a CSV of any size."""
 from __future__ import annotations
 
-import csv
-import io
+from itertools import chain
 
 from flask import Response, make_response, render_template, request
 from sqlmodel import Session
@@ -10,11 +9,10 @@ from sqlmodel import Session
 from app.db import db_session, engine as database_engine
 from app.domain.errors import InvalidInput
 from app.portal import current_partner, portal_route
-from app.services import reports
+from app.services import csv_export, reports
 from app.web import wants_partial
 
 CSV_COLUMNS = ["id", "date", "type", "status", "amount", "currency", "consumer_email", "order", "memo", "actor"]
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): a leading ' keeps it text.
 ROWS_PER_CHUNK = 500
 
 
@@ -38,19 +36,10 @@ def transactions():
         return _list(reports.TransactionFilter(), problem.message)
 
 
-def _csv_text(buffer: io.StringIO, writer, rows) -> str:
-    for row in rows:
-        writer.writerow(reports.spreadsheet_safe(cell) for cell in row)
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
 def _cells(row: reports.TransactionRow) -> list:
     return [
         row.id, row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.type, row.status,
-        format(row.amount.to_decimal(), "f"), row.amount.currency, row.consumer_email or "", row.order or "", row.memo, row.actor,
+        row.amount.to_decimal(), row.amount.currency, row.consumer_email or "", row.order or "", row.memo, row.actor,
     ]
 
 
@@ -66,16 +55,8 @@ def transactions_csv():
         # Sent after the view returned: the generator owns a session for as long as the download
         # lasts (closed when it ends or the client goes away) and needs no Flask context.
         with Session(engine) as session:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            yield _csv_text(buffer, writer, [CSV_COLUMNS])
-            chunk = []
-            for row in reports.transaction_export(session, partner=partner, filter=filter):
-                chunk.append(_cells(row))
-                if len(chunk) == ROWS_PER_CHUNK:
-                    yield _csv_text(buffer, writer, chunk)
-                    chunk = []
-            yield _csv_text(buffer, writer, chunk)
+            rows = (_cells(row) for row in reports.transaction_export(session, partner=partner, filter=filter))
+            yield from csv_export.csv_chunks(chain([CSV_COLUMNS], rows), rows_per_chunk=ROWS_PER_CHUNK)
 
     return Response(
         lines(),

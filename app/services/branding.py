@@ -39,10 +39,15 @@ SUPPORT_EMAIL_MAX = 254
 TERMS_MAX = 20_000
 
 LOGO_MAX_BYTES = 1024 * 1024
-LOGO_MAX_PIXELS = 4096 * 4096  # decoded size; a small file can still unpack into a huge image
+LOGO_MAX_SIDE = 4096
+LOGO_MAX_PIXELS = LOGO_MAX_SIDE * LOGO_MAX_SIDE  # decoded size; a small file can still unpack into a huge image
+# Pillow's own guard (this module is the app's only Pillow user): past this many pixels Image.open
+# warns, past twice as many it refuses, before any pixel is decoded. clean_logo refuses past it anyway.
+Image.MAX_IMAGE_PIXELS = LOGO_MAX_PIXELS
 LOGO_BOX = (512, 160)  # the stored logo fits in this, keeping its proportions
 LOGO_FORMATS = ("PNG", "JPEG", "WEBP")
 NOT_AN_IMAGE = "The logo must be a PNG, JPEG or WebP image, and this file isn't one."
+TOO_MANY_PIXELS = f"it can be at most {LOGO_MAX_SIDE}×{LOGO_MAX_SIDE} ({LOGO_MAX_PIXELS / 1e6:.1f} megapixels)."
 
 
 # --- how the store looks ------------------------------------------------------------------
@@ -239,10 +244,11 @@ def clean_logo(data: bytes) -> Logo:
     if head.startswith(b"<") or b"<svg" in head:
         raise InvalidInput("SVG and other text files can't be logos: upload a PNG, JPEG or WebP image.", field="logo")
     try:
+        # Image.open reads only the header: the size is known (and checked) before anything is decoded.
         with Image.open(BytesIO(data), formats=LOGO_FORMATS) as probe:
             width, height = probe.size
             if width * height > LOGO_MAX_PIXELS:
-                raise InvalidInput(f"The logo is {width}×{height} pixels; it can be at most 4096×4096.", field="logo")
+                raise InvalidInput(f"The logo is {width}×{height} pixels; {TOO_MANY_PIXELS}", field="logo")
             probe.verify()  # the whole file, not only its header
         with Image.open(BytesIO(data), formats=LOGO_FORMATS) as image:
             image.load()  # the first frame of an animation
@@ -251,7 +257,9 @@ def clean_logo(data: bytes) -> Logo:
             pixels = upright.convert("RGBA" if transparent else "RGB")
     except InvalidInput:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's guard, at open: the header claims far too many pixels
+        raise InvalidInput(f"The logo has more pixels than a logo may have; {TOO_MANY_PIXELS}", field="logo") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise InvalidInput(NOT_AN_IMAGE, field="logo") from None
     # A new image from the bare pixels: no EXIF, ICC profile, text chunks or anything appended to the file.
     clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())

@@ -26,7 +26,7 @@ from app.domain.ledger import AccountKind
 from app.domain.money import Money, normalize_currency
 from app.models import Account, BulkUpload, BulkUploadRow, Consumer, Partner, TeamMember
 from app.queue import enqueue
-from app.services import audit, consumers, reports
+from app.services import audit, consumers, csv_export
 from app.services.partners import partner_funds
 
 COLUMNS = ("action", "email", "full_name", "currency", "initial_funds")
@@ -111,7 +111,7 @@ def _header_positions(header: list[str]) -> dict[str, int]:
 
 def _canonical_line(number: int, values: list[str], positions: dict[str, int], width: int) -> str:
     """The row's values in COLUMNS order (what the error download gives back), then any values beyond the header's columns."""
-    values = [reports.spreadsheet_value(value) for value in values]  # our error download, fixed and sent back
+    values = [csv_export.original_value(value) for value in values]  # our error download, fixed and sent back
     cells = [values[positions[name]] if name in positions and positions[name] < len(values) else "" for name in COLUMNS]
     cells += [value for value in values[width:] if value.strip()]
     out = io.StringIO()
@@ -383,15 +383,11 @@ def rows_page(session: Session, upload: BulkUpload, *, outcome: str, page: int, 
 
 def error_csv(session: Session, upload: BulkUpload) -> str:
     """The rows in error with their original values and the reason: fix them and upload this file again."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([*COLUMNS, "error"])
-    for raw, message in session.exec(
+    rows = session.exec(
         select(BulkUploadRow.raw, BulkUploadRow.message)
         .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == ERROR).order_by(BulkUploadRow.row_number)
-    ):
-        writer.writerow(reports.spreadsheet_safe(cell) for cell in [*_cells(raw)[:len(COLUMNS)], message])
-    return out.getvalue()
+    )
+    return csv_export.csv_text([[*COLUMNS, "error"], *([*_cells(raw)[:len(COLUMNS)], message] for raw, message in rows)])
 
 
 # --- commit --------------------------------------------------------------------------------

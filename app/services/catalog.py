@@ -106,7 +106,7 @@ def _visible(partner: Partner, currency: str | None):
         .where(PartnerBrand.partner_id == partner.id, PartnerBrand.enabled, Brand.is_active)
     )
     if currency:
-        statement = statement.where(Brand.currencies.contains(currency))
+        statement = statement.where(Brand.currencies.contains(currency, autoescape=True))
     return statement
 
 
@@ -124,9 +124,9 @@ def browse(
     statement = _visible(partner, currency)
     query = (query or "").strip()[:80]
     if query:
-        pattern = f"%{query.lower()}%"
+        needle = query.lower()  # matched literally: autoescape makes a typed % or _ a character, not a wildcard
         statement = statement.where(
-            or_(func.lower(Brand.name).like(pattern), func.lower(Brand.category).like(pattern), func.lower(Brand.description).like(pattern))
+            or_(*(func.lower(column).contains(needle, autoescape=True) for column in (Brand.name, Brand.category, Brand.description)))
         )
     if category:
         statement = statement.where(Brand.category == category)

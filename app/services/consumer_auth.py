@@ -14,7 +14,9 @@ from app.domain.passwords import password_problems
 from app.emails import build_password_reset_email
 from app.links import external_url
 from app.models import Consumer, Partner, PasswordReset, TermsVersion
+from app.queue import enqueue
 from app.security import hash_password, new_token, token_hash, verify_password
+from app.services import sign_in_sessions
 from app.services.consumers import find_consumer, normalize_email
 from app.services.emails import queue_email
 from app.services.partners import current_terms
@@ -40,15 +42,42 @@ def authenticate(session: Session, *, partner: Partner, email: str, password: st
     return consumer
 
 
-def _store_password(session: Session, consumer: Consumer, password: str) -> None:
+def start_sign_in(session: Session, *, consumer: Consumer, replacing: str | None = None) -> str:
+    """The consumer signed in: a new sign-in session. Returns its token, for this browser's cookie.
+
+    `replacing`: the token this browser held until now, if any (signing in again): that session ends.
+    """
+    with write_transaction(session):
+        return sign_in_sessions.start(session, consumer_id=consumer.id, replacing=replacing)
+
+
+def sign_out(session: Session, *, token: str | None) -> None:
+    """This browser's sign-in session ends: its cookie, or any copy of it, signs nobody in any more."""
+    if token:
+        with write_transaction(session):
+            sign_in_sessions.end(session, token)
+
+
+def sign_in_is_live(session: Session, *, consumer: Consumer, token: str | None) -> bool:
+    """Whether `token` (from the cookie) is a live sign-in session of this consumer.
+
+    The store reads the session with the consumer (`partners.PARTNER_AND_CONSUMER`): no query of its own.
+    """
+    record = sign_in_sessions.find(session, sign_in_sessions.hash_of(token))
+    return record is not None and record.consumer_id == consumer.id and sign_in_sessions.is_live(session, record)
+
+
+def _store_password(session: Session, consumer: Consumer, password: str, *, keeping: str | None = None) -> None:
+    """The new password; every sign-in session of the consumer ends, but `keeping` (the browser that changed it)."""
     problems = password_problems(password, email=consumer.email)
     if problems:
         raise InvalidInput("Choose a stronger password: " + "; ".join(problems).lower() + ".", field="password")
     consumer.password_hash = hash_password(password)
     consumer.must_change_password = False
     consumer.temporary_password_expires_at = None
-    consumer.session_epoch += 1  # every other session of this consumer ends here
+    consumer.session_epoch += 1  # every session of this consumer ends here (the one kept gets the new epoch)
     session.add(consumer)
+    sign_in_sessions.end_all(session, consumer_id=consumer.id, keeping=keeping)
     # Any reset link still out there dies with the old password.
     session.execute(
         update(PasswordReset)
@@ -58,15 +87,20 @@ def _store_password(session: Session, consumer: Consumer, password: str) -> None
     )
 
 
-def set_trusted_password(session: Session, *, consumer: Consumer, password: str, confirmation: str) -> Consumer:
-    """First login: replace the temporary password with one the consumer chose."""
+def set_trusted_password(
+    session: Session, *, consumer: Consumer, password: str, confirmation: str, current_sign_in: str | None = None
+) -> Consumer:
+    """First login: replace the temporary password with one the consumer chose.
+
+    Every other sign-in session of the consumer ends; `current_sign_in` (this browser's token) goes on.
+    """
     if password != confirmation:
         raise InvalidInput("The two passwords don't match.", field="confirmation")
     if verify_password(consumer.password_hash, password):
         raise InvalidInput("Choose a new password, not the temporary one.", field="password")
     with write_transaction(session):
         session.refresh(consumer)
-        _store_password(session, consumer, password)
+        _store_password(session, consumer, password, keeping=current_sign_in)
     return consumer
 
 
@@ -96,8 +130,21 @@ def accept_terms(session: Session, *, consumer: Consumer, version: int | None, a
     return consumer
 
 
+def ask_for_password_reset(*, partner: Partner, email: str) -> None:
+    """The forgot page's request: queue `send_password_reset` for any well-formed address.
+
+    The request itself never looks the consumer up nor writes anything: the queue does, so an
+    address that has an account and one that hasn't take the same time to answer.
+    """
+    try:
+        email = normalize_email(email)
+    except InvalidInput:
+        return
+    enqueue("send_password_reset", partner.id, email)
+
+
 def request_password_reset(session: Session, *, partner: Partner, email: str) -> None:
-    """Email a single-use reset link if the account exists. Says nothing either way."""
+    """Email a single-use reset link if the account exists (in the queue). Says nothing either way."""
     try:
         email = normalize_email(email)
     except InvalidInput:

@@ -17,10 +17,11 @@ from sqlmodel import Session, func, select
 
 from app.clock import utcnow
 from app.db import write_transaction
+from app.domain import paging
 from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
-from app.emails import build_gift_card_email
+from app.emails import build_gift_card_email, build_recipient_changed_email
 from app.models import Brand, Consumer, EmailMessage, Order, Partner, PartnerBrand, TeamMember, Transaction
 from app.providers import IssuedCard
 from app.services import audit, catalog
@@ -31,7 +32,7 @@ from app.services.reports import DayRange, Page, day_range, email_filter
 
 MAX_DELIVERY_CHANGES = 3
 ORDER_STATUSES = tuple(s.value for s in OrderStatus)
-ORDER_EMAIL_KINDS = ("gift_card", "order_confirmation", "order_failed")
+ORDER_EMAIL_KINDS = ("gift_card", "order_confirmation", "order_failed", "recipient_changed")
 
 
 # --- finding orders ----------------------------------------------------------------------
@@ -87,6 +88,7 @@ class OrderRow:
 def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page: int, size: int = 50) -> Page:
     where = (Order.partner_id == partner.id, *filter.where())
     total = session.exec(select(func.count(Order.id)).select_from(Order).join(Consumer, Consumer.id == Order.consumer_id).where(*where)).one()
+    page = paging.within_pages(page, total=total, size=size)
     rows = session.exec(
         select(Order, Brand.name, Consumer.email)
         .join(Brand, Brand.id == Order.brand_id)
@@ -233,7 +235,7 @@ def _card(order: Order) -> IssuedCard:
         number=encryptor.decrypt(order.card_number_encrypted),
         pin=encryptor.decrypt(order.card_pin_encrypted) if order.card_pin_encrypted else None,
         reference=order.provider_reference,
-        redemption_url=order.redemption_url,
+        redemption_url=encryptor.decrypt(order.redemption_url_encrypted) if order.redemption_url_encrypted else "",
     )
 
 
@@ -271,7 +273,11 @@ def resend_card(session: Session, *, partner: Partner, order: Order, by: TeamMem
 
 
 def change_recipient(session: Session, *, partner: Partner, order: Order, email: str, by: TeamMember) -> Order:
-    """Correct the recipient's email address and send the card there."""
+    """Correct the recipient's email address and send the card there (admins only: it moves a card).
+
+    The buyer is told (old and new address, who, when), so a card can't be redirected silently. A card
+    the buyer bought for themselves stays theirs: `to_self` is kept, so they can still show it in the store.
+    """
     new_email = normalize_email(email, field="email")
     with write_transaction(session):
         session.refresh(order)
@@ -279,8 +285,13 @@ def change_recipient(session: Session, *, partner: Partner, order: Order, email:
         if new_email == old_email:
             raise InvalidInput(f"The card already goes to {old_email}. To send it there again, use Resend.", field="email")
         consumer = session.get(Consumer, order.consumer_id)
-        _use_a_delivery_change(session, order, recipient_email=new_email, to_self=new_email == consumer.email)
+        _use_a_delivery_change(session, order, recipient_email=new_email, to_self=order.to_self or new_email == consumer.email)
         _send_card(session, partner, order)
+        notice = build_recipient_changed_email(
+            partner=partner, consumer=consumer, order=order, brand=session.get(Brand, order.brand_id), old_email=old_email,
+            new_email=new_email, changed_by_name=by.full_name, changed_by_email=by.email, changed_at=order.updated_at,
+        )
+        queue_email(session, notice, partner_id=partner.id, consumer_id=consumer.id)
         audit.record(session, partner_id=partner.id, member=by, action="order.change_recipient", subject_type="order", subject_id=order.public_id,
                      summary=f"Recipient of {order.public_id}: {old_email} → {new_email}; card sent again",
                      details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes})

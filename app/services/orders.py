@@ -39,10 +39,17 @@ BALANCE_LABELS = {AccountKind.CAMPAIGN.value: "Campaign balance", AccountKind.GE
 # The seed's deduction order: campaign balances, then general, then bonus.
 DEDUCTION_ORDER = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
 EXTERNAL_REF_REUSED = "externalRefId was already used for a different order"
+QUOTE_CHANGED = ("The price or value of this gift card changed since you reviewed your order, so nothing was charged. "
+                 "Check the new figures and confirm again.")
+REVIEWED_FIGURE = re.compile(r"^[0-9]{1,15}$")
 
 
 class ConsumerDeactivated(DomainError):
     pass
+
+
+class QuoteChanged(DomainError):
+    """What checkout would charge now is not what the consumer reviewed: nothing is charged."""
 
 
 @dataclass(frozen=True)
@@ -113,21 +120,31 @@ def preview(session: Session, *, consumer: Consumer, offer: Offer, face_value: M
     return CheckoutPreview(quote, [ChargeLine(BALANCE_LABELS[a.kind], amount) for a, amount in parts])
 
 
-def find_order(session: Session, *, consumer: Consumer, idempotency_key: str) -> Order | None:
-    return session.exec(
-        select(Order).where(Order.consumer_id == consumer.id, Order.idempotency_key == idempotency_key)
-    ).first()
-
-
 def order_by_external_ref(session: Session, *, partner_id: int, external_ref: str) -> Order | None:
     return session.exec(select(Order).where(Order.partner_id == partner_id, Order.external_ref == external_ref)).first()
 
 
-def _existing(session: Session, *, consumer: Consumer, idempotency_key: str, external_ref: str | None) -> Order | None:
+def _existing(session: Session, *, consumer_id: int, partner_id: int, idempotency_key: str, external_ref: str | None) -> Order | None:
     """The order this checkout already made: by the partner's reference when there is one."""
     if external_ref is not None:
-        return order_by_external_ref(session, partner_id=consumer.partner_id, external_ref=external_ref)
-    return find_order(session, consumer=consumer, idempotency_key=idempotency_key)
+        return order_by_external_ref(session, partner_id=partner_id, external_ref=external_ref)
+    return session.exec(select(Order).where(Order.consumer_id == consumer_id, Order.idempotency_key == idempotency_key)).first()
+
+
+def reviewed_quote(face_value: Money, *, price: str, card_value: str, cash_back: str) -> Quote | None:
+    """The quote the review page showed, from the figures (minor units) its confirm form carries back.
+
+    None when the form carries none (it came from no review page): checkout then charges the current
+    quote. Figures that can't be read are refused like changed ones. They only decide whether to
+    refuse: what is charged is always checkout's own quote.
+    """
+    figures = [(text or "").strip() for text in (price, card_value, cash_back)]
+    if not any(figures):
+        return None
+    if not all(REVIEWED_FIGURE.match(text) for text in figures):
+        raise QuoteChanged(QUOTE_CHANGED)
+    price_, card_value_, cash_back_ = (Money(int(text), face_value.currency) for text in figures)
+    return Quote(face_value=face_value, price=price_, card_value=card_value_, cash_back=cash_back_)
 
 
 def place_order(
@@ -141,16 +158,20 @@ def place_order(
     channel: str = "store",
     external_ref: str | None = None,
     actor: str | None = None,
+    reviewed: Quote | None = None,
 ) -> Order:
     """Debit the wallet and create a pending order in one transaction, then queue its fulfilment.
 
     The same idempotency key (double click, resubmit, retry) returns the first order: one order,
-    one debit. Insufficient balance, a deactivated consumer or a bad amount change nothing.
+    one debit, also when the requests race. Insufficient balance, a deactivated consumer or a bad
+    amount change nothing. `reviewed`, the quote the consumer confirmed (see `reviewed_quote`):
+    when today's quote differs, QuoteChanged and nothing is charged; the charge is always today's quote.
     """
     # Keys with a ":" are made here for the API's and the portal's orders (api:…, retry:…): a store form can't take one.
     if not IDEMPOTENCY_KEY.match(idempotency_key or "") or (channel == "store" and ":" in idempotency_key):
         raise InvalidInput("This checkout form is incomplete. Reload the page and try again.", field="idempotency_key")
-    existing = _existing(session, consumer=consumer, idempotency_key=idempotency_key, external_ref=external_ref)
+    consumer_id, partner_id = consumer.id, consumer.partner_id
+    existing = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
     if existing is not None:
         return existing
     if not consumer.is_active:
@@ -158,10 +179,19 @@ def place_order(
     quote = offer.quote(face_value)
     # Read before the transaction begins: starting it ends the view's read transaction, which expires every
     # loaded object, and these never change (reading them inside would reload the consumer and the brand).
-    consumer_id, partner_id, brand_id, brand_name = consumer.id, consumer.partner_id, offer.brand.id, offer.brand.name
+    brand_id, brand_name = offer.brand.id, offer.brand.name
     try:
         with write_transaction(session):
-            parts = _split(quote, _wallet_accounts(session, consumer_id, face_value.currency, lock=True))
+            accounts = _wallet_accounts(session, consumer_id, face_value.currency, lock=True)
+            # Looked up again now that this checkout holds the wallet: a racing request with the same key (double
+            # click, retry) that held it first has committed, and its order is this one's, found before the balance
+            # it spent could refuse this request (on SQLite the write lock serialises the same way).
+            duplicate = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
+            if duplicate is not None:
+                return duplicate
+            if reviewed is not None and reviewed != quote:
+                raise QuoteChanged(QUOTE_CHANGED)
+            parts = _split(quote, accounts)
             purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, face_value.currency, partner_id=partner_id)
             order = Order(
                 public_id="ord_" + secrets.token_hex(8),
@@ -207,7 +237,7 @@ def place_order(
     except IntegrityError:
         # The same key (or reference) won a race in another request: that order is this checkout's order.
         session.rollback()
-        existing = _existing(session, consumer=consumer, idempotency_key=idempotency_key, external_ref=external_ref)
+        existing = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
         if existing is None:
             raise
         return existing
@@ -307,7 +337,7 @@ _ORDER_AND_BRAND = (
 # The status partial names the brand and nothing more of it, and never shows the card.
 _BRIEF = (
     load_only(Brand.id, Brand.name, Brand.slug),
-    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.message),
+    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.redemption_url_encrypted), defer(Order.message),
 )
 _ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(*_BRIEF)
 # The status partial's whole request in one query: the store's partner and signed-in consumer (with balances)
@@ -320,11 +350,15 @@ _PARTNER_CONSUMER_AND_ORDER = (
 )
 
 
-def partner_consumer_and_order(session: Session, slug: str, consumer_id: int, public_id: str) -> tuple[Partner, Consumer | None]:
+def partner_consumer_and_order(
+    session: Session, slug: str, consumer_id: int, public_id: str, sign_in_token: str | None = None
+) -> tuple[Partner, Consumer | None]:
     """`partners.partner_and_consumer`, and in the same query that consumer's order `public_id` with its brand
     (brief, as for the status partial): remembered for `order_and_brand_for_consumer(brief=True)`."""
     params = {"slug": slug, "consumer_id": consumer_id, "public_id": public_id}
-    partner, consumer, order, brand = partners.partner_and_consumer_row(session, _PARTNER_CONSUMER_AND_ORDER, params)
+    partner, consumer, order, brand = partners.partner_and_consumer_row(
+        session, _PARTNER_CONSUMER_AND_ORDER, params, sign_in_token=sign_in_token
+    )
     if consumer is not None and order is not None:
         remember(session, ("brief order", consumer.id, public_id), (order, brand))
     return partner, consumer
@@ -397,7 +431,7 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 status=OrderStatus.COMPLETED.value,
                 card_number_encrypted=encryptor.encrypt(card.number),
                 card_pin_encrypted=encryptor.encrypt(card.pin) if card.pin else "",
-                redemption_url=card.redemption_url,
+                redemption_url_encrypted=encryptor.encrypt(card.redemption_url) if card.redemption_url else "",
                 provider_reference=card.reference,
                 claimed_until=None,
                 completed_at=now,

@@ -13,9 +13,9 @@ from app.db import remember, write_transaction
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.ledger import AccountKind, TransactionType, transfer
 from app.domain.money import Money, normalize_currency
-from app.models import Account, ApiKey, Consumer, Partner, TermsVersion
+from app.models import Account, ApiKey, Consumer, Partner, SignInSession, TermsVersion
 from app.security import new_token, token_hash
-from app.services import ledger
+from app.services import ledger, sign_in_sessions
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -59,9 +59,11 @@ _CONSUMER_BALANCES = (
     .scalar_subquery()
 )
 # Every signed-in store request starts with this (other store queries join more onto it: `partner_and_consumer_row`).
+# The browser's sign-in session rides along too: the user loader checks it is live without a query of its own.
 PARTNER_AND_CONSUMER = (
-    select(Partner, Consumer, _CONSUMER_BALANCES)
+    select(Partner, Consumer, _CONSUMER_BALANCES, SignInSession)
     .outerjoin(Consumer, (Consumer.id == bindparam("consumer_id")) & (Consumer.partner_id == Partner.id))
+    .outerjoin(SignInSession, (SignInSession.consumer_id == Consumer.id) & (SignInSession.token_hash == bindparam("sign_in_hash")))
     .where(Partner.slug == bindparam("slug"))
 )
 
@@ -73,23 +75,29 @@ def partner_by_slug(session: Session, slug: str) -> Partner:
     return partner
 
 
-def partner_and_consumer(session: Session, slug: str, consumer_id: int) -> tuple[Partner, Consumer | None]:
+def partner_and_consumer(
+    session: Session, slug: str, consumer_id: int, sign_in_token: str | None = None
+) -> tuple[Partner, Consumer | None]:
     """The partner at `slug` and, in the same query, consumer `consumer_id` if they belong to that partner,
-    with their balances (remembered for `consumers.wallets` until the request writes)."""
-    return partner_and_consumer_row(session, PARTNER_AND_CONSUMER, {"slug": slug, "consumer_id": consumer_id})[:2]
+    with their balances (remembered for `consumers.wallets` until the request writes) and their sign-in
+    session `sign_in_token` (remembered for `consumer_auth.sign_in_is_live`)."""
+    params = {"slug": slug, "consumer_id": consumer_id}
+    return partner_and_consumer_row(session, PARTNER_AND_CONSUMER, params, sign_in_token=sign_in_token)[:2]
 
 
-def partner_and_consumer_row(session: Session, statement, params: dict) -> tuple:
-    """Runs `PARTNER_AND_CONSUMER` or a statement built on it (more entities joined after the first three):
-    (partner, consumer, *the rest), with the consumer's balances remembered."""
-    row = session.exec(statement, params=params).first()
+def partner_and_consumer_row(session: Session, statement, params: dict, *, sign_in_token: str | None = None) -> tuple:
+    """Runs `PARTNER_AND_CONSUMER` or a statement built on it (more entities joined after the first four):
+    (partner, consumer, *the rest), with the consumer's balances and sign-in session remembered."""
+    sign_in_hash = sign_in_sessions.hash_of(sign_in_token)
+    row = session.exec(statement, params={**params, "sign_in_hash": sign_in_hash}).first()
     if row is None:
         raise NotFound(f"There is no store at '{params['slug']}'.")
-    partner, consumer, balances, *rest = row
+    partner, consumer, balances, sign_in, *rest = row
     if consumer is not None:
         remember(session, ("balances", consumer.id), [
             (currency, kind, int(balance)) for currency, kind, balance in (part.split(":") for part in (balances or "").split(",") if part)
         ])
+        sign_in_sessions.remember_read(session, sign_in_hash, sign_in)
     return (partner, consumer, *rest)
 
 

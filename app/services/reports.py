@@ -16,6 +16,7 @@ from sqlalchemy.types import Date
 from sqlmodel import Session, select
 
 from app.clock import utcnow
+from app.domain import paging
 from app.domain.errors import InvalidInput
 from app.domain.ledger import TransactionStatus, TransactionType
 from app.domain.money import Money
@@ -107,22 +108,9 @@ class Page:
         return max(1, -(-self.total // self.size))
 
 
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection): exports prefix a quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(cell) -> str:
-    text = str(cell)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def spreadsheet_value(text: str) -> str:
-    """Undo `spreadsheet_safe` on a file that comes back (e.g. the bulk upload's error rows, fixed)."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
-
-
 def page_number(text: str | None) -> int:
-    return int(text) if (text or "").isdigit() and 0 < int(text) < 1_000_000 else 1
+    """A list's page number from the query string: the one rule, app.domain.paging's."""
+    return paging.page_number(text)
 
 
 # --- transactions ------------------------------------------------------------------------
@@ -197,6 +185,7 @@ def transaction_page(session: Session, *, partner: Partner, filter: TransactionF
         .outerjoin(Consumer, Consumer.id == Transaction.consumer_id)
         .where(Transaction.partner_id == partner.id, *filter.where())
     ).one()
+    page = paging.within_pages(page, total=total, size=size)
     rows = session.exec(_transactions(partner, filter).order_by(Transaction.id.desc()).offset((page - 1) * size).limit(size)).all()
     return Page([_transaction_row(row) for row in rows], total, page, size)
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import format_currency
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFError
 
 from app.db import db_session
@@ -13,6 +13,7 @@ from app.domain.errors import NotFound
 from app.domain.money import Money
 from app.extensions import login_manager
 from app.models import Consumer
+from app.services import consumer_auth
 from app.services.branding import published_look
 
 
@@ -76,6 +77,15 @@ def consumer_login_id(user_id: str | None) -> tuple[int, int] | None:
     return int(identifier), int(epoch)
 
 
+# The store's sign-in session token, in the signed cookie beside flask-login's "_user_id" (consumer_auth.start_sign_in).
+STORE_SIGN_IN = "store_sign_in"
+
+
+def store_sign_in_token() -> str | None:
+    """This browser's store sign-in session token (whether or not it is still live)."""
+    return session.get(STORE_SIGN_IN)
+
+
 def register_web(app: Flask) -> None:
     from app.web import dev, orders, site, store  # noqa: F401  (orders adds its routes to the store blueprint)
 
@@ -103,6 +113,10 @@ def register_web(app: Flask) -> None:
         # A password change bumps the epoch: sessions from before it load nobody.
         if consumer is None or consumer.session_epoch != epoch:
             return None
+        # Only with a live sign-in session (read in that same query): signed out, idle or too old, a copy
+        # of this cookie loads nobody.
+        if not consumer_auth.sign_in_is_live(db_session(), consumer=consumer, token=store_sign_in_token()):
+            return None
         return consumer
 
     @app.errorhandler(404)
@@ -127,12 +141,19 @@ def register_web(app: Flask) -> None:
         message = "Too many attempts. Wait a minute, then try again."
         return render_template("errors/error.html", title="Slow down", message=message), 429
 
+    production = app.extensions["settings"].APP_ENV == "production"
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages and API answers show card numbers, PINs and personal data: no cache keeps them. Only what
+        # says otherwise is cached: /static files (send_file's max-age), brand.css and logos.
+        response.headers.setdefault("Cache-Control", "no-store")
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.headers.get("HX-Request"):
             response.vary.add("HX-Request")
         return response

@@ -1,5 +1,11 @@
-"""Development outbox: every email the app sent, readable without an SMTP server. Never in production."""
-from flask import Blueprint, current_app, render_template
+"""Development outbox: every email the app sent, readable without an SMTP server.
+
+Registered only when APP_ENV=development, and even then it answers only this machine: the emails hold
+temporary passwords, reset links and gift cards.
+"""
+import ipaddress
+
+from flask import Blueprint, abort, current_app, render_template, request
 from sqlmodel import select
 
 from app.db import db_session
@@ -7,6 +13,32 @@ from app.models import EmailMessage
 from app.web import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def from_this_machine(environ: dict) -> bool:
+    """Whether the connection itself comes from this machine.
+
+    The socket's peer, not request.remote_addr: with TRUSTED_PROXIES, ProxyFix rewrites that from
+    X-Forwarded-For (keeping the original in werkzeug.proxy_fix.orig). And a proxy on this machine makes
+    every client look local, so a request that says it was forwarded does not count as local either.
+    """
+    if any(environ.get(header) for header in FORWARDING_HEADERS):
+        return False
+    original = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    try:
+        address = ipaddress.ip_address((original or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+@bp.before_request
+def this_machine_only():
+    if not from_this_machine(request.environ):
+        abort(404)
 
 
 @bp.get("/outbox")

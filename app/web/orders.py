@@ -1,9 +1,6 @@
 """Store checkout and orders: review, place, watch the status, history, statement. Routes live on the store blueprint."""
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, g, redirect, render_template, request, url_for
 from sqlmodel import select
 
@@ -13,7 +10,7 @@ from app.domain.money import Money
 from app.domain.orders import OrderStatus
 from app.extensions import limiter
 from app.models import Account, Brand, Entry, Order, Transaction
-from app.services import catalog, consumers, orders
+from app.services import catalog, consumers, csv_export, orders
 from app.web.store import bp
 
 
@@ -32,6 +29,10 @@ def _checkout_fields() -> dict:
         "sender_name": form.get("sender_name", "").strip(),
         "message": form.get("message", ""),
         "idempotency_key": form.get("idempotency_key", ""),
+        # What the review page showed (minor units): confirm refuses when the quote changed since.
+        "reviewed_price": form.get("reviewed_price", ""),
+        "reviewed_card_value": form.get("reviewed_card_value", ""),
+        "reviewed_cash_back": form.get("reviewed_cash_back", ""),
     }
 
 
@@ -64,18 +65,22 @@ def checkout(brand_slug: str):
     return render_template("store/checkout.html", offer=offer, fields=fields, error=None, field=None)
 
 
-@bp.post("/brands/<brand_slug>/checkout/review")
-def review_order(brand_slug: str):
-    """Exactly what will be charged, from which balance, and what the recipient gets."""
-    session = db_session()
-    offer = catalog.offer(session, g.partner, brand_slug)
-    fields = _checkout_fields()
+def _review(session, offer, fields: dict, *, changed: str | None = None):
+    """The review page with today's quote (after a refused confirm, `changed` says why: a 422)."""
     try:
         amount, _recipient = _parse(offer, fields)  # validates the recipient now, not at confirm
         preview = orders.preview(session, consumer=g.consumer, offer=offer, face_value=amount)
     except DomainError as error:
-        return render_template("store/checkout.html", offer=offer, fields=fields, error=error.message, field=error.field), 422
-    return render_template("store/review.html", offer=offer, fields=fields, preview=preview, error=None)
+        message = f"{changed} {error.message}" if changed else error.message
+        return render_template("store/checkout.html", offer=offer, fields=fields, error=message, field=error.field), 422
+    return render_template("store/review.html", offer=offer, fields=fields, preview=preview, error=changed), 422 if changed else 200
+
+
+@bp.post("/brands/<brand_slug>/checkout/review")
+def review_order(brand_slug: str):
+    """Exactly what will be charged, from which balance, and what the recipient gets."""
+    session = db_session()
+    return _review(session, catalog.offer(session, g.partner, brand_slug), _checkout_fields())
 
 
 @bp.post("/brands/<brand_slug>/orders")
@@ -86,6 +91,9 @@ def place_order(brand_slug: str):
     fields = _checkout_fields()
     try:
         amount, recipient = _parse(offer, fields)
+        reviewed = orders.reviewed_quote(
+            amount, price=fields["reviewed_price"], card_value=fields["reviewed_card_value"], cash_back=fields["reviewed_cash_back"]
+        )
         order = orders.place_order(
             session,
             consumer=g.consumer,
@@ -93,7 +101,11 @@ def place_order(brand_slug: str):
             face_value=amount,
             recipient=recipient,
             idempotency_key=fields["idempotency_key"],
+            reviewed=reviewed,
         )
+    except orders.QuoteChanged as changed:
+        # Nothing was charged: the review again, with today's figures in the form, and the same key.
+        return _review(session, offer, fields, changed=changed.message)
     except DomainError as error:
         # The form keeps every field and the idempotency key: fix and send again, nothing was charged.
         return render_template("store/checkout.html", offer=offer, fields=fields, error=error.message, field=error.field), 422
@@ -181,27 +193,27 @@ def statement():
     return render_template("store/statement.html", rows=list(reversed(_statement_rows())))
 
 
+STATEMENT_COLUMNS = ["date", "type", "status", "balance", "amount", "currency", "balance_after", "order", "memo"]
+
+
 @bp.get("/statement.csv")
 def statement_csv():
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["date", "type", "status", "balance", "amount", "currency", "balance_after", "order", "memo"])
-    for row in _statement_rows():
-        writer.writerow(
-            [
-                row["date"].strftime("%Y-%m-%d %H:%M:%S"),
-                row["type"],
-                row["status"],
-                row["balance_kind"],
-                f"{row['amount'].to_decimal()}",
-                row["amount"].currency,
-                f"{row['balance'].to_decimal()}",
-                row["order"] or "",
-                row["memo"],
-            ]
-        )
+    rows = [
+        [
+            row["date"].strftime("%Y-%m-%d %H:%M:%S"),
+            row["type"],
+            row["status"],
+            row["balance_kind"],
+            row["amount"].to_decimal(),
+            row["amount"].currency,
+            row["balance"].to_decimal(),
+            row["order"] or "",
+            row["memo"],
+        ]
+        for row in _statement_rows()
+    ]
     return Response(
-        buffer.getvalue(),
+        csv_export.csv_text([STATEMENT_COLUMNS, *rows]),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{g.partner.slug}-statement.csv"'},
     )

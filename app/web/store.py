@@ -17,13 +17,14 @@ from markupsafe import Markup
 from app.db import db_session
 from app.domain.errors import InvalidCredentials, InvalidInput, InvalidResetLink, NotFound
 from app.domain.money import Money, minor_digits
+from app.domain.paging import page_number
 from app.domain.passwords import password_rules
 from app.domain.pricing import Quote
 from app.extensions import limiter
 from app.models import Consumer
 from app.services import branding, catalog, consumer_auth, consumers, orders, partners
 from app.services.catalog import Offer
-from app.web import consumer_login_id, wants_partial
+from app.web import STORE_SIGN_IN, consumer_login_id, store_sign_in_token, wants_partial
 from app.web.catalog_cache import catalog_cache
 
 bp = Blueprint("store", __name__, url_prefix="/s/<slug>")
@@ -53,9 +54,11 @@ def load_partner(endpoint, values):
     # the database session keeps only weak references, and flask-login's loader (session.get) must find them
     # there instead of querying again. It still checks the session epoch; anyone else is loaded as before.
     if endpoint == "store.order_status":  # polled while the order is pending: its order comes in the same query
-        g.partner, g.consumer_loaded_with_partner = orders.partner_consumer_and_order(db_session(), slug, signed_in[0], values["public_id"])
+        g.partner, g.consumer_loaded_with_partner = orders.partner_consumer_and_order(
+            db_session(), slug, signed_in[0], values["public_id"], store_sign_in_token()
+        )
         return
-    g.partner, g.consumer_loaded_with_partner = partners.partner_and_consumer(db_session(), slug, signed_in[0])
+    g.partner, g.consumer_loaded_with_partner = partners.partner_and_consumer(db_session(), slug, signed_in[0], store_sign_in_token())
 
 
 @bp.url_defaults
@@ -124,7 +127,6 @@ def _safe_next(target: str | None) -> str:
 
 
 CATALOG_PAGE_SIZE = 24
-LAST_PAGE = 10_000  # no offset beyond this reaches the database
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,11 @@ class CatalogSearch:
     @classmethod
     def from_args(cls, args) -> "CatalogSearch":
         sort = args.get("sort", "name")
-        page = args.get("page", 1, type=int)
         return cls(
             q=args.get("q", "").strip()[:80],
             category=args.get("category", "").strip()[:60],
             sort=sort if sort in catalog.SORTS else "name",
-            page=min(max(page, 1), LAST_PAGE),
+            page=page_number(args.get("page")),
         )
 
     @property
@@ -332,14 +333,18 @@ def login():
         )
     except InvalidCredentials as error:
         return render_template("store/login.html", email=email, error=error.message, next=request.form.get("next", "")), 422
+    token = consumer_auth.start_sign_in(db_session(), consumer=consumer, replacing=store_sign_in_token())
     # force: a deactivated consumer may still sign in to look (flask-login would refuse is_active=False).
     login_user(consumer, force=True)
+    browser_session[STORE_SIGN_IN] = token
     step = _next_step(consumer)
     return redirect(url_for(step) if step else _safe_next(request.form.get("next")), 303)
 
 
 @bp.post("/logout")
 def logout():
+    # The sign-in session ends in the database: a copy of this cookie taken before signs nobody in.
+    consumer_auth.sign_out(db_session(), token=browser_session.pop(STORE_SIGN_IN, None))
     logout_user()
     flash("You're signed out.", "info")
     return redirect(url_for("store.login"), 303)
@@ -355,12 +360,13 @@ def set_password():
     password = request.form.get("password", "")
     try:
         consumer_auth.set_trusted_password(
-            db_session(), consumer=consumer, password=password, confirmation=request.form.get("confirmation", "")
+            db_session(), consumer=consumer, password=password, confirmation=request.form.get("confirmation", ""),
+            current_sign_in=store_sign_in_token(),
         )
     except InvalidInput as error:
         rules = password_rules(password, email=consumer.email)
         return render_template("store/set_password.html", error=error.message, rules=rules), 422
-    login_user(consumer, force=True)  # the password change ended every session, this one included
+    login_user(consumer, force=True)  # the change ended every other session; this one goes on, with the new epoch in its cookie
     flash("Your password is set.", "success")
     return redirect(url_for(_next_step(consumer) or "store.home"), 303)
 
@@ -412,18 +418,34 @@ def terms():
 def forgot_password():
     if request.method == "GET":
         return render_template("store/forgot.html", sent=False)
-    consumer_auth.request_password_reset(db_session(), partner=g.partner, email=request.form.get("email", ""))
+    # The queue looks the consumer up and sends the link: the answer takes as long whoever asks.
+    consumer_auth.ask_for_password_reset(partner=g.partner, email=request.form.get("email", ""))
     return render_template("store/forgot.html", sent=True)
 
 
+RESET_TOKEN = "reset_token"  # the emailed link's token, in the session once the link has been opened
+
+
+@bp.route("/reset", methods=["GET", "POST"], defaults={"token": None})
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-def reset_password(token: str):
+def reset_password(token: str | None):
+    """The emailed link (/reset/<token>) puts its token in the session and redirects to /reset at once, so the
+    token leaves the address bar, the history and any Referer; access logs mask that first request (app/access_log.py).
+    The form then carries the token in its body; /reset alone takes it from the session."""
     session = db_session()
+    from_link = token is not None
+    if not from_link:
+        token = request.form.get("token") or browser_session.get(RESET_TOKEN) or ""
     try:
         consumer = consumer_auth.consumer_for_reset_token(session, partner=g.partner, token=token)
     except InvalidResetLink as error:
+        if browser_session.get(RESET_TOKEN) == token:
+            browser_session.pop(RESET_TOKEN)  # dead: used, expired, or another store's
         return render_template("store/forgot.html", sent=False, error=error.message), 410
     if request.method == "GET":
+        if from_link:
+            browser_session[RESET_TOKEN] = token
+            return redirect(url_for("store.reset_password"), 303)
         return render_template("store/reset.html", token=token, error=None, rules=password_rules("", email=consumer.email))
     password = request.form.get("password", "")
     try:
@@ -431,10 +453,13 @@ def reset_password(token: str):
             session, partner=g.partner, token=token, password=password, confirmation=request.form.get("confirmation", "")
         )
     except InvalidResetLink as error:
+        if browser_session.get(RESET_TOKEN) == token:
+            browser_session.pop(RESET_TOKEN)  # dead: used, expired, or another store's
         return render_template("store/forgot.html", sent=False, error=error.message), 410
     except InvalidInput as error:
         rules = password_rules(password, email=consumer.email)
         return render_template("store/reset.html", token=token, error=error.message, rules=rules), 422
+    browser_session.pop(RESET_TOKEN, None)
     if g.consumer is not None:
         logout_user()
     flash("Your password has been changed. Sign in with your new password.", "success")

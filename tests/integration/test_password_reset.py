@@ -1,10 +1,16 @@
 """Forgot password: a single-use emailed link, bound to one store; a password change ends every session."""
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
+import pytest
 from sqlmodel import func, select
+from werkzeug.serving import make_server
 
 from app.clock import utcnow
 from app.db import write_transaction
@@ -48,8 +54,12 @@ def ask_for_reset(store: StoreBrowser, mailbox, email: str) -> str:
 
 
 def choose(store: StoreBrowser, path: str, password: str, confirmation: str | None = None):
-    store.get(path)
-    return store.post(path, {"password": password, "confirmation": password if confirmation is None else confirmation})
+    """As a browser does: open the emailed link (redirected to /reset), send the form it shows."""
+    form = page(store.get(path, follow_redirects=True))
+    assert '<form method="post" action="' + store.url("/reset") + '">' in form
+    token = re.search(r'name="token" value="([^"]+)"', form).group(1)
+    confirmation = password if confirmation is None else confirmation
+    return store.post("/reset", {"token": token, "password": password, "confirmation": confirmation})
 
 
 def test_the_forgot_page_answers_the_same_for_known_and_unknown_emails(store, new_consumer, mailbox, session):
@@ -73,7 +83,7 @@ def test_the_forgot_page_answers_the_same_for_known_and_unknown_emails(store, ne
 
 def test_a_reset_link_works_only_once(store, new_consumer, mailbox, session):
     path = ask_for_reset(store, mailbox, new_consumer.email)
-    form = store.get(path)
+    form = store.get(path, follow_redirects=True)
     assert form.status_code == 200
     assert "Choose a new password" in page(form)
 
@@ -168,7 +178,7 @@ def test_a_reset_link_for_one_stores_consumer_does_not_work_in_another_store(
     assert reload(session, Consumer, new_consumer.id).password_hash == before
     assert reset_row(session, path).used_at is None
     # Still good in its own store.
-    assert store.get(path).status_code == 200
+    assert store.get(path, follow_redirects=True).status_code == 200
 
 
 def test_a_password_change_signs_out_every_other_session(app, store, signed_in, mailbox):
@@ -219,7 +229,7 @@ def test_a_consumer_whose_temporary_password_expired_can_get_in_with_a_reset_lin
 
 def test_the_reset_pages_checklist_knows_whose_password_it_is_from_the_token(store, new_consumer, mailbox):
     path = ask_for_reset(store, mailbox, new_consumer.email)
-    form = page(store.get(path))
+    form = page(store.get(path, follow_redirects=True))
     token = path.rsplit("/", 1)[1]
     assert f'name="token" value="{token}"' in form
     guessable = new_consumer.email.split("@")[0] + "-Horse-42"
@@ -231,3 +241,71 @@ def test_the_reset_pages_checklist_knows_whose_password_it_is_from_the_token(sto
     # A token that names nobody tells nothing about any email.
     response = store.post("/password/rules", {"password": guessable, "token": "not-a-token"})
     assert re.search(rule, response.get_data(as_text=True)).group(1) == "met"
+
+
+# --- the token stays out of URLs and logs ----------------------------------------------------------
+
+
+def test_opening_the_emailed_link_moves_its_token_out_of_the_address_bar(store, new_consumer, mailbox, session):
+    path = ask_for_reset(store, mailbox, new_consumer.email)
+    token = path.rsplit("/", 1)[1]
+
+    opened = store.get(path)
+    # Straight to a URL without the token: it leaves the address bar, the history and every later Referer.
+    assert (opened.status_code, opened.headers["Location"]) == (303, store.url("/reset"))
+    assert opened.headers["Cache-Control"] == "no-store"
+    form = store.get("/reset")
+    assert form.status_code == 200
+    assert "Choose a new password" in page(form)
+    assert '<form method="post" action="' + store.url("/reset") + '">' in page(form)  # the form posts there too
+    assert token not in "".join(re.findall(r'(?:href|action|src)="([^"]*)"', page(form)))
+
+    # The session alone carries the link: no token in the URL or the form.
+    response = store.post("/reset", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert (response.status_code, redirect_path(response)) == (303, store.url("/login"))
+    assert reset_row(session, path).used_at is not None
+    # Used up, it is gone from the session too.
+    again = store.get("/reset")
+    assert again.status_code == 410
+    assert INVALID_LINK in page(again)
+
+
+def test_the_reset_page_without_a_link_opened_says_the_link_is_invalid(store, new_consumer, mailbox):
+    response = store.get("/reset")
+    assert response.status_code == 410
+    assert INVALID_LINK in page(response)
+    response = store.post("/reset", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
+    assert response.status_code == 410
+
+
+def test_the_servers_access_logs_show_a_reset_link_without_its_token(app, store, new_consumer, mailbox, caplog):
+    path = ask_for_reset(store, mailbox, new_consumer.email)
+    token = path.rsplit("/", 1)[1]
+    caplog.set_level(logging.INFO)
+
+    # werkzeug's server (flask run) logs each request line.
+    server = make_server("127.0.0.1", 0, app)
+    serving = threading.Thread(target=server.handle_request)
+    serving.start()
+    try:
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            opener.open(f"http://127.0.0.1:{server.server_port}{store.url(path)}", timeout=30)
+        assert answer.value.code == 303
+    finally:
+        serving.join(timeout=30)
+        server.server_close()
+    lines = [record.getMessage() for record in caplog.records if record.name == "werkzeug"]
+    assert any(f"GET {store.url('/reset/[hidden]')} HTTP/1.1" in line for line in lines), lines
+
+    # gunicorn's access log (--access-logfile) logs its request line and the Referer through gunicorn.access.
+    atoms = {"h": "127.0.0.1", "r": f"GET {store.url(path)} HTTP/1.1", "s": "303", "f": f"https://mail.example/?u={store.url(path)}"}
+    logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s "%(f)s"', atoms)
+    assert any(record.name == "gunicorn.access" and "/reset/[hidden]" in record.getMessage() for record in caplog.records)
+
+    assert not [record for record in caplog.records if token in record.getMessage()]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

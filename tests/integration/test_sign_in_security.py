@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from sqlmodel import func, select
 
 from app import create_app
-from app.config import DEV_SECRET_KEY, Settings
+from app.config import Settings
 from app.db import write_transaction
 from app.models import Consumer, EmailMessage, PasswordReset
 from app.services import consumer_auth, consumers, partners
@@ -295,28 +295,7 @@ def test_the_login_page_shows_a_typed_email_back_escaped(store):
 # --- development outbox and production settings -------------------------------------------
 
 
-def test_the_dev_outbox_lists_sent_emails_and_shows_the_text_version(client, new_consumer):
-    outbox = client.get("/dev/outbox")
-    assert outbox.status_code == 200
-    text = page(outbox)
-    assert new_consumer.email in text
-    assert "Your Test Partner account is ready" in text
-    email_ids = re.findall(r'href="/dev/outbox/(\d+)"', text)
-    assert len(email_ids) == 1
-    # Opened with a full page load: a boosted swap would keep the list's style policy, and the email's
-    # inline styles would not apply in its frame.
-    assert f'href="/dev/outbox/{email_ids[0]}" hx-boost="false"' in text
-
-    message = client.get(f"/dev/outbox/{email_ids[0]}")
-    assert message.status_code == 200
-    text = page(message)
-    assert "Text version" in text
-    assert f"Temporary password: {new_consumer.temporary_password}" in text
-    assert "welcome · sent" in text
-
-    missing = client.get("/dev/outbox/999999")
-    assert missing.status_code == 404
-    assert "No such email." in page(missing)
+# The outbox itself (development only, this machine only): tests/integration/test_dev_secrets.py.
 
 
 def production_settings(**overrides) -> dict:
@@ -332,7 +311,7 @@ def production_settings(**overrides) -> dict:
     return settings
 
 
-@pytest.mark.parametrize("secret_key", [DEV_SECRET_KEY, "too-short"])
+@pytest.mark.parametrize("secret_key", ["", "dev-only-" + "secret-key-change-me", "too-short"])  # unset, the old published default
 def test_production_refuses_the_development_secret_key(secret_key):
     with pytest.raises(ValueError, match="SECRET_KEY must be set to a random value of 32\\+ characters"):
         Settings(**production_settings(SECRET_KEY=secret_key))

@@ -1,5 +1,8 @@
+import pytest
 from cryptography.fernet import Fernet
 
+from app import create_app
+from app.config import Settings
 from app.security import Encryptor, hash_password, new_temporary_password, verify_password
 
 
@@ -23,3 +26,34 @@ def test_temporary_passwords_are_random_and_readable():
     passwords = {new_temporary_password() for _ in range(50)}
     assert len(passwords) == 50
     assert all(len(p) == 14 and p.count("-") == 2 for p in passwords)
+
+
+def test_production_hashes_passwords_with_argon2id_at_owasp_strength_or_more():
+    """The tests hash with Argon2's cheapest parameters (tests/conftest.py); production's stay argon2-cffi's
+    defaults (RFC 9106's low-memory profile: 3 passes, 64 MiB, 4 lanes), above OWASP's minimum (2 passes,
+    19 MiB), and production refuses less."""
+    defaults = Settings(_env_file=None)
+    assert (defaults.ARGON2_TIME_COST, defaults.ARGON2_MEMORY_COST_KIB, defaults.ARGON2_PARALLELISM) == (3, 65536, 4)
+    assert hash_password("Correct-horse-42").startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # outside an app
+
+    production = {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                  "MAIL_SERVER": "smtp.example.com", "BASE_URL": "https://gifts.example.com", "_env_file": None}
+    assert Settings(**production).ARGON2_MEMORY_COST_KIB == 65536
+    for weaker in ({"ARGON2_TIME_COST": 1}, {"ARGON2_MEMORY_COST_KIB": 19455}):
+        with pytest.raises(ValueError, match="OWASP"):
+            Settings(**production, **weaker)
+
+
+def test_an_app_hashes_with_its_argon2_settings_and_verifies_hashes_made_with_any(tmp_path):
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "RUN_WORKER_IN_PROCESS": False,
+                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 16, "ARGON2_PARALLELISM": 2})
+    with app.app_context():
+        cheap = hash_password("Correct-horse-42")
+        assert cheap.startswith("$argon2id$v=19$m=16,t=1,p=2$")
+        assert verify_password(cheap, "Correct-horse-42") and not verify_password(cheap, "wrong")
+        assert not verify_password(None, "anything")
+    app.extensions["db_engine"].dispose()
+    strong = hash_password("Correct-horse-42")  # outside an app: the defaults
+    assert verify_password(cheap, "Correct-horse-42") and verify_password(strong, "Correct-horse-42")
+    with pytest.raises(ValueError, match="8 × ARGON2_PARALLELISM"):
+        Settings(ARGON2_MEMORY_COST_KIB=8, ARGON2_PARALLELISM=2, _env_file=None)
