@@ -14,6 +14,7 @@ class AccountKind(StrEnum):
     GENERAL = "general"  # consumer wallet
     BONUS = "bonus"  # consumer wallet: cash bonuses
     CAMPAIGN = "campaign"  # consumer wallet: one per campaign
+    CAMPAIGN_BUDGET = "campaign_budget"  # a campaign's budget not yet allocated to its members; partner level
 
     @property
     def may_go_negative(self) -> bool:

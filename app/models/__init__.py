@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 from app.models.branding import BrandingVersion
 from app.models.bulk import BulkUpload, BulkUploadRow
+from app.models.campaign import Campaign, CampaignMember
 from app.models.catalog import Brand, PartnerBrand
 from app.models.consumer import Consumer, PasswordReset
 from app.models.email import EmailMessage
@@ -20,6 +21,8 @@ __all__ = [
     "BrandingVersion",
     "BulkUpload",
     "BulkUploadRow",
+    "Campaign",
+    "CampaignMember",
     "Consumer",
     "EmailMessage",
     "Entry",

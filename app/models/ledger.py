@@ -25,6 +25,7 @@ class Account(SQLModel, table=True):
     consumer_id: int | None = Field(default=None, foreign_key="consumer.id", index=True)
     kind: str = Field(max_length=20)
     currency: str = Field(max_length=3)
+    campaign_id: int | None = Field(default=None, index=True)  # a campaign wallet's or budget's campaign
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -38,6 +39,7 @@ class Transaction(SQLModel, table=True):
     partner_id: int = Field(foreign_key="partner.id", index=True)
     consumer_id: int | None = Field(default=None, foreign_key="consumer.id", index=True)
     order_id: int | None = Field(default=None, index=True)  # the order it concerns, if any
+    campaign_id: int | None = Field(default=None, index=True)  # the campaign it concerns, if any
     type: str = Field(max_length=20)
     status: str = Field(max_length=20)
     currency: str = Field(max_length=3)

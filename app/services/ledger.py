@@ -15,31 +15,39 @@ from app.domain.money import Money
 from app.models import Account, Entry, Transaction
 
 
-def account_key(kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None) -> str:
+def account_key(
+    kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None, campaign_id: int | None = None
+) -> str:
+    """`consumer:7:general:USD`; a campaign's accounts name their campaign: `consumer:7:campaign:3:USD`
+    (a member's campaign wallet), `partner:2:campaign_budget:3:USD` (its budget)."""
     owner = f"consumer:{consumer_id}" if consumer_id is not None else f"partner:{partner_id}"
-    return f"{owner}:{kind.value}:{currency}"
+    scope = f"{kind.value}:{campaign_id}" if campaign_id is not None else kind.value
+    return f"{owner}:{scope}:{currency}"
 
 
 def find_account(
-    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None
+    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> Account | None:
-    key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+    key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
     return session.exec(select(Account).where(Account.key == key)).first()
 
 
 def open_account(
-    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None
+    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> Account:
-    """The account of that owner, kind and currency, opened if it does not exist yet."""
-    existing = find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+    """The account of that owner, kind and currency (and campaign), opened if it does not exist yet."""
+    existing = find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
     if existing is not None:
         return existing
     account = Account(
-        key=account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id),
+        key=account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id),
         partner_id=partner_id,
         consumer_id=consumer_id,
         kind=kind.value,
         currency=currency,
+        campaign_id=campaign_id,
         balance=0,
     )
     with write_transaction(session):  # the caller's, when it has one
@@ -47,7 +55,7 @@ def open_account(
             with session.begin_nested():
                 session.add(account)
         except IntegrityError:  # opened concurrently by someone else
-            return find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id)
+            return find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
     return account
 
 
@@ -83,6 +91,7 @@ def record_transaction(
     status: TransactionStatus = TransactionStatus.COMPLETED,
     consumer_id: int | None = None,
     order_id: int | None = None,
+    campaign_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Recorded:
     """The first half of `post_transaction`: check the postings, write the transaction and its entries.
@@ -107,6 +116,7 @@ def record_transaction(
         partner_id=partner_id,
         consumer_id=consumer_id,
         order_id=order_id,
+        campaign_id=campaign_id,
         type=type.value,
         status=status.value,
         currency=currency,

@@ -1,0 +1,895 @@
+"""Campaigns (issue #16): a partner's budget, allocated to chosen consumers, spent first on the brands it allows.
+
+The money, all in the ledger (double entry, integer minor units), tagged with `Transaction.campaign_id`:
+
+    partner funds --(funding, credit)--> budget (kind campaign_budget, one per campaign)
+    budget --(allocation, credit)--> member's campaign wallet (kind campaign, one per consumer per campaign)
+    campaign wallet --(checkout debit)--> card purchases            (orders.py; refunds reverse it)
+    campaign wallet --(removal, end, refund after the end: debit)--> budget
+    budget --(decrease, return unused: debit)--> partner funds
+
+Neither the budget nor a wallet can go below zero: every move is the ledger's guarded UPDATE
+(`balance >= amount`). Nothing is ever rewritten: ending, removing and returning are new transactions.
+
+Every change is one `write_transaction` that first locks the campaign's row (`_lock`: an UPDATE of
+`updated_at`), so changes to one campaign run one at a time and each sees what the previous one
+committed; its audit row is written in the same transaction. Lock order, kept by every writer so
+PostgreSQL can't deadlock: the campaign row, then consumers' wallets (id order), then the partner's
+accounts (`ledger.record_transaction` moves wallets before partner accounts). A checkout spending a
+campaign balance keeps it too: `checkout_balances(lock=True)` takes the campaign rows FOR SHARE before
+the wallets FOR UPDATE, so a pause or an end waits for checkouts in flight, and checkouts after it see it.
+
+Idempotency: `create_campaign` is once per (partner, key) (a unique constraint on the campaign);
+`change_budget` is once per (campaign, key), the key kept on its ledger transaction. A repeat returns the
+first result and moves nothing; the same key for a different request is refused.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Sequence
+
+from sqlalchemy import case, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, or_, select
+
+from app.clock import utcnow
+from app.db import write_transaction
+from app.domain import campaigns as rules
+from app.domain.campaigns import Balance, CampaignChangeRefused, CampaignRules, CampaignStatus
+from app.domain.errors import InsufficientFunds, InvalidInput, NotFound, PartnerFundsTooLow
+from app.domain.ledger import AccountKind, TransactionType, transfer
+from app.domain.money import Money, normalize_currency
+from app.models import Account, Brand, Campaign, CampaignMember, Consumer, Entry, Partner, PartnerBrand, TeamMember, Transaction
+from app.services import audit, ledger, partners
+from app.services.reports import Page
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
+KEY_REUSED = "idempotencyKey was already used for a different request"
+PARTNER_FUNDS_TOO_LOW = "Partner funds are too low for this campaign budget: nothing was moved."
+BUDGET_TOO_LOW = "Only the unallocated budget can be returned: this decrease is more than the budget has left."
+ENDED = "This campaign has ended: it can't be changed."
+KEEP = object()  # update_campaign: "leave this setting as it is" (None means "no end date" for ends_at)
+
+
+class MemberOutcome(StrEnum):
+    ALLOCATED = "allocated"  # a member now, with the per-consumer amount in their campaign wallet
+    ALREADY_MEMBER = "already_member"  # nothing moved
+    NOT_FOUND = "not_found"  # no such consumer of this partner
+    INSUFFICIENT_BUDGET = "insufficient_budget"  # the budget can't pay the allocation: nothing moved
+    INACTIVE = "inactive"  # the consumer is deactivated (can't order): nothing moved
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    consumer_id: int
+    outcome: MemberOutcome
+    allocated: Money | None = None
+
+
+@dataclass(frozen=True)
+class CampaignCreated:
+    campaign: Campaign
+    replayed: bool  # the key had been used: the first campaign, nothing moved this time
+
+
+@dataclass(frozen=True)
+class BudgetChanged:
+    campaign: Campaign
+    transaction: Transaction
+    remaining: Money  # the unallocated budget after the change
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    member: CampaignMember
+    returned: Money  # the unused balance moved back to the budget
+
+
+@dataclass(frozen=True)
+class CampaignEnded:
+    campaign: Campaign
+    returned_to_budget: Money  # members' unused balances
+    returned_to_partner: Money  # the budget, when the campaign returns it at its end
+
+
+# --- small shared steps ---------------------------------------------------------------------
+
+
+def _actor(by: TeamMember | None, actor: str) -> str:
+    return actor or audit.actor_label(by)
+
+
+def _audit(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: str, action: str, summary: str,
+           details: dict | None = None) -> None:
+    audit.record(session, partner_id=campaign.partner_id, member=by, actor=actor or None, action=action,
+                 subject_type="campaign", subject_id=campaign.id, summary=summary, details=details)
+
+
+def _lock(session: Session, campaign_id: int) -> Campaign:
+    """Inside a write transaction: wait for, then hold, this campaign's row until commit; the campaign as
+    committed now (PostgreSQL: the row lock; SQLite: the write lock is already held)."""
+    session.execute(
+        update(Campaign).where(Campaign.id == campaign_id).values(updated_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    return session.get(Campaign, campaign_id, populate_existing=True)
+
+
+def _money(campaign: Campaign, amount: int) -> Money:
+    return Money(amount, campaign.currency)
+
+
+def _funds(session: Session, campaign: Campaign) -> Account:
+    return ledger.open_account(session, AccountKind.PARTNER_FUNDS, campaign.currency, partner_id=campaign.partner_id)
+
+
+def _budget(session: Session, campaign: Campaign, *, fresh: bool = False) -> Account:
+    account = session.get(Account, campaign.budget_account_id)
+    if fresh:
+        session.refresh(account, attribute_names=["balance"])
+    return account
+
+
+def _move(session: Session, campaign: Campaign, source: Account, target: Account, amount: int, *, type: TransactionType,
+          memo: str, actor: str, consumer_id: int | None = None, order_id: int | None = None,
+          idempotency_key: str | None = None) -> Transaction:
+    return ledger.post_transaction(
+        session,
+        partner_id=campaign.partner_id,
+        consumer_id=consumer_id,
+        order_id=order_id,
+        campaign_id=campaign.id,
+        type=type,
+        currency=campaign.currency,
+        postings=transfer(source.id, target.id, amount),
+        memo=memo,
+        actor=actor,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _wallets(session: Session, campaign_id: int, *, consumer_id: int | None = None) -> list[Account]:
+    """The campaign's member wallets (or one member's), locked in id order, with their balances as committed."""
+    statement = select(Account).where(Account.campaign_id == campaign_id, Account.kind == AccountKind.CAMPAIGN.value)
+    if consumer_id is not None:
+        statement = statement.where(Account.consumer_id == consumer_id)
+    return list(session.exec(statement.order_by(Account.id).with_for_update().execution_options(populate_existing=True)).all())
+
+
+def _check_key(idempotency_key: str) -> str:
+    if not IDEMPOTENCY_KEY.match(idempotency_key or ""):
+        raise InvalidInput("idempotencyKey must be 8-80 letters, digits or . _ : -", field="idempotencyKey")
+    return idempotency_key
+
+
+def _check_amount(amount: Money, currency: str, *, field: str) -> None:
+    if amount.currency != currency:
+        raise InvalidInput(f"{field} must be in the campaign's currency, {currency}.", field=field)
+
+
+def _partner_lists(session: Session, partner_id: int, brand_slugs: Sequence[str], categories: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The lists cleaned and checked against the partner's own brands; categories in the catalog's spelling."""
+    slugs = rules.clean_list(brand_slugs, field="brands", label="brand")
+    cats = rules.clean_list(categories, field="categories", label="category")
+    offered = session.exec(
+        select(Brand.slug, Brand.category).join(PartnerBrand, PartnerBrand.brand_id == Brand.id).where(PartnerBrand.partner_id == partner_id)
+    ).all()
+    known_slugs = {slug for slug, _category in offered}
+    known_categories = {category.casefold(): category for _slug, category in offered}
+    for slug in slugs:
+        if slug not in known_slugs:
+            raise InvalidInput(f"'{slug}' is not one of your store's brands.", field="brands")
+    for position, category in enumerate(cats):
+        if category.casefold() not in known_categories:
+            raise InvalidInput(f"'{category}' is not a category of your store's brands.", field="categories")
+        cats[position] = known_categories[category.casefold()]
+    return slugs, list(dict.fromkeys(cats))
+
+
+def partner_campaign(session: Session, *, partner: Partner, campaign_id: int) -> Campaign:
+    """The partner's own campaign; another partner's is simply not found (never 'forbidden')."""
+    campaign = session.get(Campaign, campaign_id) if isinstance(campaign_id, int) else None
+    if campaign is None or campaign.partner_id != partner.id:
+        raise NotFound(f"Campaign {campaign_id} does not exist.", field="id")
+    return campaign
+
+
+# --- creating and changing a campaign ---------------------------------------------------------
+
+
+def _create_key(partner_id: int, idempotency_key: str) -> str:
+    # "/" is never in a caller's key (IDEMPOTENCY_KEY): no clash with funds.py's "<partner id>:<key>".
+    return f"{partner_id}:campaign/new/{idempotency_key}"
+
+
+def _budget_key(campaign: Campaign, idempotency_key: str) -> str:
+    return f"{campaign.partner_id}:campaign/{campaign.id}/{idempotency_key}"
+
+
+def _replay_create(session: Session, campaign: Campaign, *, name: str, currency: str, budget: Money,
+                   per_consumer_amount: Money) -> CampaignCreated:
+    funded = session.exec(
+        select(Transaction.amount).where(Transaction.campaign_id == campaign.id,
+                                         Transaction.idempotency_key == _create_key(campaign.partner_id, campaign.idempotency_key))
+    ).first() or 0
+    if (campaign.name, campaign.currency, campaign.per_consumer_amount, funded) != (name, currency, per_consumer_amount.amount, budget.amount):
+        raise InvalidInput(KEY_REUSED, field="idempotencyKey")
+    return CampaignCreated(campaign, True)
+
+
+def create_campaign(
+    session: Session,
+    *,
+    partner: Partner,
+    name: str,
+    currency: str,
+    budget: Money,
+    per_consumer_amount: Money,
+    idempotency_key: str,
+    brand_slugs: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    priority: int = 0,
+    return_unused_on_end: bool = False,
+    by: TeamMember | None = None,
+    actor: str = "",
+    now: datetime | None = None,
+) -> CampaignCreated:
+    """A new campaign, its budget funded from the partner's funds (partner funds -> budget) in the same
+    transaction. Starts now unless `starts_at` is later (then `scheduled`). Partner funds too low:
+    PartnerFundsTooLow, nothing created or moved. Once per (partner, idempotency key)."""
+    now = now or utcnow()
+    idempotency_key = _check_key(idempotency_key)
+    name = rules.clean_name(name)
+    currency = normalize_currency(currency)
+    if currency not in partner.currency_list:
+        raise InvalidInput(f"currency {currency} is not enabled for this partner.", field="currency")
+    _check_amount(budget, currency, field="budget")
+    _check_amount(per_consumer_amount, currency, field="per_consumer_amount")
+    if budget.amount < 0:
+        raise InvalidInput("The budget can't be negative.", field="budget")
+    rules.check_per_consumer_amount(per_consumer_amount)
+    rules.check_priority(priority)
+    starts_at = starts_at or now
+    rules.check_window(starts_at, ends_at, now)
+    slugs, cats = _partner_lists(session, partner.id, brand_slugs, categories)
+    find = select(Campaign).where(Campaign.partner_id == partner.id, Campaign.idempotency_key == idempotency_key)
+    replay = dict(name=name, currency=currency, budget=budget, per_consumer_amount=per_consumer_amount)
+
+    existing = session.exec(find).first()
+    if existing is not None:
+        return _replay_create(session, existing, **replay)
+    actor = _actor(by, actor)
+    with write_transaction(session):
+        # Serialise this partner's fund changes, then look again: a twin may have committed meanwhile.
+        partners.hold_partner(session, partner.id)
+        existing = session.exec(find.execution_options(populate_existing=True)).first()
+        if existing is not None:
+            return _replay_create(session, existing, **replay)
+        campaign = Campaign(
+            partner_id=partner.id, name=name, currency=currency, per_consumer_amount=per_consumer_amount.amount,
+            brand_slugs=",".join(slugs), categories=",".join(cats), starts_at=starts_at, ends_at=ends_at,
+            priority=priority, status=rules.initial_status(starts_at, now).value, return_unused_on_end=return_unused_on_end,
+            created_by_id=by.id if by is not None else None, created_by=actor, idempotency_key=idempotency_key,
+            created_at=now, updated_at=now,
+        )
+        session.add(campaign)
+        session.flush()
+        budget_account = ledger.open_account(session, AccountKind.CAMPAIGN_BUDGET, currency, partner_id=partner.id, campaign_id=campaign.id)
+        campaign.budget_account_id = budget_account.id
+        if budget.amount:
+            try:
+                _move(session, campaign, _funds(session, campaign), budget_account, budget.amount, type=TransactionType.CREDIT,
+                      memo=f"Campaign budget: {name}", actor=actor, idempotency_key=_create_key(partner.id, idempotency_key))
+            except InsufficientFunds:
+                raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="budget") from None
+        session.add(campaign)
+        _audit(session, campaign, by=by, actor=actor, action="campaign.create",
+               summary=f"Created campaign {name} with a budget of {budget}, {per_consumer_amount} per consumer",
+               details={"name": name, "currency": currency, "budget": budget.amount, "per_consumer_amount": per_consumer_amount.amount,
+                        "brands": slugs, "categories": cats, "starts_at": starts_at, "ends_at": ends_at, "priority": priority,
+                        "return_unused_on_end": return_unused_on_end})
+    return CampaignCreated(campaign, False)
+
+
+def update_campaign(
+    session: Session,
+    *,
+    campaign: Campaign,
+    name: str | None = None,
+    ends_at=KEEP,
+    brand_slugs: Sequence[str] | None = None,
+    categories: Sequence[str] | None = None,
+    per_consumer_amount: Money | None = None,
+    priority: int | None = None,
+    return_unused_on_end: bool | None = None,
+    by: TeamMember | None = None,
+    actor: str = "",
+    now: datetime | None = None,
+) -> Campaign:
+    """Change the rules from now on (None / KEEP: unchanged; `ends_at=None` removes the end date). Allocations
+    already made keep their amount; past transactions are never rewritten. An ended campaign can't change."""
+    now = now or utcnow()
+    changes: dict = {}
+    if name is not None:
+        changes["name"] = rules.clean_name(name)
+    if per_consumer_amount is not None:
+        _check_amount(per_consumer_amount, campaign.currency, field="per_consumer_amount")
+        rules.check_per_consumer_amount(per_consumer_amount)
+        changes["per_consumer_amount"] = per_consumer_amount.amount
+    if priority is not None:
+        rules.check_priority(priority)
+        changes["priority"] = priority
+    if return_unused_on_end is not None:
+        changes["return_unused_on_end"] = bool(return_unused_on_end)
+    if brand_slugs is not None or categories is not None:
+        slugs, cats = _partner_lists(
+            session, campaign.partner_id,
+            campaign.brand_slug_list if brand_slugs is None else brand_slugs,
+            campaign.category_list if categories is None else categories,
+        )
+        changes["brand_slugs"], changes["categories"] = ",".join(slugs), ",".join(cats)
+    with write_transaction(session):
+        campaign = _lock(session, campaign.id)
+        if campaign.status == CampaignStatus.ENDED.value:
+            raise CampaignChangeRefused(ENDED)
+        if ends_at is not KEEP:
+            rules.check_window(campaign.starts_at, ends_at, now)
+            changes["ends_at"] = ends_at
+        changed = {key: value for key, value in changes.items() if getattr(campaign, key) != value}
+        if not changed:
+            return campaign
+        before = {key: getattr(campaign, key) for key in changed}
+        for key, value in changed.items():
+            setattr(campaign, key, value)
+        session.add(campaign)
+        _audit(session, campaign, by=by, actor=actor, action="campaign.update",
+               summary=f"Changed campaign {campaign.name}: {', '.join(sorted(changed))}",
+               details={"before": before, "after": changed})
+    return campaign
+
+
+def change_budget(
+    session: Session,
+    *,
+    campaign: Campaign,
+    amount: Money,
+    idempotency_key: str,
+    by: TeamMember | None = None,
+    actor: str = "",
+) -> BudgetChanged:
+    """Positive: partner funds -> budget. Negative: budget -> partner funds, only what is not allocated yet.
+    Neither goes below zero (PartnerFundsTooLow / InsufficientFunds, nothing moved). An ended campaign's
+    budget can only decrease. Once per (campaign, key): a repeat returns the first result, moving nothing."""
+    idempotency_key = _check_key(idempotency_key)
+    _check_amount(amount, campaign.currency, field="amount")
+    if amount.amount == 0:
+        raise InvalidInput("amount must not be zero.", field="amount")
+    key = _budget_key(campaign, idempotency_key)
+    find = select(Transaction).where(Transaction.campaign_id == campaign.id, Transaction.idempotency_key == key)
+    actor = _actor(by, actor)
+    with write_transaction(session):
+        campaign = _lock(session, campaign.id)
+        existing = session.exec(find).first()
+        if existing is not None:
+            increase = existing.type == TransactionType.CREDIT.value
+            if (existing.amount if increase else -existing.amount) != amount.amount:
+                raise InvalidInput(KEY_REUSED, field="idempotencyKey")
+            return BudgetChanged(campaign, existing, _money(campaign, _budget(session, campaign, fresh=True).balance), True)
+        budget, funds = _budget(session, campaign), _funds(session, campaign)
+        if amount.amount > 0:
+            if campaign.status == CampaignStatus.ENDED.value:
+                raise CampaignChangeRefused(ENDED)
+            try:
+                transaction = _move(session, campaign, funds, budget, amount.amount, type=TransactionType.CREDIT,
+                                    memo=f"Campaign budget increased: {campaign.name}", actor=actor, idempotency_key=key)
+            except InsufficientFunds:
+                raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="amount") from None
+        else:
+            try:
+                transaction = _move(session, campaign, budget, funds, -amount.amount, type=TransactionType.DEBIT,
+                                    memo=f"Campaign budget decreased: {campaign.name}", actor=actor, idempotency_key=key)
+            except InsufficientFunds:
+                raise InsufficientFunds(BUDGET_TOO_LOW, field="amount") from None
+        remaining = _money(campaign, _budget(session, campaign).balance)
+        _audit(session, campaign, by=by, actor=actor, action="campaign.budget",
+               summary=f"{'Increased' if amount.amount > 0 else 'Decreased'} the budget of {campaign.name} by "
+                       f"{_money(campaign, abs(amount.amount))}",
+               details={"amount": amount.amount, "currency": amount.currency, "remaining": remaining.amount, "transaction": transaction.id})
+    return BudgetChanged(campaign, transaction, remaining, False)
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+def add_members(
+    session: Session,
+    *,
+    campaign: Campaign,
+    consumer_ids: Sequence[int],
+    by: TeamMember | None = None,
+    actor: str = "",
+) -> list[MemberResult]:
+    """Allocate the per-consumer amount to each consumer (budget -> their campaign wallet): a result per id,
+    in the order given (repeats once). Someone already in gets nothing more; another partner's consumer is
+    `not_found`; when the budget runs out, the rest are `insufficient_budget` with nothing moved for them.
+    Someone removed earlier who is added again gets a fresh allocation."""
+    ids = list(dict.fromkeys(consumer_ids))
+    if any(type(i) is not int for i in ids):
+        raise InvalidInput("Customer ids must be whole numbers.", field="customerIds")
+    actor = _actor(by, actor)
+    results: list[MemberResult] = []
+    with write_transaction(session):
+        campaign = _lock(session, campaign.id)
+        if campaign.status == CampaignStatus.ENDED.value:
+            raise CampaignChangeRefused(ENDED)
+        amount = campaign.per_consumer_amount
+        consumers = {c.id: c for c in session.exec(select(Consumer).where(Consumer.id.in_(ids), Consumer.partner_id == campaign.partner_id))} if ids else {}
+        members = {m.consumer_id: m for m in session.exec(
+            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id.in_(ids))
+            .execution_options(populate_existing=True))} if ids else {}
+        budget = _budget(session, campaign)
+        out_of_budget = False
+        for consumer_id in ids:
+            consumer, member = consumers.get(consumer_id), members.get(consumer_id)
+            if consumer is None:
+                results.append(MemberResult(consumer_id, MemberOutcome.NOT_FOUND))
+            elif member is not None and member.removed_at is None:
+                results.append(MemberResult(consumer_id, MemberOutcome.ALREADY_MEMBER))
+            elif not consumer.is_active:
+                results.append(MemberResult(consumer_id, MemberOutcome.INACTIVE))
+            elif out_of_budget:
+                results.append(MemberResult(consumer_id, MemberOutcome.INSUFFICIENT_BUDGET))
+            else:
+                try:
+                    with session.begin_nested():  # one consumer's allocation: all of it, or none of it
+                        wallet = ledger.open_account(session, AccountKind.CAMPAIGN, campaign.currency, partner_id=campaign.partner_id,
+                                                     consumer_id=consumer_id, campaign_id=campaign.id)
+                        if member is None:
+                            member = CampaignMember(campaign_id=campaign.id, consumer_id=consumer_id, account_id=wallet.id, joined_at=utcnow())
+                        else:  # added again after a removal
+                            member.removed_at, member.joined_at = None, utcnow()
+                        session.add(member)
+                        session.flush()
+                        _move(session, campaign, budget, wallet, amount, type=TransactionType.CREDIT, memo=f"{campaign.name} allowance",
+                              actor=actor, consumer_id=consumer_id)
+                    results.append(MemberResult(consumer_id, MemberOutcome.ALLOCATED, _money(campaign, amount)))
+                except InsufficientFunds:
+                    out_of_budget = True
+                    results.append(MemberResult(consumer_id, MemberOutcome.INSUFFICIENT_BUDGET))
+                except IntegrityError:  # a twin added them first (the campaign lock makes this a backstop only)
+                    results.append(MemberResult(consumer_id, MemberOutcome.ALREADY_MEMBER))
+        counts = {outcome.value: [r.consumer_id for r in results if r.outcome is outcome] for outcome in MemberOutcome}
+        allocated = len(counts[MemberOutcome.ALLOCATED.value])
+        _audit(session, campaign, by=by, actor=actor, action="campaign.add_members",
+               summary=f"Added {allocated} of {len(ids)} consumers to {campaign.name} ({_money(campaign, amount * allocated)} allocated)",
+               details={outcome: ids_ for outcome, ids_ in counts.items() if ids_} | {"amount": amount})
+    return results
+
+
+def remove_member(
+    session: Session,
+    *,
+    campaign: Campaign,
+    consumer_id: int,
+    by: TeamMember | None = None,
+    actor: str = "",
+) -> MemberRemoved:
+    """Take a consumer out of the campaign: their unused campaign balance goes back to the budget."""
+    actor = _actor(by, actor)
+    with write_transaction(session):
+        campaign = _lock(session, campaign.id)
+        member = session.exec(
+            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == consumer_id,
+                                         CampaignMember.removed_at.is_(None)).execution_options(populate_existing=True)
+        ).first()
+        if member is None:
+            raise NotFound("This consumer is not a member of the campaign.", field="customerId")
+        returned = 0
+        for wallet in _wallets(session, campaign.id, consumer_id=consumer_id):
+            if wallet.balance > 0:
+                returned += wallet.balance
+                _move(session, campaign, wallet, _budget(session, campaign), wallet.balance, type=TransactionType.DEBIT,
+                      memo=f"{campaign.name} allowance returned: removed from the campaign", actor=actor, consumer_id=consumer_id)
+        member.removed_at = utcnow()
+        session.add(member)
+        _audit(session, campaign, by=by, actor=actor, action="campaign.remove_member",
+               summary=f"Removed consumer {consumer_id} from {campaign.name}; {_money(campaign, returned)} back to the budget",
+               details={"consumer_id": consumer_id, "returned": returned})
+    return MemberRemoved(member, _money(campaign, returned))
+
+
+# --- pause, resume, end -----------------------------------------------------------------------
+
+
+def _change_status(session: Session, campaign: Campaign, *, to: CampaignStatus, allowed_from: Sequence[CampaignStatus],
+                   now: datetime, **values) -> Campaign | None:
+    """Move the campaign to `to` if it is in one of `allowed_from` (a conditional UPDATE: of two racing
+    changes one wins); the campaign after the change, or None when it wasn't in one of them."""
+    changed = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_([s.value for s in allowed_from]))
+        .values(status=to.value, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    fresh = session.get(Campaign, campaign.id, populate_existing=True)
+    return fresh if changed else None
+
+
+def _refuse(session: Session, campaign: Campaign, to: CampaignStatus) -> None:
+    current = session.get(Campaign, campaign.id, populate_existing=True)
+    rules.check_transition(current.status, to)
+    raise CampaignChangeRefused(f"A campaign that is {current.status} cannot become {to}.")
+
+
+def pause(session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "") -> Campaign:
+    """Stop spending at once. Checkouts in flight (they hold the campaign row FOR SHARE) commit first."""
+    with write_transaction(session):
+        paused = _change_status(session, campaign, to=CampaignStatus.PAUSED, allowed_from=[CampaignStatus.ACTIVE], now=utcnow())
+        if paused is None:
+            _refuse(session, campaign, CampaignStatus.PAUSED)
+        _audit(session, paused, by=by, actor=actor, action="campaign.pause", summary=f"Paused campaign {paused.name}")
+    return paused
+
+
+def resume(session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "") -> Campaign:
+    with write_transaction(session):
+        resumed = _change_status(session, campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.PAUSED], now=utcnow())
+        if resumed is None:
+            _refuse(session, campaign, CampaignStatus.ACTIVE)
+        _audit(session, resumed, by=by, actor=actor, action="campaign.resume", summary=f"Resumed campaign {resumed.name}")
+    return resumed
+
+
+def _end(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: str, now: datetime, reason: str) -> CampaignEnded | None:
+    """Inside a write transaction: end the campaign (None if it had already ended), return every member's
+    unused balance to the budget and, if the campaign says so, the budget to the partner's funds."""
+    ended = _change_status(session, campaign, to=CampaignStatus.ENDED, now=now, ended_at=now,
+                           allowed_from=[CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
+    if ended is None:
+        return None
+    actor = _actor(by, actor)
+    budget = _budget(session, ended)
+    to_budget = 0
+    for wallet in _wallets(session, ended.id):
+        if wallet.balance > 0:
+            to_budget += wallet.balance
+            _move(session, ended, wallet, budget, wallet.balance, type=TransactionType.DEBIT,
+                  memo=f"{ended.name} allowance returned: the campaign ended", actor=actor, consumer_id=wallet.consumer_id)
+    to_partner = 0
+    if ended.return_unused_on_end:
+        to_partner = _return_budget(session, ended, actor=actor)
+    _audit(session, ended, by=by, actor=actor, action="campaign.end",
+           summary=f"Ended campaign {ended.name} ({reason}): {_money(ended, to_budget)} unused back to the budget"
+                   + (f", {_money(ended, to_partner)} back to partner funds" if ended.return_unused_on_end else ""),
+           details={"reason": reason, "returned_to_budget": to_budget, "returned_to_partner": to_partner})
+    return CampaignEnded(ended, _money(ended, to_budget), _money(ended, to_partner))
+
+
+def end(session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "", now: datetime | None = None) -> CampaignEnded:
+    """End the campaign for good: spending stops, every member's unused balance returns to the budget, and
+    the budget to partner funds when `return_unused_on_end` is set (else by `return_unused`)."""
+    with write_transaction(session):
+        ended = _end(session, campaign, by=by, actor=actor, now=now or utcnow(), reason="ended by hand")
+        if ended is None:
+            raise CampaignChangeRefused("This campaign has already ended.")
+    return ended
+
+
+def _return_budget(session: Session, campaign: Campaign, *, actor: str, order_id: int | None = None) -> int:
+    budget = _budget(session, campaign, fresh=True)
+    amount = budget.balance
+    if amount > 0:
+        _move(session, campaign, budget, _funds(session, campaign), amount, type=TransactionType.DEBIT,
+              memo=f"Campaign budget returned: {campaign.name}", actor=actor, order_id=order_id)
+    return amount
+
+
+def return_unused(session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "") -> Money:
+    """Move the whole unallocated budget back to the partner's funds (any status); what was moved (maybe zero)."""
+    actor = _actor(by, actor)
+    with write_transaction(session):
+        campaign = _lock(session, campaign.id)
+        amount = _return_budget(session, campaign, actor=actor)
+        _audit(session, campaign, by=by, actor=actor, action="campaign.return_unused",
+               summary=f"Returned {_money(campaign, amount)} of {campaign.name}'s budget to partner funds", details={"amount": amount})
+    return _money(campaign, amount)
+
+
+def activate_due(session: Session, *, now: datetime | None = None) -> list[int]:
+    """The queue's sweep: scheduled campaigns whose start has come become active (ids returned)."""
+    now = now or utcnow()
+    with write_transaction(session):
+        due = session.exec(
+            select(Campaign).where(Campaign.status == CampaignStatus.SCHEDULED.value, Campaign.starts_at <= now,
+                                   or_(Campaign.ends_at.is_(None), Campaign.ends_at > now))
+        ).all()
+        activated = []
+        for campaign in due:
+            if _change_status(session, campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.SCHEDULED], now=now):
+                activated.append(campaign.id)
+                _audit(session, campaign, by=None, actor="system", action="campaign.activate",
+                       summary=f"Campaign {campaign.name} started")
+    return activated
+
+
+def end_due(session: Session, *, now: datetime | None = None) -> list[int]:
+    """The queue's sweep: campaigns whose end date has passed end (ids returned), each in its own transaction."""
+    now = now or utcnow()
+    due = session.exec(
+        select(Campaign.id).where(Campaign.status != CampaignStatus.ENDED.value, Campaign.ends_at.is_not(None), Campaign.ends_at <= now)
+        .order_by(Campaign.id)
+    ).all()
+    ended = []
+    for campaign_id in due:
+        with write_transaction(session):
+            campaign = _lock(session, campaign_id)
+            if _end(session, campaign, by=None, actor="system", now=now, reason="end date reached") is not None:
+                ended.append(campaign_id)
+    return ended
+
+
+def sweep(session: Session, *, now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Both sweeps: (activated ids, ended ids)."""
+    now = now or utcnow()
+    ended = end_due(session, now=now)
+    return activate_due(session, now=now), ended
+
+
+def return_ended_campaign_refund(session: Session, *, account_id: int, order_id: int | None = None) -> Money:
+    """For the refund code, in the refund's own write transaction, after it has put money back into
+    `account_id`: when that is a campaign wallet whose campaign has ended (or whose member was removed),
+    the wallet's balance goes on to the budget and, when the campaign returns its budget at its end, on to
+    partner funds. Returns what left the wallet (zero otherwise: e.g. a general wallet, a live campaign).
+
+    The campaign row is read, not locked (the refund holds the wallet's row already; `end` locks the campaign
+    first and then the wallets): an end committing meanwhile is seen, and one still running waits for the
+    wallet and then returns what the refund put in itself."""
+    with write_transaction(session):
+        account = session.get(Account, account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} does not exist.")
+        if account.kind != AccountKind.CAMPAIGN.value or account.campaign_id is None:
+            return Money.zero(account.currency)
+        campaign = session.get(Campaign, account.campaign_id, populate_existing=True)
+        member = session.exec(
+            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == account.consumer_id)
+            .execution_options(populate_existing=True)
+        ).first()
+        ended = campaign.status == CampaignStatus.ENDED.value
+        if not ended and member is not None and member.removed_at is None:
+            return Money.zero(campaign.currency)
+        moved = 0
+        for wallet in _wallets(session, campaign.id, consumer_id=account.consumer_id):
+            if wallet.balance > 0:
+                moved += wallet.balance
+                _move(session, campaign, wallet, _budget(session, campaign), wallet.balance, type=TransactionType.DEBIT,
+                      memo=f"{campaign.name}: refund returned to the campaign budget", actor="system",
+                      consumer_id=wallet.consumer_id, order_id=order_id)
+        if moved and ended and campaign.return_unused_on_end:
+            _move(session, campaign, _budget(session, campaign), _funds(session, campaign), moved, type=TransactionType.DEBIT,
+                  memo=f"Campaign budget returned: {campaign.name}", actor="system", order_id=order_id)
+    return Money(moved, campaign.currency)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """A campaign's money, from the ledger (gross amounts since it began, in its currency):
+
+    - budget: everything moved from partner funds into the budget (funding and increases);
+    - returned: everything moved from the budget back to partner funds (decreases, return unused);
+    - remaining: the budget account's balance now: funded, not returned, not allocated;
+    - allocated: given to members, net of what came back from them (removal, end, refunds after the end)
+      = budget - returned - remaining;
+    - unused: what members have left in their campaign wallets now (sum of their balances);
+    - spent: what members paid for gift cards, net of refunds (pending orders included) = allocated - unused;
+    - members: current members (not removed).
+
+    So budget = returned + remaining + unused + spent, always.
+    """
+
+    campaign: Campaign
+    budget: Money
+    returned: Money
+    remaining: Money
+    allocated: Money
+    unused: Money
+    spent: Money
+    members: int
+
+    @property
+    def status(self) -> CampaignStatus:
+        return CampaignStatus(self.campaign.status)
+
+
+def summaries(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignSummary]:
+    """Each campaign's summary, with a few grouped queries for all of them."""
+    campaigns = list(campaigns)
+    if not campaigns:
+        return []
+    budget_ids = [c.budget_account_id for c in campaigns]
+    balances = dict(session.exec(select(Account.id, Account.balance).where(Account.id.in_(budget_ids))).all())
+    unused = dict(session.exec(
+        select(Account.campaign_id, func.sum(Account.balance))
+        .where(Account.campaign_id.in_([c.id for c in campaigns]), Account.kind == AccountKind.CAMPAIGN.value)
+        .group_by(Account.campaign_id)
+    ).all())
+    members = dict(session.exec(
+        select(CampaignMember.campaign_id, func.count(CampaignMember.id))
+        .where(CampaignMember.campaign_id.in_([c.id for c in campaigns]), CampaignMember.removed_at.is_(None))
+        .group_by(CampaignMember.campaign_id)
+    ).all())
+    # Budget entries whose transaction has no consumer: the moves between the budget and partner funds.
+    flows = {account_id: (int(funded or 0), int(returned or 0)) for account_id, funded, returned in session.exec(
+        select(Entry.account_id,
+               func.sum(case((Entry.amount > 0, Entry.amount), else_=0)),
+               func.sum(case((Entry.amount < 0, -Entry.amount), else_=0)))
+        .join(Transaction, Transaction.id == Entry.transaction_id)
+        .where(Entry.account_id.in_(budget_ids), Transaction.consumer_id.is_(None))
+        .group_by(Entry.account_id)
+    ).all()}
+    result = []
+    for c in campaigns:
+        funded, returned = flows.get(c.budget_account_id, (0, 0))
+        remaining = int(balances.get(c.budget_account_id) or 0)
+        allocated = funded - returned - remaining
+        left = int(unused.get(c.id) or 0)
+        money = lambda amount, currency=c.currency: Money(amount, currency)  # noqa: E731
+        result.append(CampaignSummary(c, money(funded), money(returned), money(remaining), money(allocated), money(left),
+                                      money(allocated - left), int(members.get(c.id) or 0)))
+    return result
+
+
+def campaign_summary(session: Session, campaign: Campaign) -> CampaignSummary:
+    return summaries(session, [campaign])[0]
+
+
+def list_campaigns(session: Session, *, partner: Partner, status: str = "") -> list[CampaignSummary]:
+    """The partner's campaigns, newest first, with their summaries; `status` narrows them."""
+    statement = select(Campaign).where(Campaign.partner_id == partner.id)
+    if status:
+        statement = statement.where(Campaign.status == CampaignStatus(status).value)
+    return summaries(session, session.exec(statement.order_by(Campaign.id.desc())).all())
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    member: CampaignMember
+    email: str
+    full_name: str
+    balance: Money
+
+
+def members_page(session: Session, *, campaign: Campaign, search: str = "", page: int = 1, size: int = 50,
+                 include_removed: bool = False) -> Page:
+    """A page of the campaign's members (email or name containing `search`), newest first, with their balances."""
+    where = [CampaignMember.campaign_id == campaign.id]
+    if not include_removed:
+        where.append(CampaignMember.removed_at.is_(None))
+    search = (search or "").strip()[:254]
+    if search:
+        where.append(or_(func.lower(Consumer.email).contains(search.lower(), autoescape=True),
+                         func.lower(Consumer.full_name).contains(search.lower(), autoescape=True)))
+    joined = select(CampaignMember, Consumer.email, Consumer.full_name, Account.balance).join(
+        Consumer, Consumer.id == CampaignMember.consumer_id).join(Account, Account.id == CampaignMember.account_id)
+    total = session.exec(select(func.count(CampaignMember.id)).join(Consumer, Consumer.id == CampaignMember.consumer_id).where(*where)).one()
+    page = max(1, page)
+    rows = session.exec(joined.where(*where).order_by(CampaignMember.id.desc()).offset((page - 1) * size).limit(size)).all()
+    return Page([MemberRow(m, email, name, Money(balance, campaign.currency)) for m, email, name, balance in rows], total, page, size)
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    transaction: Transaction
+    amount: Money  # + into the budget, - out of it
+
+
+def budget_history(session: Session, *, campaign: Campaign, include_allocations: bool = False, page: int = 1,
+                   size: int = 50) -> Page:
+    """The budget's movements, newest first: funding, increases, decreases and returns to partner funds
+    (and, with `include_allocations`, the members' allocations and what came back from them)."""
+    where = [Entry.account_id == campaign.budget_account_id]
+    if not include_allocations:
+        where.append(Transaction.consumer_id.is_(None))
+    total = session.exec(select(func.count(Entry.id)).join(Transaction, Transaction.id == Entry.transaction_id).where(*where)).one()
+    page = max(1, page)
+    rows = session.exec(
+        select(Transaction, Entry.amount).join(Entry, Entry.transaction_id == Transaction.id).where(*where)
+        .order_by(Transaction.id.desc()).offset((page - 1) * size).limit(size)
+    ).all()
+    return Page([BudgetLine(t, Money(amount, campaign.currency)) for t, amount in rows], total, page, size)
+
+
+@dataclass(frozen=True)
+class CampaignBalance:
+    """One of a consumer's campaign balances, as the store and the API show it."""
+
+    campaign_id: int
+    account_id: int
+    name: str
+    balance: Money
+    can_buy: str  # "Health & Beauty brands", "All brands"
+    brand_slugs: tuple[str, ...]
+    categories: tuple[str, ...]
+    status: CampaignStatus
+    starts_at: datetime
+    spendable_until: datetime | None
+    spendable_now: bool
+
+
+def consumer_campaign_balances(session: Session, *, consumer: Consumer, currency: str | None = None,
+                               now: datetime | None = None) -> list[CampaignBalance]:
+    """The consumer's balances in campaigns that haven't ended and that they are still in, in spending order
+    (priority, then ending soonest)."""
+    now = now or utcnow()
+    statement = (
+        select(Campaign, Account.id, Account.balance)
+        .join(CampaignMember, CampaignMember.campaign_id == Campaign.id)
+        .join(Account, Account.id == CampaignMember.account_id)
+        .where(CampaignMember.consumer_id == consumer.id, CampaignMember.removed_at.is_(None),
+               Campaign.status != CampaignStatus.ENDED.value)
+    )
+    if currency:
+        statement = statement.where(Campaign.currency == currency)
+    rows = session.exec(statement).all()
+    slugs = {slug for campaign, _id, _balance in rows for slug in campaign.brand_slug_list}
+    names = dict(session.exec(select(Brand.slug, Brand.name).where(Brand.slug.in_(slugs))).all()) if slugs else {}
+    rows = sorted(rows, key=lambda row: (-row[0].priority, row[0].ends_at is None, row[0].ends_at or 0, row[0].id))
+    return [
+        CampaignBalance(
+            campaign_id=campaign.id, account_id=account_id, name=campaign.name, balance=Money(balance, campaign.currency),
+            can_buy=rules.scope_label([names.get(s, s) for s in campaign.brand_slug_list], campaign.category_list),
+            brand_slugs=tuple(campaign.brand_slug_list), categories=tuple(campaign.category_list),
+            status=CampaignStatus(campaign.status), starts_at=campaign.starts_at, spendable_until=campaign.ends_at,
+            spendable_now=rules.is_spendable(campaign.status, campaign.starts_at, campaign.ends_at, now),
+        )
+        for campaign, account_id, balance in rows
+    ]
+
+
+def _rules(campaign: Campaign) -> CampaignRules:
+    return CampaignRules(
+        campaign_id=campaign.id, name=campaign.name, status=campaign.status, starts_at=campaign.starts_at, ends_at=campaign.ends_at,
+        priority=campaign.priority, brand_slugs=tuple(campaign.brand_slug_list), categories=tuple(campaign.category_list),
+    )
+
+
+def checkout_balances(session: Session, *, consumer_id: int, currency: str, lock: bool = False) -> list[Balance]:
+    """The consumer's balances in `currency` that a checkout may draw on (general, bonus, and each campaign
+    wallet with its campaign's rules), for `app.domain.campaigns.spending_order` / `split_price`; each
+    Balance's key is its account id.
+
+    With `lock` (inside the checkout's write transaction): the campaigns' rows FOR SHARE first, then the
+    wallets FOR UPDATE, both in id order, the lock order every campaign change keeps. A pause or an end
+    then waits for this checkout, and this checkout waits for a pause or end in flight and sees it."""
+    kinds = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
+    accounts = select(Account).where(Account.consumer_id == consumer_id, Account.currency == currency, Account.kind.in_(kinds))
+    campaign_ids = sorted({a.campaign_id for a in session.exec(accounts).all() if a.campaign_id is not None})
+    campaigns = {}
+    if campaign_ids:
+        statement = select(Campaign).where(Campaign.id.in_(campaign_ids)).order_by(Campaign.id)
+        if lock:
+            statement = statement.with_for_update(read=True)
+        campaigns = {c.id: c for c in session.exec(statement.execution_options(populate_existing=True)).all()}
+        removed = set(session.exec(select(CampaignMember.campaign_id).where(
+            CampaignMember.consumer_id == consumer_id, CampaignMember.campaign_id.in_(campaign_ids), CampaignMember.removed_at.is_not(None))).all())
+        campaigns = {cid: c for cid, c in campaigns.items() if cid not in removed}
+    if lock:
+        accounts = accounts.order_by(Account.id).with_for_update()
+    result = []
+    for account in session.exec(accounts.execution_options(populate_existing=True)).all():
+        if account.kind == AccountKind.CAMPAIGN.value:
+            campaign = campaigns.get(account.campaign_id)
+            if campaign is None:  # a removed member's wallet: never spent
+                continue
+            result.append(Balance(account.id, account.kind, Money(account.balance, currency), _rules(campaign)))
+        else:
+            result.append(Balance(account.id, account.kind, Money(account.balance, currency)))
+    return result
