@@ -104,7 +104,7 @@ def live_store(tmp_path, smtp_server, mailbox, live_store_settings):
         **live_store_settings,
     )
     server = make_server("127.0.0.1", port, app, threaded=True)  # listens from here on
-    thread = threading.Thread(target=server.serve_forever, name="live-store", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-store", daemon=True)
     thread.start()
     try:
         yield LiveStore(app=app, url=url, mailbox=mailbox)

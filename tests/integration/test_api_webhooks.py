@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 from sqlmodel import select
 
+from app import outbound_http
 from app.db import db_session, write_transaction
 from app.models import Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.services import catalog, webhooks
@@ -406,14 +407,14 @@ def test_another_partners_webhooks_are_404_and_never_hear_of_these_orders(app, c
     ],
 )
 def test_outside_development_a_url_must_be_https_to_a_public_address(url):
-    with pytest.raises(webhooks.UnsafeUrl) as refusal:
-        webhooks.resolve(url, allow_local=False)
+    with pytest.raises(outbound_http.UnsafeUrl) as refusal:
+        outbound_http.resolve(url, allow_local=False)
     assert refusal.value.field == "url" and refusal.value.message.startswith("url")
 
 
 def test_outside_development_a_public_https_address_is_accepted():
-    assert webhooks.resolve("https://8.8.8.8/hooks", allow_local=False) == ["8.8.8.8"]
-    assert webhooks.resolve("https://[2001:4860:4860::8888]:8443/hooks", allow_local=False) == ["2001:4860:4860::8888"]
+    assert outbound_http.resolve("https://8.8.8.8/hooks", allow_local=False) == ["8.8.8.8"]
+    assert outbound_http.resolve("https://[2001:4860:4860::8888]:8443/hooks", allow_local=False) == ["2001:4860:4860::8888"]
 
 
 @pytest.fixture
