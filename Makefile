@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: install run worker test test-fast chromium benchmark clean
+.PHONY: install run worker test test-fast lint format chromium benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,17 @@ test: install chromium
 
 test-fast: install
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+# Style, types and layers: ruff (lint and format check), mypy (app/domain, app/services), import-linter.
+lint: install
+	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff check --fix app tests
+	$(BIN)/ruff format app tests
 
 benchmark: install
 	$(BIN)/python tests/benchmarks/run.py

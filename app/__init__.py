@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     mask_reset_tokens_in_logs(app)
 
     from app import models  # noqa: F401  (registers tables)
+    from app import tasks  # noqa: F401  (declares the queued tasks, which init_queue binds)
     from app.db import close_db_session, make_engine, reads_engine
     from app.extensions import csrf, htmx, limiter, login_manager, mail
     from app.queue import init_queue, start_in_process_worker

@@ -12,14 +12,15 @@ from app.db import db_session, write_transaction
 from app.domain.money import Money
 from app.links import external_url
 from app.demo_brands import DEMO_BRANDS
-from app.models import Brand, Partner, PartnerBrand
+from app.models import Brand, Campaign, CampaignMember, Partner, PartnerBrand
 from app.security import hash_password, new_temporary_password
-from app.services import catalog, consumers, partners, team
-from app.web import format_money
+from app.services import campaigns, catalog, consumers, partners, team
+from app.pages import format_money
 
 DEMO_SLUG = "acme"
 DEMO_EMAIL = "alex@example.com"
 DEMO_ADMIN_EMAIL = "admin@acme.example"
+DEMO_CAMPAIGN_KEY = "seed-demo-wellness"  # the demo campaign's idempotency key: created once
 
 
 def seed_brands(session) -> list[Brand]:
@@ -105,6 +106,7 @@ def seed() -> list[str]:
             session.add(consumer)
         password_line = f"  temporary password: {temporary}   (first login asks for a new password and the terms)"
     admin_line = _demo_admin(session, partner)
+    campaign_line = _demo_campaign(session, partner, consumer)
     funds = partners.partner_funds(session, partner, "USD")
     lines = [
         "",
@@ -112,6 +114,7 @@ def seed() -> list[str]:
         f"  consumer: {consumer.email}",
         password_line,
         f"  partner funds: {format_money(funds)}; {len(brands)} gift-card brands in the catalog",
+        campaign_line,
         f"Partner portal: {external_url('portal.login')}",
         f"  admin: {DEMO_ADMIN_EMAIL}",
         admin_line,
@@ -137,3 +140,26 @@ def _demo_admin(session, partner) -> str:
     else:
         return "  password: the one you chose"
     return f"  temporary password: {temporary}   (first sign-in asks for a new password)"
+
+
+def _demo_campaign(session, partner, consumer) -> str:
+    """One active campaign, "Wellness": $50 for each member to spend on Health & Beauty brands, from a $500 budget,
+    with the demo consumer in it. Created once (a fixed idempotency key); the consumer is added once."""
+    campaign = session.exec(
+        select(Campaign).where(Campaign.partner_id == partner.id, Campaign.idempotency_key == DEMO_CAMPAIGN_KEY)
+    ).first()
+    if campaign is None:
+        campaign = campaigns.create_campaign(
+            session, partner=partner, name="Wellness", currency="USD", budget=Money(500_00, "USD"),
+            per_consumer_amount=Money(50_00, "USD"), idempotency_key=DEMO_CAMPAIGN_KEY, categories=["Health & Beauty"],
+            actor="seed-demo",
+        ).campaign
+    member = session.exec(
+        select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == consumer.id)
+    ).first()
+    if member is None and campaign.status != "ended":
+        campaigns.add_members(session, campaign=campaign, consumer_ids=[consumer.id], actor="seed-demo")
+    summary = campaigns.campaign_summary(session, campaign)
+    return (f"  campaign: {campaign.name} ({campaign.status}), {format_money(Money(campaign.per_consumer_amount, 'USD'))} "
+            f"per member for {', '.join(campaign.category_list) or 'all'} brands; {summary.members} member(s), "
+            f"{format_money(summary.remaining)} of the budget left")

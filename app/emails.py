@@ -10,8 +10,8 @@ from datetime import datetime
 from flask import render_template
 
 from app.domain.money import Money
+from app.look import Look, published_look
 from app.models import Brand, Consumer, Order, Partner
-from app.services.branding import Look, published_look
 
 
 @dataclass(frozen=True)

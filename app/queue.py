@@ -42,8 +42,7 @@ def periodic_task(schedule, **options) -> Callable:
 
 
 def init_queue(app: Flask) -> None:
-    from app import tasks  # noqa: F401  (registers the tasks)
-
+    """Bind the declared tasks (create_app imports app/tasks.py first) to this app's huey instance."""
     settings = app.extensions["settings"]
     # Tasks record their outcome in the database; huey's own result store would be a write per task.
     if settings.QUEUE_IMMEDIATE:

@@ -106,7 +106,8 @@ class Encryptor:
 # --- partner API request signatures --------------------------------------------------------
 # v1 (the seed's): METHOD, TIMESTAMP, CLIENT_ID and BODY. v2 adds the request's PATH and QUERY,
 # so a signature made for one resource cannot be sent to another. Pure functions: the API checks
-# with them (app/api/auth.py), and anything that shows or teaches signing can use the same ones.
+# with them (app/api/auth.py), webhooks sign with them (app/services/webhooks.py), and anything that
+# shows or teaches signing can use the same ones.
 
 SIGNATURE_VERSIONS = ("1", "2")
 
@@ -149,3 +150,8 @@ def request_signature(secret: str | bytes, to_sign: bytes) -> str:
     """base64(HMAC-SHA256(secret, to_sign)): the x-signature header's value."""
     secret = secret.encode() if isinstance(secret, str) else secret
     return base64.b64encode(hmac.new(secret, to_sign, hashlib.sha256).digest()).decode()
+
+
+def v1_signature(secret: str | bytes, method: str, timestamp: str, client_id: str, body: str | bytes) -> str:
+    """A v1 x-signature (the seed's scheme): what webhooks are signed with, with the endpoint's secret."""
+    return request_signature(secret, string_to_sign("1", method, "", b"", timestamp, client_id, body))

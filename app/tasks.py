@@ -7,7 +7,7 @@ from huey.exceptions import RetryTask
 from app.queue import periodic_task, task
 from app.db import db_session
 from app.models import Partner
-from app.services import bulk_upload, consumer_auth, emails, orders, webhooks
+from app.services import bulk_upload, campaigns, consumer_auth, emails, orders, webhooks
 
 
 @task(retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -37,6 +37,12 @@ def fulfil_order(order_id: int, task=None) -> str:
 @periodic_task(crontab(minute="*"))
 def sweep_stale_orders() -> int:
     return orders.sweep_stale_orders(db_session())
+
+
+@periodic_task(crontab(minute="*"))
+def sweep_campaigns() -> tuple[list[int], list[int]]:
+    """Campaigns whose start has come become active; those whose end date passed end (unused balances go back)."""
+    return campaigns.sweep(db_session())
 
 
 @task(context=True)

@@ -13,11 +13,16 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from app.api import replay  # noqa: F401  (registers api_signature_seen on SQLModel.metadata)
 from app.api.responses import ApiError, error
+from app.api.schemas import MAX_ID
 from app.domain.errors import DomainError, DuplicateConsumer, InsufficientFunds, InvalidInput, NotFound
 from app.extensions import csrf, limiter
 
+# Aliased: `campaigns` and `orders` here name this package's own modules (register_api imports them).
+from app.services import campaigns as campaign_service
+from app.services import funds as funds_service
+from app.services import orders as order_service
+
 URL_PREFIX = "/api/partner/v1"
-MAX_ID = 2**31 - 1  # ids are 32-bit in the database: a longer number is simply not found
 
 bp = Blueprint("api", __name__, url_prefix=URL_PREFIX)
 csrf.exempt(bp)
@@ -74,16 +79,52 @@ def http_error(exc: HTTPException):
     return response
 
 
+# Services name fields in their own words; the API names them as its requests spell them.
+API_FIELDS = {
+    "consumer_id": "customerId",
+    "consumer_ids": "customerIds",
+    "external_ref": "externalRefId",
+    "idempotency_key": "idempotencyKey",
+    "per_consumer_amount": "perCustomerAmount",
+    "starts_at": "startsAt",
+    "ends_at": "endsAt",
+    "recipient_email": "recipient.email",
+    "recipient_name": "recipient.name",
+    "sender_name": "senderName",
+}
+# Refusals whose API wording the seed fixed: the service's message -> the API's.
+API_WORDING = {
+    funds_service.KEY_REUSED: "idempotencyKey was already used for a different request",
+    campaign_service.KEY_REUSED: "idempotencyKey was already used for a different request",
+    campaign_service.KEY_FORMAT: "idempotencyKey must be 8-80 letters, digits or . _ : -",
+    order_service.EXTERNAL_REF_REUSED: "externalRefId was already used for a different order",
+    "Consumer ids must be whole numbers.": "Customer ids must be whole numbers.",
+}
+
+
+def api_field(field: str | None) -> str | None:
+    """A service's field name as the API spells it (customer_id -> customerId)."""
+    return API_FIELDS.get(field, field) if field else field
+
+
+def api_message(exc: DomainError) -> str:
+    """A service's refusal in the API's words: the seed's wording where it fixed one; an InvalidInput's
+    message names the field (as the API spells it) first, unless it already names it."""
+    message = API_WORDING.get(exc.message, exc.message)
+    field = api_field(exc.field)
+    # DuplicateConsumer keeps the seed's exact wording.
+    if isinstance(exc, InvalidInput) and not isinstance(exc, DuplicateConsumer) and field and field not in message:
+        message = f"{field}: {message}"
+    return message
+
+
 def domain_error(exc: DomainError):
     """Rules the services enforce, in the seed's shape; the message always names the field."""
-    message = exc.message
+    message = api_message(exc)
     if isinstance(exc, InsufficientFunds):
         return error(402, "BUSINESS_RULE_ERROR", message)
     if isinstance(exc, NotFound):
         return error(404, "NOT_FOUND", message)
-    # DuplicateConsumer keeps the seed's exact wording.
-    if isinstance(exc, InvalidInput) and not isinstance(exc, DuplicateConsumer) and exc.field and exc.field not in message:
-        message = f"{exc.field}: {message}"
     return error(400, exc.code if isinstance(exc, InvalidInput) else "BUSINESS_RULE_ERROR", message)
 
 
@@ -118,7 +159,7 @@ def _is_api_path() -> bool:
 
 
 def register_api(app: Flask) -> None:
-    from app.api import catalog, customers, funds, openapi, orders, transactions, webhooks  # noqa: F401  (add their routes to bp)
+    from app.api import campaigns, catalog, customers, funds, openapi, orders, transactions, webhooks  # noqa: F401  (add their routes to bp)
     from app.api.replay import make_replay_store
 
     app.url_map.converters["api_id"] = IdConverter

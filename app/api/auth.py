@@ -94,11 +94,6 @@ def parse_timestamp(value: str) -> datetime | None:
         return None
 
 
-def compute_signature(secret: bytes, method: str, timestamp: str, client_id: str, body: bytes) -> str:
-    """A v1 signature (the seed's; webhooks are signed this way too)."""
-    return request_signature(secret, string_to_sign("1", method, "", b"", timestamp, client_id, body))
-
-
 def signature_version(headers) -> str:
     """x-signature-version: "1" when the header is absent; an unknown value is refused."""
     version = headers.get(SIGNATURE_VERSION_HEADER)

@@ -69,6 +69,4 @@ def list_catalog():
     found = catalog.browse(
         db_session(), partner, currency=currency, category=query.category or "", page=query.page, per_page=query.perPage
     )
-    page = schemas.CatalogPage(items=[], page=query.page, perPage=query.perPage, total=found.total).model_dump()
-    page["items"] = [brand_data(offer, currency) for offer in found.offers]
-    return success(page)
+    return success(schemas.CatalogPage.shown(found, [brand_data(offer, currency) for offer in found.offers]))

@@ -137,7 +137,11 @@ def customers_data(session, consumers: list[Consumer]) -> list[dict]:
 def get_customer(customer_id: int):
     session = db_session()
     consumer = partner_consumer(session, partner=g.api_partner, consumer_id=customer_id)
-    return success(customers_data(session, [consumer])[0])
+    from app.api.campaigns import campaign_wallets  # (that module reads bodies with json_body from here)
+
+    data = customers_data(session, [consumer])[0]
+    data["wallets"] += campaign_wallets(session, consumer)
+    return success(data)
 
 
 @bp.get("/customers")

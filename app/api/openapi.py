@@ -28,8 +28,9 @@ ERROR_CODES = {
 }
 # Path parameters by name: ids are database ids, an order is named by its public id.
 PATH_PARAMETERS = {
-    "customerId": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-    "webhookId": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    "customerId": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID},
+    "webhookId": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID},
+    "campaignId": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID},
     "publicId": {"type": "string", "pattern": "^ord_[0-9a-f]{16}$", "examples": ["ord_3f2a9c0d1e4b5a69"]},
 }
 
@@ -110,9 +111,10 @@ ROUTES: list[Route] = [
           description="Types credit, debit, rebate, refund, adjustment; statuses completed, pending, failed. "
                       "Filter by type, status, customerId and creation day (from, to: UTC days, both included). "
                       "Amounts are positive: the type says which way the money went."),
-    Route("POST", "/webhooks", "api.create_webhook", "Register a webhook for order events",
+    Route("POST", "/webhooks", "api.create_webhook", "Register a webhook for order and campaign events",
           schemas.CreatedWebhook, request=schemas.WebhookCreate, tags=("Webhooks",),
-          description="Events order.completed and order.failed are POSTed as a WebhookEvent to an HTTPS URL on "
+          description="Events order.completed and order.failed (a WebhookEvent), campaign.ended and campaign.budget_low "
+                      "(a CampaignWebhookEvent) are POSTed to an HTTPS URL on "
                       "the public internet, signed like your requests: x-signature = base64(HMAC-SHA256(secret, "
                       "'POST' + LF + x-timestamp + LF + x-client-id + LF + body)), plus x-event-id (the same on every "
                       "retry). Any 2xx answer delivers it; anything else, a timeout or a redirect is retried with a "
@@ -125,6 +127,53 @@ ROUTES: list[Route] = [
     Route("GET", "/webhooks/{webhookId}/deliveries", "api.list_deliveries",
           "List a webhook's deliveries with every attempt (paginated, newest first)",
           schemas.DeliveryPage, query=schemas.DeliveryQuery, errors=(400, 403, 404, 500), tags=("Webhooks",)),
+    Route("POST", "/campaigns", "api.create_campaign", "Create a campaign with a budget from the partner's funds",
+          schemas.Campaign, request=schemas.CampaignCreate, errors=(400, 402, 403, 500), tags=("Campaigns",),
+          description="The budget moves from the partner's funds into the campaign at once; each customer added later "
+                      "gets perCustomerAmount from it, spent first (before their general and bonus balances) on the "
+                      "brands and categories listed (none listed: every brand), while the campaign is active and inside "
+                      "its window. It starts now (or at startsAt: scheduled until then). Idempotent on idempotencyKey: "
+                      "the same body again returns the same campaign and moves nothing; another body is a 400. "
+                      "Partner funds too low: 402 BUSINESS_RULE_ERROR, nothing created."),
+    Route("GET", "/campaigns", "api.list_campaigns", "List campaigns (paginated, newest first)",
+          schemas.CampaignPage, query=schemas.CampaignQuery, errors=(400, 403, 500), tags=("Campaigns",),
+          description="Filter by status: scheduled, active, paused or ended."),
+    Route("GET", "/campaigns/{campaignId}", "api.get_campaign", "Get a campaign with its money",
+          schemas.Campaign, errors=(403, 404, 500), tags=("Campaigns",),
+          description="budget = returned + remaining + unused + spent, always."),
+    Route("PATCH", "/campaigns/{campaignId}", "api.update_campaign", "Change a campaign's rules from now on",
+          schemas.Campaign, request=schemas.CampaignUpdate, errors=(400, 402, 403, 404, 500), tags=("Campaigns",),
+          description="Fields left out keep their value; endsAt null removes the end date. Allocations already made "
+                      "and past transactions stay as they were. An ended campaign can't change: 402."),
+    Route("POST", "/campaigns/{campaignId}/budget", "api.change_campaign_budget", "Increase or decrease a campaign's budget",
+          schemas.CampaignBudgetResult, request=schemas.CampaignBudgetChange, errors=(400, 402, 403, 404, 500),
+          tags=("Campaigns",),
+          description="A positive amount moves partner funds into the budget (402 when they are too low); a negative "
+                      "one moves unallocated budget back (402 when the budget has less left). Idempotent on "
+                      "idempotencyKey: a repeat returns the first transactionId and moves nothing. An ended campaign's "
+                      "budget can only decrease."),
+    Route("POST", "/campaigns/{campaignId}/members", "api.add_campaign_members", "Add customers to a campaign",
+          schemas.MemberResults, request=schemas.CampaignMembersAdd, errors=(400, 402, 403, 404, 500), tags=("Campaigns",),
+          description="Each customer added gets perCustomerAmount from the budget in a campaign balance of their own. "
+                      "A result per id: allocated, already_member (nothing more), not_found (not your customer), "
+                      "inactive (deactivated), insufficient_budget (the budget can't pay it: nothing moved). "
+                      "An ended campaign takes no members: 402."),
+    Route("DELETE", "/campaigns/{campaignId}/members/{customerId}", "api.remove_campaign_member",
+          "Remove a customer from a campaign", schemas.MemberRemoved, errors=(403, 404, 500), tags=("Campaigns",),
+          description="Their unused campaign balance goes back to the budget."),
+    Route("POST", "/campaigns/{campaignId}/pause", "api.pause_campaign", "Pause a campaign: its balances can't be spent",
+          schemas.Campaign, errors=(402, 403, 404, 500), tags=("Campaigns",),
+          description="Only an active campaign can be paused: 402 otherwise."),
+    Route("POST", "/campaigns/{campaignId}/resume", "api.resume_campaign", "Resume a paused campaign",
+          schemas.Campaign, errors=(402, 403, 404, 500), tags=("Campaigns",),
+          description="Only a paused campaign can be resumed: 402 otherwise."),
+    Route("POST", "/campaigns/{campaignId}/end", "api.end_campaign", "End a campaign for good",
+          schemas.CampaignEnded, errors=(402, 403, 404, 500), tags=("Campaigns",),
+          description="Spending stops; every member's unused balance goes back to the budget, and the budget to "
+                      "partner funds when returnUnusedOnEnd is set (else use return-unused). Already ended: 402."),
+    Route("POST", "/campaigns/{campaignId}/return-unused", "api.return_unused_campaign_budget",
+          "Return a campaign's unallocated budget to the partner's funds",
+          schemas.CampaignReturned, errors=(403, 404, 500), tags=("Campaigns",)),
     Route("GET", "/openapi.json", "api.openapi_document", "This document (OpenAPI 3.1)",
           None, errors=(), signed=False, tags=("Documentation",)),
     Route("GET", "/docs", "api.docs_page", "The API documentation as a web page",
@@ -163,7 +212,10 @@ SCHEMA_MODELS: list[type[BaseModel]] = [
     schemas.CurrencyBalance, schemas.CatalogQuery, schemas.OrderQuery, schemas.TransactionQuery, schemas.DeliveryQuery,
     schemas.CatalogPage, schemas.OrderCreate, schemas.Order, schemas.OrderPage,
     schemas.TransactionPage, schemas.WebhookCreate, schemas.Webhook, schemas.CreatedWebhook, schemas.WebhookList,
-    schemas.DeliveryPage, schemas.WebhookEvent, schemas.ErrorEnvelope, schemas.ErrorDetail, schemas.Forbidden,
+    schemas.DeliveryPage, schemas.WebhookEvent, schemas.CampaignWebhookEvent, schemas.CampaignCreate, schemas.CampaignUpdate,
+    schemas.CampaignQuery, schemas.CampaignBudgetChange, schemas.CampaignMembersAdd, schemas.Campaign, schemas.CampaignPage,
+    schemas.CampaignBudgetResult, schemas.MemberResults, schemas.MemberRemoved, schemas.CampaignEnded, schemas.CampaignReturned,
+    schemas.CampaignWallet, schemas.ErrorEnvelope, schemas.ErrorDetail, schemas.Forbidden,
 ]
 
 
@@ -233,7 +285,7 @@ def _webhooks() -> dict:
             ("x-timestamp", "When it was sent, ISO 8601 UTC."),
             ("x-signature", 'base64(HMAC-SHA256(webhook secret, "POST" + LF + x-timestamp + LF + x-client-id + LF + body))'),
             ("x-event-id", "The event's id; the same on every retry: deduplicate on it."),
-            ("x-event-type", "order.completed or order.failed"),
+            ("x-event-type", "The event's type, e.g. order.completed"),
         ]
     }
     return {
@@ -242,11 +294,16 @@ def _webhooks() -> dict:
             "summary": summary,
             "tags": ["Webhooks"],
             "parameters": [{"name": h, "in": "header", **spec} for h, spec in signature_headers.items()],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(schemas.WebhookEvent)}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}},
             "responses": {"2XX": {"description": "Delivered; anything else is retried."}},
         }}
-        for event, summary in [("order.completed", "An order was completed: its card was issued"),
-                               ("order.failed", "An order failed and was refunded")]
+        for event, summary, model in [
+            ("order.completed", "An order was completed: its card was issued", schemas.WebhookEvent),
+            ("order.failed", "An order failed and was refunded", schemas.WebhookEvent),
+            ("campaign.ended", "A campaign ended (by hand or at its end date)", schemas.CampaignWebhookEvent),
+            ("campaign.budget_low", "A campaign's remaining budget fell below its perCustomerAmount (once per crossing)",
+             schemas.CampaignWebhookEvent),
+        ]
     }
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from flask import current_app, g, request
 from sqlmodel import func, select
 
-from app.api import bp, schemas
+from app.api import api_field, bp, schemas
 from app.api.auth import signed
 from app.api.customers import json_body
 from app.api.responses import success
@@ -22,8 +22,6 @@ from app.models import Brand, Consumer, Order
 from app.services import orders, reports
 
 PUBLIC_ID = re.compile(r"ord_[0-9a-f]{16}\Z")
-# recipient_for's field names -> the request body's
-BODY_FIELDS = {"recipient_email": "recipient.email", "recipient_name": "recipient.name", "sender_name": "senderName"}
 
 
 def partner_customer(session, customer_id: int, *, field: str) -> Consumer:
@@ -54,7 +52,7 @@ def _recipient(consumer: Consumer, body: schemas.OrderCreate) -> orders.Recipien
             message=body.message,
         )
     except InvalidInput as exc:
-        field = BODY_FIELDS.get(exc.field, exc.field)
+        field = api_field(exc.field)
         raise InvalidInput(f"{field}: {exc.message}", field=field) from None
 
 
@@ -79,16 +77,22 @@ def create_order():
     consumer = partner_customer(session, body.customerId, field="customerId")
     currency = normalize_currency(body.currency)
     face_value = Money.parse(body.amount, currency, field="amount")
-    order = orders.place_partner_order(
-        session,
-        partner=g.api_partner,
-        consumer=consumer,
-        brand_slug=body.brand,
-        face_value=face_value,
-        recipient=_recipient(consumer, body),
-        external_ref=body.externalRefId,
-        actor=f"api:{g.api_key.prefix}",
-    )
+    try:
+        order = orders.place_partner_order(
+            session,
+            partner=g.api_partner,
+            consumer=consumer,
+            brand_slug=body.brand,
+            face_value=face_value,
+            recipient=_recipient(consumer, body),
+            external_ref=body.externalRefId,
+            actor=f"api:{g.api_key.prefix}",
+        )
+    except InvalidInput as exc:
+        if exc.field != "consumer_id":
+            raise
+        # A deactivated customer: the seed's wording.
+        raise InvalidInput(f"customer {consumer.id} is deactivated and cannot place orders.", field="customerId") from None
     # Fulfilment runs in the queue with its own session: show the order as it is now.
     session.rollback()
     order = session.get(Order, order.id, populate_existing=True)

@@ -7,17 +7,24 @@ Decimals reach app/api/responses.dumps, which writes them as exact JSON numbers.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
-from app.api.responses import ApiError, iso_utc, money_number
-from app.domain.money import Money
-
-if TYPE_CHECKING:
-    from app.models import Brand, Order as OrderRow
+from app.api.responses import ApiError
+from app.domain import paging
+from app.representations import (  # noqa: F401  (the order as partners read it: shared with webhooks)
+    ORDER_STATUS,
+    ApiModel,
+    Campaign,
+    Order,
+    OrderCard,
+    OrderRecipient,
+    OutNumber,
+    order_data,
+)
 
 
 def _json_number(value):
@@ -34,24 +41,20 @@ JsonNumber = Annotated[
     BeforeValidator(_json_number),
     WithJsonSchema({"type": "number", "description": "A JSON number in major units, e.g. 100.00"}),
 ]
-OutNumber = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 CurrencyCode = Annotated[
     str, Field(min_length=3, max_length=3, description="ISO 4217 code, any case (usd, EUR)", examples=["usd"])
 ]
 
 
-MAX_ID = 2**31 - 1
+MAX_ID = 2**31 - 1  # ids are 32-bit in the database: a longer number is simply not found (the one limit)
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Field(default=None, ge=1, le=MAX_ID)]
 PageNumber = Annotated[int, Field(default=1, ge=1, le=100_000)]
 PerPage = Annotated[int, Field(default=20, ge=1, le=100)]
 REFERENCE_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
-ORDER_STATUS = Literal["pending", "completed", "failed"]
-WEBHOOK_EVENT = Literal["order.completed", "order.failed"]
-
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, str_strip_whitespace=False)
+ORDER_EVENT = Literal["order.completed", "order.failed"]
+CAMPAIGN_EVENT = Literal["campaign.ended", "campaign.budget_low"]
+WEBHOOK_EVENT = Literal["order.completed", "order.failed", "campaign.ended", "campaign.budget_low"]
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -160,7 +163,8 @@ class TransactionQuery(ApiModel):
 class WebhookCreate(ApiModel):
     url: str = Field(min_length=1, max_length=500, description="An HTTPS URL on the public internet", examples=["https://partner.example.com/hooks/giftstore"])
     events: list[WEBHOOK_EVENT] = Field(
-        default=["order.completed", "order.failed"], min_length=1, max_length=2, description="Leave out for both"
+        default=["order.completed", "order.failed"], min_length=1, max_length=4,
+        description="Leave out for order.completed and order.failed",
     )
 
 
@@ -172,6 +176,91 @@ class DeliveryQuery(ApiModel):
     perPage: PerPage
 
     model_config = ConfigDict(extra="ignore")
+
+
+def _moment_text(value):
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with a time zone, e.g. 2026-12-31T23:59:59Z")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_moment_text),
+    AfterValidator(_in_utc),
+    WithJsonSchema({"type": "string", "format": "date-time", "description": "ISO 8601 with a time zone, e.g. 2026-12-31T23:59:59Z"}),
+]
+IdempotencyKey = Annotated[str, Field(
+    min_length=8,
+    max_length=80,
+    pattern=r"^[A-Za-z0-9_.:-]+$",
+    description="Unique per request you mean once; repeating it returns the first result.",
+    examples=["campaign-2026-wellness"],
+)]
+CampaignName = Annotated[str, Field(min_length=1, max_length=120, examples=["Wellness"])]
+BrandSlugs = Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(
+    max_length=200, description="Brand slugs (from GET /catalog) it pays for; leave brands and categories empty for every brand",
+    examples=[["calm-spa"]])]
+Categories = Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(
+    max_length=200, description="Catalog categories it pays for, e.g. Health & Beauty", examples=[["Health & Beauty"]])]
+Priority = Annotated[int, Field(ge=0, le=1000, description="Higher is spent first")]
+CAMPAIGN_STATUS = Literal["scheduled", "active", "paused", "ended"]
+
+
+class CampaignCreate(ApiModel):
+    """A campaign: its budget comes out of the partner's funds at once."""
+
+    name: CampaignName
+    currency: CurrencyCode
+    budget: Annotated[JsonNumber, Field(ge=0, examples=[500], json_schema_extra={"minimum": 0})]
+    perCustomerAmount: Annotated[JsonNumber, Field(gt=0, examples=[50], json_schema_extra={"exclusiveMinimum": 0})]
+    brands: BrandSlugs = []
+    categories: Categories = []
+    startsAt: Moment | None = Field(default=None, description="Leave out to start now")
+    endsAt: Moment | None = Field(default=None, description="Leave out for no end")
+    priority: Priority = 0
+    returnUnusedOnEnd: bool = Field(default=False, description="At its end, return the remaining budget to partner funds")
+    idempotencyKey: IdempotencyKey
+
+
+class CampaignUpdate(ApiModel):
+    """Changes from now on: allocations already made keep their amount. Leave a field out to keep it."""
+
+    name: CampaignName | None = None
+    endsAt: Moment | None = Field(default=None, description="null removes the end date")
+    brands: BrandSlugs | None = None
+    categories: Categories | None = None
+    perCustomerAmount: Annotated[JsonNumber | None, Field(default=None, gt=0, json_schema_extra={"exclusiveMinimum": 0},
+                                                          description="For members added from now on")]
+    priority: Priority | None = None
+    returnUnusedOnEnd: bool | None = None
+
+
+class CampaignQuery(ApiModel):
+    """Query string of GET /campaigns."""
+
+    status: CAMPAIGN_STATUS | None = None
+    page: PageNumber
+    perPage: PerPage
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class CampaignBudgetChange(ApiModel):
+    amount: Annotated[JsonNumber, Field(examples=[100], description="Positive: more from partner funds; negative: "
+                                                                    "unallocated budget back to partner funds")]
+    idempotencyKey: IdempotencyKey
+
+
+class CampaignMembersAdd(ApiModel):
+    customerIds: list[Id] = Field(min_length=1, max_length=500, examples=[[1, 2]])
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -195,23 +284,45 @@ class WalletBalance(ApiModel):
     bonusBalance: OutNumber
 
 
+class CampaignWallet(ApiModel):
+    """A campaign balance: spent first, on the brands its campaign allows, until spendableUntil."""
+
+    kind: Literal["campaign"]
+    campaignId: int
+    name: str
+    balance: OutNumber
+    currency: str
+    spendableUntil: str | None = Field(description="ISO 8601, UTC; null: no end date")
+
+
 class Customer(ApiModel):
     id: int
     fullName: str
     email: str
     status: Literal["active", "inactive"]
     createdAt: str = Field(description="ISO 8601, UTC")
-    wallets: list[WalletBalance]
+    wallets: list[WalletBalance | CampaignWallet] = Field(
+        description="A general wallet (with its bonus balance) per currency; GET /customers/{customerId} also lists "
+                    "the customer's campaign balances (kind campaign)")
 
 
 T = TypeVar("T")
 
 
 class Page(ApiModel, Generic[T]):
+    """A page of a list as JSON: the API's representation of a service's Page (app/domain/paging.py)."""
+
     items: list[T]
     page: int
     perPage: int
     total: int
+
+    @classmethod
+    def shown(cls, page: paging.Page, items: list[dict]) -> dict:
+        """The service's `page` as this JSON, its rows already shown as `items` (dicts in the API's shape)."""
+        shown = cls(items=[], page=page.number, perPage=page.size, total=page.total).model_dump()
+        shown["items"] = items
+        return shown
 
 
 class CustomerPage(Page[Customer]):
@@ -267,40 +378,6 @@ class CatalogBrand(ApiModel):
 
 class CatalogPage(Page[CatalogBrand]):
     pass
-
-
-class OrderRecipient(ApiModel):
-    email: str
-    name: str
-    isCustomer: bool = Field(description="The card went to the customer themself")
-
-
-class OrderCard(ApiModel):
-    number: str
-    pin: str | None
-    redemptionUrl: str | None
-
-
-class Order(ApiModel):
-    id: str = Field(description="The order's public id", examples=["ord_3f2a9c0d1e4b5a69"])
-    externalRefId: str | None
-    channel: str = Field(description="Where it was placed: api, store or portal")
-    status: ORDER_STATUS
-    customerId: int
-    brand: str
-    brandName: str
-    currency: str
-    amount: OutNumber = Field(description="Face value chosen")
-    price: OutNumber = Field(description="What the customer's wallet paid")
-    cardValue: OutNumber = Field(description="What the card is worth (with a value bonus)")
-    cashBonus: OutNumber = Field(description="Paid back into the bonus balance when the order completes")
-    recipient: OrderRecipient
-    senderName: str
-    message: str
-    failureReason: str | None
-    createdAt: str
-    completedAt: str | None
-    card: OrderCard | None = Field(description="Only in GET /orders/{publicId} and POST /orders, once completed")
 
 
 class OrderPage(Page[Order]):
@@ -374,9 +451,62 @@ class WebhookEvent(ApiModel):
     scheme, with the webhook's secret), x-event-id, x-event-type."""
 
     id: str = Field(description="The event id, also in x-event-id: the same on every retry")
-    type: WEBHOOK_EVENT
+    type: ORDER_EVENT
     createdAt: str
     data: OrderEventData
+
+
+class CampaignEventData(ApiModel):
+    campaign: Campaign
+
+
+class CampaignWebhookEvent(ApiModel):
+    """The body of a campaign event's POST (headers as for WebhookEvent)."""
+
+    id: str = Field(description="The event id, also in x-event-id: the same on every retry")
+    type: CAMPAIGN_EVENT
+    createdAt: str
+    data: CampaignEventData
+
+
+class CampaignPage(Page[Campaign]):
+    pass
+
+
+class CampaignBudgetResult(ApiModel):
+    transactionId: int = Field(description="The same on a repeat of the idempotencyKey")
+    amount: OutNumber
+    currency: str
+    remaining: OutNumber = Field(description="The budget not allocated, after the change")
+    campaign: Campaign
+
+
+class MemberResult(ApiModel):
+    customerId: int
+    result: Literal["allocated", "already_member", "not_found", "insufficient_budget", "inactive"]
+    allocated: OutNumber | None = Field(description="Put in their campaign balance, when the result is allocated")
+
+
+class MemberResults(ApiModel):
+    results: list[MemberResult] = Field(description="One per customer id, in the order sent (repeats once)")
+    campaign: Campaign
+
+
+class MemberRemoved(ApiModel):
+    customerId: int
+    returned: OutNumber = Field(description="Their unused campaign balance, back in the budget")
+    campaign: Campaign
+
+
+class CampaignEnded(ApiModel):
+    returnedToBudget: OutNumber = Field(description="Members' unused balances, back in the budget")
+    returnedToPartner: OutNumber = Field(description="The budget back in partner funds (returnUnusedOnEnd)")
+    campaign: Campaign
+
+
+class CampaignReturned(ApiModel):
+    returned: OutNumber = Field(description="The unallocated budget moved back to partner funds (maybe zero)")
+    campaign: Campaign
 
 
 class ErrorDetail(ApiModel):
@@ -438,32 +568,3 @@ def validate(model: type[M], data) -> M:
         elif message.startswith("Value error, "):
             message = message[len("Value error, "):]
         raise ApiError(400, "VALIDATION_ERROR", f"{field}: {message}.".replace("..", ".")) from None
-
-
-# --- responses from the tables ------------------------------------------------------------
-
-
-def order_data(order: OrderRow, brand: Brand, card: OrderCard | None = None) -> dict:
-    """The Order schema for one order; `card` only where the card may be shown."""
-    money = lambda amount: money_number(Money(amount, order.currency))  # noqa: E731
-    return Order(
-        id=order.public_id,
-        externalRefId=order.external_ref,
-        channel=order.channel,
-        status=order.status,
-        customerId=order.consumer_id,
-        brand=brand.slug,
-        brandName=brand.name,
-        currency=order.currency,
-        amount=money(order.face_value),
-        price=money(order.price),
-        cardValue=money(order.card_value),
-        cashBonus=money(order.cash_back),
-        recipient=OrderRecipient(email=order.recipient_email, name=order.recipient_name, isCustomer=order.to_self),
-        senderName=order.sender_name,
-        message=order.message,
-        failureReason=order.failure_reason or None,
-        createdAt=iso_utc(order.created_at),
-        completedAt=iso_utc(order.completed_at),
-        card=card,
-    ).model_dump()

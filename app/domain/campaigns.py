@@ -147,8 +147,11 @@ def budget_low(budget: Money, per_consumer_amount: Money) -> bool:
 
 
 class BrandLike(Protocol):
-    slug: str
-    category: str
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,7 @@ class Balance:
 
 def _campaign_order(balance: Balance) -> tuple:
     rules = balance.campaign
+    assert rules is not None  # only campaign balances (filtered in spending_order) are sorted with this
     # Higher priority first; then the one ending soonest (no end date: last); then the older campaign.
     # (Tuples compare left to right: end dates are only compared between campaigns that both have one.)
     return (-rules.priority, rules.ends_at is None, rules.ends_at or 0, rules.campaign_id, str(balance.key))
@@ -217,6 +221,6 @@ def split_price(price: Money, balances: Iterable[Balance], now: datetime, brand:
     """Which balances pay how much of `price`: the spending order, each taking what it can. The parts add up
     to the price exactly (whole minor units, nothing rounded); InsufficientFunds when they can't."""
     ordered = spending_order(balances, now, brand)
-    by_position = {position: balance for position, balance in enumerate(ordered)}
+    by_position: dict[object, Balance] = {position: balance for position, balance in enumerate(ordered)}
     parts = split_charge(price, [Source(position, balance.available) for position, balance in by_position.items()])
     return [(by_position[position], part) for position, part in parts]

@@ -12,6 +12,13 @@ class DomainError(Exception):
         self.field = field
 
 
+def sentence(message: str) -> str:
+    """A message as a sentence: capital first letter, full stop at the end (services' lower-case
+    API messages read well on a page this way)."""
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
 class InvalidInput(DomainError):
     code = "VALIDATION_ERROR"
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Literal
+from typing import Final, Literal
 from xml.sax.saxutils import escape
 
 from app.domain.colors import contrast_ratio
 from app.domain.errors import InvalidInput
 
-WHITE = "#ffffff"
-DARK = "#111827"  # Tailwind gray-900
+WHITE: Final = "#ffffff"
+DARK: Final = "#111827"  # Tailwind gray-900
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _STOP_WORDS = frozenset({"and", "the", "of", "for"})

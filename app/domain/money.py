@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision, is_currency
+from babel.numbers import format_currency, get_currency_precision, is_currency
 
 from app.domain.errors import InvalidInput
 
@@ -117,3 +117,14 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.to_decimal():.{minor_digits(self.currency)}f} {self.currency}"
+
+
+def format_money(value: Money) -> str:
+    """The amount as people read it: $1,000.00 (en_US). For messages; templates use the |money filter."""
+    return _format_minor(value.amount, value.currency)
+
+
+@lru_cache(maxsize=4096)
+def _format_minor(amount: int, currency: str) -> str:
+    """Babel's formatting is slow (~50 µs) and pure: the same amount always reads the same."""
+    return format_currency(Money(amount, currency).to_decimal(), currency, locale="en_US")

@@ -11,7 +11,7 @@ from app.clock import utcnow
 class BrandingVersion(SQLModel, table=True):
     """A partner's look: the one draft being edited, the published one, and the earlier ones.
 
-    status: draft | published | archived. Publishing copies the version onto the Partner row
+    status (app.domain.branding.VersionStatus): draft | published | archived. Publishing copies the version onto the Partner row
     (what the store and emails read) and archives the previous published one; any archived
     version can be restored into the draft. The logo is a re-encoded PNG.
     """

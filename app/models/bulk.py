@@ -11,7 +11,7 @@ from app.clock import utcnow
 class BulkUpload(SQLModel, table=True):
     """A CSV of consumers to create or deactivate: checked first (dry run), committed on request.
 
-    status: checking -> checked -> committing -> committed (or failed). Progress is
+    status (app.domain.bulk_uploads.UploadStatus): checking -> checked -> committing -> committed (or failed). Progress is
     processed_rows / total_rows while the queue works through the file.
     """
 

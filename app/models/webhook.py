@@ -35,7 +35,7 @@ class WebhookDelivery(SQLModel, table=True):
     event_type: str = Field(max_length=40)
     order_id: int | None = Field(default=None, foreign_key="gift_order.id", index=True)
     payload: str = Field(sa_column=Column(Text, nullable=False))  # the exact JSON body sent
-    status: str = Field(default="pending", max_length=20)  # pending | delivered | failed
+    status: str = Field(default="pending", max_length=20)  # app.domain.webhooks.DeliveryStatus: pending | delivered | failed
     attempts: int = 0
     last_status_code: int | None = None
     last_error: str = Field(default="", max_length=500)

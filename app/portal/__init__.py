@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import posixpath
 from functools import wraps
-from urllib.parse import quote, unquote, urlsplit
 
-from flask import Blueprint, Flask, current_app, g, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, g, make_response, redirect, render_template, request, url_for
+from flask import session as cookie  # Flask's signed-cookie session; `session` elsewhere here is the database's
 
 from app.db import db_session
 from app.domain.money import Money
 from app.models import Partner, TeamMember
-from app.services import audit as audit_service  # not `audit_log`: the view module app.portal.audit_log takes that name
-from app.services.team import ROLES, role_allows, signed_in_member
+from app.pages import safe_next as safe_path
+from app.services.team import ROLES, role_allows, signed_in_member, team_partner
 
 PUBLIC = "public"
 MEMBER = "member"
@@ -40,6 +39,7 @@ NAV = [
     ("portal.dashboard", "Dashboard", "viewer"),
     ("portal.consumers", "Consumers", "viewer"),
     ("portal.bulk_uploads", "Bulk upload", "operator"),
+    ("portal.campaigns", "Campaigns", "viewer"),
     ("portal.orders", "Orders", "viewer"),
     ("portal.transactions", "Transactions", "viewer"),
     ("portal.brands", "Brands", "viewer"),
@@ -63,40 +63,26 @@ def can(role: str) -> bool:
     return member is not None and role_allows(member.role, role)
 
 
-def audit(session_, action: str, *, subject_type: str = "", subject_id: str | int = "", summary: str = "", details: dict | None = None):
-    """Record a change by the signed-in member; call it inside the change's write transaction."""
-    return audit_service.record(
-        session_,
-        partner_id=current_partner().id,
-        member=current_member(),
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        summary=summary,
-        details=details,
-    )
-
-
 def sign_in(member: TeamMember, token: str) -> None:
     """This browser is `member`, in the sign-in session `token` (from `team.start_sign_in`): "<id>:<epoch>:<token>"."""
-    session.pop(SESSION_KEY, None)
-    session[SESSION_KEY] = f"{member.id}:{member.session_epoch}:{token}"
+    cookie.pop(SESSION_KEY, None)
+    cookie[SESSION_KEY] = f"{member.id}:{member.session_epoch}:{token}"
     g.member = member
 
 
 def sign_in_token() -> str | None:
     """This browser's sign-in session token, from the cookie (whether or not it is still live)."""
-    parts = (session.get(SESSION_KEY) or "").split(":", 2)
+    parts = (cookie.get(SESSION_KEY) or "").split(":", 2)
     return parts[2] if len(parts) == 3 and parts[2] else None
 
 
 def sign_out() -> None:
-    session.pop(SESSION_KEY, None)
+    cookie.pop(SESSION_KEY, None)
     g.member = None
 
 
 def _load_member() -> TeamMember | None:
-    identifier, _, rest = (session.get(SESSION_KEY) or "").partition(":")
+    identifier, _, rest = (cookie.get(SESSION_KEY) or "").partition(":")
     epoch, _, token = rest.partition(":")
     if not identifier.isdigit() or not epoch.isdigit() or not token:
         return None
@@ -107,19 +93,12 @@ def _load_member() -> TeamMember | None:
 @bp.before_request
 def load_member():
     g.member = _load_member()
-    g.portal_partner = db_session().get(Partner, g.member.partner_id) if g.member else None
+    g.portal_partner = team_partner(db_session(), g.member) if g.member else None
 
 
 def safe_next(target: str | None) -> str:
     """Only a path inside the portal: never an open redirect."""
-    home = url_for("portal.home")
-    if not target:
-        return home
-    parts = urlsplit(target)
-    path = posixpath.normpath(unquote(parts.path))
-    if parts.scheme or parts.netloc or "\\" in target or not (path + "/").startswith("/portal/"):
-        return home
-    return quote(path) + (f"?{parts.query}" if parts.query else "")
+    return safe_path(target, inside="/portal/", home=url_for("portal.home"))
 
 
 def _redirect(location: str):
@@ -188,7 +167,7 @@ def portal_context():
     nav = [
         (endpoint, label)
         for endpoint, label, role in NAV
-        if endpoint in current_app.view_functions and member is not None and role_allows(member.role, role)
+        if member is not None and role_allows(member.role, role)
     ]
     return {"member": member, "partner": current_partner(), "can": can, "nav": nav, "portal_funds": partner_funds}
 
@@ -196,7 +175,7 @@ def portal_context():
 @portal_route("/", role="viewer")
 def home():
     for endpoint, _label, role in NAV:
-        if endpoint in current_app.view_functions and can(role):
+        if can(role):
             return redirect(url_for(endpoint), 303)
     return render_template("portal/forbidden.html", message="There is nothing here for your role yet."), 200
 

@@ -5,12 +5,11 @@ the address bar shows the list's URL, so reloading or going back shows the list,
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlmodel import select
 
-from app.db import db_session, write_transaction
+from app.db import db_session
 from app.domain.errors import InvalidInput
-from app.models import ApiKey, TeamMember
-from app.portal import audit, current_member, current_partner, portal_route
+from app.models import ApiKey
+from app.portal import current_member, current_partner, portal_route
 from app.services import api_keys as api_key_service
 from app.services.partners import ApiCredentials
 
@@ -21,11 +20,8 @@ def _at_the_list(status: int = 200, **headers) -> tuple[int, dict]:
 
 
 def _list(error: str | None = None, label: str = "", status: int = 200, require_v2: bool = False):
-    session = db_session()
-    keys = api_key_service.keys(session, current_partner())
-    creator_ids = {key.created_by_id for key in keys if key.created_by_id}
-    creators = dict(session.exec(select(TeamMember.id, TeamMember.email).where(TeamMember.id.in_(creator_ids))).all()) if creator_ids else {}
-    return render_template("portal/api_keys/index.html", keys=keys, creators=creators, error=error, label=label,
+    listing = api_key_service.key_list(db_session(), current_partner())
+    return render_template("portal/api_keys/index.html", keys=listing.keys, creators=listing.creators, error=error, label=label,
                            require_v2=require_v2), *_at_the_list(status)
 
 
@@ -41,16 +37,11 @@ def api_keys():
 
 @portal_route("/api-keys", role="admin", methods=("POST",), endpoint="api_keys_create")
 def api_keys_create():
-    session = db_session()
     label = request.form.get("label", "")
     require_v2 = request.form.get("require_signature_v2") == "1"
     try:
-        with write_transaction(session):
-            key, credentials = api_key_service.create(session, partner=current_partner(), label=label, created_by=current_member(),
-                                                      require_signature_v2=require_v2)
-            audit(session, "api_key.create", subject_type="api_key", subject_id=key.id,
-                  summary=f"Created key {key.prefix}…" + (f" ({key.label})" if key.label else "") + (", v2 signatures only" if require_v2 else ""),
-                  details={"prefix": key.prefix, "label": key.label, "requireSignatureV2": require_v2})
+        key, credentials = api_key_service.create(db_session(), partner=current_partner(), label=label, require_signature_v2=require_v2,
+                                                  by=current_member())
     except InvalidInput as error:
         return _list(error.message, label[:200], 422, require_v2=require_v2)
     return _issued(key, credentials)
@@ -62,27 +53,19 @@ def _key(key_id: int) -> ApiKey:
 
 @portal_route("/api-keys/<int:key_id>/rotate", role="admin", methods=("POST",))
 def api_keys_rotate(key_id: int):
-    session = db_session()
     old = _key(key_id)
     try:
-        with write_transaction(session):
-            key, credentials = api_key_service.rotate(session, partner=current_partner(), key=old, by=current_member())
-            audit(session, "api_key.rotate", subject_type="api_key", subject_id=old.id,
-                  summary=f"Replaced key {old.prefix}… with {key.prefix}…", details={"revoked": old.prefix, "issued": key.prefix})
+        key, credentials = api_key_service.rotate(db_session(), partner=current_partner(), key=old, by=current_member())
     except InvalidInput as error:
-        return _list(f"{error.message} Create a new key instead.", status=422)
+        return _list(error.message, status=422)
     return _issued(key, credentials, replaced=old)
 
 
 @portal_route("/api-keys/<int:key_id>/revoke", role="admin", methods=("POST",))
 def api_keys_revoke(key_id: int):
-    session = db_session()
     key = _key(key_id)
     try:
-        with write_transaction(session):
-            api_key_service.revoke(session, partner=current_partner(), key=key)
-            audit(session, "api_key.revoke", subject_type="api_key", subject_id=key.id,
-                  summary=f"Revoked key {key.prefix}…", details={"prefix": key.prefix})
+        api_key_service.revoke(db_session(), partner=current_partner(), key=key, by=current_member())
     except InvalidInput as error:
         return _list(error.message, status=422)
     flash(f"Key {key.prefix}… is revoked: requests signed with it are refused from now on.", "success")

@@ -10,18 +10,19 @@ from __future__ import annotations
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound as HttpNotFound, RequestEntityTooLarge
 
-from app.db import db_session, write_transaction
+from app.db import db_session
+from app.domain.branding import FIELDS
 from app.domain.errors import InvalidInput
+from app.domain.uploaded_logos import LOGO_MAX_BYTES
+from app.look import Look, brand_stylesheet, dressed, published_look
 from app.models import BrandingVersion
-from app.portal import audit, bp, can, current_member, current_partner, load_member, portal_route
+from app.pages import EMAIL_DOCUMENT_POLICY, wants_partial
+from app.portal import bp, can, current_member, current_partner, load_member, portal_route
+from app.portal.branding_preview import EMAILS, PAGES, render_preview
 from app.services import branding
-from app.services.partners import current_terms
-from app.web import EMAIL_DOCUMENT_POLICY, wants_partial
-from app.web.store import brand_stylesheet
-from app.web.store_preview import EMAILS, PAGES, render_preview
 
 ADMIN = "admin"
-LOGO_REQUEST_LIMIT = branding.LOGO_MAX_BYTES + 64 * 1024  # the file and the form around it
+LOGO_REQUEST_LIMIT = LOGO_MAX_BYTES + 64 * 1024  # the file and the form around it
 TOO_BIG = "The logo file is bigger than 1 MB: choose a smaller image."
 
 
@@ -30,13 +31,13 @@ def _version_stamp(draft: BrandingVersion | None) -> int:
     return int(draft.updated_at.timestamp() * 1000) if draft is not None else 0
 
 
-def draft_look(partner, draft: BrandingVersion | None) -> branding.Look:
+def draft_look(partner, draft: BrandingVersion | None) -> Look:
     """The look the preview shows: the draft's (served from the portal only), or the published one when there is no draft."""
     if draft is None:
-        return branding.published_look(partner)
+        return published_look(partner)
     stamp = _version_stamp(draft)
     logo = url_for("portal.branding_draft_logo", v=stamp) if draft.logo_width else None
-    return branding.Look(branding.dressed(partner, draft), url_for("portal.branding_draft_css", v=stamp), logo)
+    return Look(dressed(partner, draft), url_for("portal.branding_draft_css", v=stamp), logo)
 
 
 def _preview_page() -> str:
@@ -48,26 +49,24 @@ def _context(
     *, error: str | None = None, field: str | None = None, submitted: dict | None = None,
     terms_error: str | None = None, terms_text: str | None = None, page: str | None = None,
 ) -> dict:
-    session = db_session()
     partner = current_partner()
-    draft = branding.current_draft(session, partner)
-    shown = draft or branding.live_branding(session, partner)
-    terms = current_terms(session, partner.id)
+    editor = branding.editor(db_session(), partner)
+    draft, terms = editor.draft, editor.terms
     return dict(
         draft=draft,
         # What the form shows: the draft, or what was sent when it was refused (a plain form post).
-        values={name: getattr(shown, name) for name in branding.FIELDS} | (submitted or {}),
+        values={name: getattr(editor.shown, name) for name in FIELDS} | (submitted or {}),
         colour_fields={"primary_color": "Primary colour", "accent_color": "Accent colour", "background_color": "Background colour"},
         look=draft_look(partner, draft),
-        warnings=branding.contrast_warnings(shown),
-        versions=branding.versions(session, partner),
+        warnings=editor.warnings,
+        versions=editor.versions,
         terms=terms,
         terms_text=terms.body if terms_text is None and terms else (terms_text or ""),
         terms_error=terms_error,
         page=page or _preview_page(),
         pages=PAGES,
         stamp=_version_stamp(draft),
-        unpublished=draft is not None and not branding.same_as_published(session, partner, draft),
+        unpublished=editor.unpublished,
         error=error,
         field=field,
     )
@@ -107,14 +106,9 @@ def branding_panel():
 
 @portal_route("/branding", role=ADMIN, methods=("POST",))
 def save_branding_draft():
-    fields = {name: request.form[name] for name in branding.FIELDS if name in request.form}
-    session = db_session()
+    fields = {name: request.form[name] for name in FIELDS if name in request.form}
     try:
-        with write_transaction(session):
-            draft, changed = branding.update_draft(session, partner=current_partner(), member=current_member(), fields=fields)
-            if changed:
-                audit(session, "branding.draft", subject_type="branding_version", subject_id=draft.id,
-                      summary=f"Draft version {draft.version}: {', '.join(changed)} changed", details=changed)
+        branding.update_draft(db_session(), partner=current_partner(), fields=fields, by=current_member())
     except InvalidInput as error:
         return _panel(422, error=error.message, field=error.field, submitted=fields)
     return _saved("Draft saved. The store changes when you publish.")
@@ -143,14 +137,10 @@ def logo_too_big(error):
 @portal_route("/branding/logo", role=ADMIN, methods=("POST",))
 def upload_branding_logo():
     upload = request.files.get("logo")
-    data = upload.read(branding.LOGO_MAX_BYTES + 1) if upload else b""
-    session = db_session()
+    data = upload.read(LOGO_MAX_BYTES + 1) if upload else b""
     try:
-        with write_transaction(session):
-            draft = branding.upload_logo(session, partner=current_partner(), member=current_member(), data=data)
-            audit(session, "branding.logo", subject_type="branding_version", subject_id=draft.id,
-                  summary=f"Logo uploaded to draft version {draft.version} ({draft.logo_width}×{draft.logo_height})",
-                  details={"filename": (upload.filename or "")[:200] if upload else "", "bytes": len(data)})
+        branding.upload_logo(db_session(), partner=current_partner(), data=data,
+                             filename=(upload.filename or "") if upload else "", by=current_member())
     except InvalidInput as error:
         return _panel(422, error=error.message, field=error.field)
     return _saved("Logo added to the draft.")
@@ -158,25 +148,14 @@ def upload_branding_logo():
 
 @portal_route("/branding/logo/remove", role=ADMIN, methods=("POST",))
 def remove_branding_logo():
-    session = db_session()
-    with write_transaction(session):
-        draft = branding.remove_logo(session, partner=current_partner(), member=current_member())
-        audit(session, "branding.logo_removed", subject_type="branding_version", subject_id=draft.id,
-              summary=f"Logo removed from draft version {draft.version}")
+    branding.remove_logo(db_session(), partner=current_partner(), by=current_member())
     return _saved("Logo removed from the draft.")
 
 
 @portal_route("/branding/publish", role=ADMIN, methods=("POST",))
 def publish_branding():
-    session = db_session()
-    partner = current_partner()
     try:
-        with write_transaction(session):
-            version = branding.publish(session, partner=partner, member=current_member())
-            look = {name: getattr(version, name) for name in branding.FIELDS} | {"logo": version.logo_width is not None}
-            warnings = [check.message for check in branding.contrast_warnings(version)]
-            audit(session, "branding.publish", subject_type="branding_version", subject_id=version.id,
-                  summary=f"Branding version {version.version} published", details=look | {"contrast_warnings": warnings})
+        version = branding.publish(db_session(), partner=current_partner(), by=current_member())
     except InvalidInput as error:
         return _panel(422, error=error.message, field=error.field)
     flash(f"Version {version.version} is live in the store and its emails.", "success")
@@ -185,13 +164,8 @@ def publish_branding():
 
 @portal_route("/branding/versions/<int:version_id>/restore", role=ADMIN, methods=("POST",))
 def restore_branding_version(version_id: int):
-    session = db_session()
     try:
-        with write_transaction(session):
-            source = branding.version_of(session, partner=current_partner(), version_id=version_id)
-            draft = branding.restore(session, partner=current_partner(), member=current_member(), version_id=version_id)
-            audit(session, "branding.restore", subject_type="branding_version", subject_id=source.id,
-                  summary=f"Version {source.version} copied into draft version {draft.version}")
+        source, _draft = branding.restore(db_session(), partner=current_partner(), version_id=version_id, by=current_member())
     except InvalidInput as error:
         return _panel(422, error=error.message, field=error.field)
     flash(f"Version {source.version} is in the draft now. Publish it to put it live.", "success")
@@ -200,12 +174,8 @@ def restore_branding_version(version_id: int):
 
 @portal_route("/branding/terms", role=ADMIN, methods=("POST",))
 def publish_terms():
-    session = db_session()
     try:
-        with write_transaction(session):
-            terms = branding.publish_terms(session, partner=current_partner(), body=request.form.get("terms", ""))
-            audit(session, "terms.publish", subject_type="terms_version", subject_id=terms.version,
-                  summary=f"Terms of use version {terms.version} published")
+        terms = branding.publish_terms(db_session(), partner=current_partner(), body=request.form.get("terms", ""), by=current_member())
     except InvalidInput as error:
         return _panel(422, terms_error=error.message, terms_text=request.form.get("terms", ""))
     flash(f"Terms version {terms.version} published: consumers accept it at their next visit.", "success")

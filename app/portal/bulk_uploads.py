@@ -4,35 +4,25 @@ from __future__ import annotations
 import re
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
-from sqlmodel import func, select
 
 from app.db import db_session
+from app.domain.bulk_uploads import UploadStatus
 from app.domain.errors import DomainError
 from app.domain.money import Money
-from app.domain.paging import page_number, within_pages
-from app.models import BulkUpload, BulkUploadRow, TeamMember
+from app.domain.paging import page_number
+from app.models import BulkUpload, BulkUploadRow
 from app.portal import current_member, current_partner, portal_route
 from app.services import bulk_upload as bulk
-from app.web import wants_partial
+from app.pages import wants_partial
 
 UPLOADS_PER_PAGE = 20
 ROWS_PER_PAGE = 50
 
 
 def _index(error: str | None = None, status: int = 200):
-    session = db_session()
-    partner = current_partner()
-    page = page_number(request.args.get("page"))
-    total = session.exec(select(func.count()).select_from(BulkUpload).where(BulkUpload.partner_id == partner.id)).one()
-    page = within_pages(page, total=total, size=UPLOADS_PER_PAGE)
-    uploads = session.exec(
-        select(BulkUpload, TeamMember.email)
-        .join(TeamMember, TeamMember.id == BulkUpload.team_member_id, isouter=True)
-        .where(BulkUpload.partner_id == partner.id)
-        .order_by(BulkUpload.id.desc()).offset((page - 1) * UPLOADS_PER_PAGE).limit(UPLOADS_PER_PAGE)
-    ).all()
+    found = bulk.upload_list(db_session(), partner=current_partner(), page=page_number(request.args.get("page")), size=UPLOADS_PER_PAGE)
     return render_template(
-        "portal/bulk/index.html", uploads=uploads, page=page, pages=max(1, -(-total // UPLOADS_PER_PAGE)), error=error,
+        "portal/bulk/index.html", uploads=found, error=error,
         max_rows=current_app.config["BULK_UPLOAD_MAX_ROWS"], max_bytes=current_app.config["BULK_UPLOAD_MAX_BYTES"],
     ), status
 
@@ -77,17 +67,17 @@ def _initial_funds(row: BulkUploadRow) -> Money | None:
 def _context(upload: BulkUpload) -> dict:
     """What the preview shows: progress while the queue works, then counts, funds, the commit button and the rows."""
     session = db_session()
-    context = dict(upload=upload, working=upload.status in bulk.WORKING, outcomes=bulk.OUTCOMES)
+    context = dict(upload=upload, working=UploadStatus(upload.status).is_working, outcomes=bulk.OUTCOMES)
     if context["working"]:
         return context
     outcome = request.args.get("outcome", "")
     outcome = outcome if outcome in bulk.OUTCOMES else ""
     page = page_number(request.args.get("page"))
-    rows, total = bulk.rows_page(session, upload, outcome=outcome, page=page, per_page=ROWS_PER_PAGE)
+    results = bulk.rows_page(session, upload, outcome=outcome, page=page, per_page=ROWS_PER_PAGE)
     needs = bulk.funds_needed(session, current_partner(), upload)
     return context | dict(
         funds_of=_initial_funds,
-        rows=rows, total=total, outcome=outcome, page=page, pages=max(1, -(-total // ROWS_PER_PAGE)),
+        results=results, outcome=outcome,
         needs=needs, short=any(need.short for need in needs), to_commit=bulk.rows_to_commit(session, upload),
     )
 

@@ -58,8 +58,6 @@ def change_member_role(member_id: int):
 @portal_route("/team/<int:member_id>/deactivate", role="admin", methods=("POST",))
 def deactivate_member(member_id: int):
     member = _member(member_id)
-    if member.id == current_member().id:
-        return _page("You can't deactivate yourself.", status=422)
     try:
         team_service.set_member_active(db_session(), partner=current_partner(), member=member, active=False, by=current_member())
     except InvalidInput as error:

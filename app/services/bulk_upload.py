@@ -13,21 +13,26 @@ import csv
 import hashlib
 import io
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, insert, update
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, func, insert, update
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import on_commit, write_transaction
+from app.domain.bulk_uploads import UploadStatus
 from app.domain.errors import InvalidInput, NotFound, PartnerFundsTooLow
 from app.domain.ledger import AccountKind
 from app.domain.money import Money, normalize_currency
+from app.domain.paging import Page, within_pages
 from app.models import Account, BulkUpload, BulkUploadRow, Consumer, Partner, TeamMember
 from app.queue import enqueue
 from app.services import audit, consumers, csv_export
 from app.services.partners import partner_funds
+from app.services.rows import referenced, row_id
 
 COLUMNS = ("action", "email", "full_name", "currency", "initial_funds")
 REQUIRED = ("email", "full_name", "currency", "initial_funds")
@@ -35,8 +40,6 @@ IGNORED = ("", "error")  # unnamed columns, and the error download's own column 
 ACTIONS = ("create", "deactivate")
 CREATE, DEACTIVATE, SKIP, ERROR = "create", "deactivate", "skip", "error"
 OUTCOMES = (CREATE, DEACTIVATE, SKIP, ERROR)
-CHECKING, CHECKED, COMMITTING, COMMITTED, FAILED = "checking", "checked", "committing", "committed", "failed"
-WORKING = (CHECKING, COMMITTING)
 MAX_CELL = 300  # no value of a consumer is longer (an email has at most 254 characters): a longer one means a wrong file
 MAX_ROW = 2000  # BulkUploadRow.raw
 CHECK_CHUNK = 1000  # rows checked per lookup of existing consumers and per progress update
@@ -76,7 +79,7 @@ def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> list[tuple[int, 
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows = []
+    rows: list[tuple[int, str]] = []
     try:
         header = next(reader)
         positions = _header_positions(header)
@@ -137,7 +140,7 @@ def upload_file(session: Session, *, partner: Partner, member: TeamMember, filen
     with write_transaction(session):
         upload = BulkUpload(
             public_id="bup_" + secrets.token_hex(8),
-            partner_id=partner.id,
+            partner_id=row_id(partner),
             team_member_id=member.id,
             filename=filename,
             sha256=hashlib.sha256(data).hexdigest(),
@@ -146,7 +149,7 @@ def upload_file(session: Session, *, partner: Partner, member: TeamMember, filen
         session.add(upload)
         session.flush()
         session.execute(insert(BulkUploadRow), [dict(upload_id=upload.id, row_number=number, raw=raw) for number, raw in rows])
-        audit.record(session, partner_id=partner.id, member=member, action="bulk_upload.upload", subject_type="bulk_upload",
+        audit.record(session, partner_id=row_id(partner), member=member, action="bulk_upload.upload", subject_type="bulk_upload",
                      subject_id=upload.public_id, summary=f"Uploaded {filename} ({len(rows)} rows) to check",
                      details={"filename": filename, "rows": len(rows), "sha256": upload.sha256})
         upload_id = upload.id
@@ -167,11 +170,24 @@ def partner_upload(session: Session, *, partner: Partner, public_id: str) -> Bul
     return upload
 
 
+def upload_list(session: Session, *, partner: Partner, page: int = 1, size: int = 20) -> Page[tuple[BulkUpload, str | None]]:
+    """One page of the partner's uploads, newest first, each with the email of the team member who uploaded it."""
+    total = session.exec(select(func.count()).select_from(BulkUpload).where(BulkUpload.partner_id == partner.id)).one()
+    page = within_pages(page, total=total, size=size)
+    uploads = session.exec(
+        select(BulkUpload, TeamMember.email)
+        .join(TeamMember, col(TeamMember.id) == BulkUpload.team_member_id, isouter=True)
+        .where(BulkUpload.partner_id == partner.id)
+        .order_by(col(BulkUpload.id).desc()).offset((page - 1) * size).limit(size)
+    ).all()
+    return Page(list(uploads), total, page, size)
+
+
 def earlier_upload_of_same_file(session: Session, upload: BulkUpload) -> BulkUpload | None:
     return session.exec(
         select(BulkUpload)
-        .where(BulkUpload.partner_id == upload.partner_id, BulkUpload.sha256 == upload.sha256, BulkUpload.id < upload.id)
-        .order_by(BulkUpload.id.desc())
+        .where(BulkUpload.partner_id == upload.partner_id, BulkUpload.sha256 == upload.sha256, col(BulkUpload.id) < row_id(upload))
+        .order_by(col(BulkUpload.id).desc())
     ).first()
 
 
@@ -264,14 +280,15 @@ class Known:
         if not emails:
             return cls({}, set())
         found = session.exec(
-            select(Consumer.email, Consumer.id, Consumer.is_active).where(Consumer.partner_id == partner.id, Consumer.email.in_(emails))
+            select(Consumer.email, Consumer.id, Consumer.is_active).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(emails))
         ).all()
         people = {email: (consumer_id, active) for email, consumer_id, active in found}
         wallets = set(session.exec(
             select(Account.consumer_id, Account.currency)
-            .where(Account.consumer_id.in_([consumer_id for consumer_id, _ in people.values()]), Account.kind == AccountKind.GENERAL.value)
+            .where(col(Account.consumer_id).in_([consumer_id for consumer_id, _ in people.values()]), Account.kind == AccountKind.GENERAL.value)
         ).all()) if people else set()
-        return cls(people, wallets)
+        # consumer ids of loaded rows (never None)
+        return cls(cast(dict[str, tuple[int, bool]], people), cast(set[tuple[int, str]], wallets))
 
     def decide(self, check: RowCheck) -> None:
         if check.outcome == ERROR:
@@ -298,11 +315,11 @@ def check(session: Session, upload_id: int) -> str:
     Runs again from the start if the task is retried.
     """
     upload = session.get(BulkUpload, upload_id)
-    if upload is None or upload.status != CHECKING:
+    if upload is None or upload.status != UploadStatus.CHECKING:
         return "skipped"
-    partner = session.get(Partner, upload.partner_id)
+    partner = referenced(session, Partner, upload.partner_id)
     rows = session.exec(
-        select(BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.raw).where(BulkUploadRow.upload_id == upload_id).order_by(BulkUploadRow.row_number)
+        select(BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.raw).where(col(BulkUploadRow.upload_id) == upload_id).order_by(col(BulkUploadRow.row_number))
     ).all()
     file_check = FileCheck(partner)
     for start in range(0, len(rows), CHECK_CHUNK):
@@ -314,12 +331,12 @@ def check(session: Session, upload_id: int) -> str:
             session.execute(update(BulkUploadRow), [row_check.values() for row_check in checks])
             _set(session, upload_id, processed_rows=start + len(checks))
     with write_transaction(session):
-        _set(session, upload_id, status=CHECKED, **_counts(session, upload_id))
-    return CHECKED
+        _set(session, upload_id, status=UploadStatus.CHECKED, **_counts(session, upload_id))
+    return UploadStatus.CHECKED
 
 
 def _set(session: Session, upload_id: int, **values) -> None:
-    session.execute(update(BulkUpload).where(BulkUpload.id == upload_id).values(**values).execution_options(synchronize_session=False))
+    session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id).values(**values).execution_options(synchronize_session=False))
 
 
 def _counts(session: Session, upload_id: int) -> dict[str, int]:
@@ -334,8 +351,8 @@ def fail_check(session: Session, upload_id: int, problem: str) -> None:
     """The check gave up (its last attempt failed): say so instead of showing progress forever."""
     with write_transaction(session):
         session.execute(
-            update(BulkUpload).where(BulkUpload.id == upload_id, BulkUpload.status == CHECKING)
-            .values(status=FAILED, failure=f"Checking stopped: {problem}"[:500]).execution_options(synchronize_session=False)
+            update(BulkUpload).where(col(BulkUpload.id) == upload_id, col(BulkUpload.status) == UploadStatus.CHECKING)
+            .values(status=UploadStatus.FAILED, failure=f"Checking stopped: {problem}"[:500]).execution_options(synchronize_session=False)
         )
 
 
@@ -357,7 +374,7 @@ class FundsNeeded:
 def funds_needed(session: Session, partner: Partner, upload: BulkUpload) -> list[FundsNeeded]:
     totals = session.exec(
         select(BulkUploadRow.currency, func.sum(BulkUploadRow.amount))
-        .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == CREATE, BulkUploadRow.committed.is_(False))
+        .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == CREATE, col(BulkUploadRow.committed).is_(False))
         .group_by(BulkUploadRow.currency).order_by(BulkUploadRow.currency)
     ).all()
     return [FundsNeeded(Money(int(total or 0), currency), partner_funds(session, partner, currency)) for currency, total in totals]
@@ -366,26 +383,27 @@ def funds_needed(session: Session, partner: Partner, upload: BulkUpload) -> list
 def rows_to_commit(session: Session, upload: BulkUpload) -> int:
     return session.exec(
         select(func.count()).select_from(BulkUploadRow)
-        .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome.in_([CREATE, DEACTIVATE]), BulkUploadRow.committed.is_(False))
+        .where(BulkUploadRow.upload_id == upload.id, col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]), col(BulkUploadRow.committed).is_(False))
     ).one()
 
 
-def rows_page(session: Session, upload: BulkUpload, *, outcome: str, page: int, per_page: int) -> tuple[list[BulkUploadRow], int]:
+def rows_page(session: Session, upload: BulkUpload, *, outcome: str, page: int, per_page: int) -> Page[BulkUploadRow]:
+    """One page of the upload's rows (those with `outcome`, or all), in file order; past the last page: no rows."""
     conditions = [BulkUploadRow.upload_id == upload.id]
     if outcome in OUTCOMES:
         conditions.append(BulkUploadRow.outcome == outcome)
     total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).one()
     rows = session.exec(
-        select(BulkUploadRow).where(*conditions).order_by(BulkUploadRow.row_number).offset((page - 1) * per_page).limit(per_page)
+        select(BulkUploadRow).where(*conditions).order_by(col(BulkUploadRow.row_number)).offset((page - 1) * per_page).limit(per_page)
     ).all()
-    return list(rows), total
+    return Page(list(rows), total, page, per_page)
 
 
 def error_csv(session: Session, upload: BulkUpload) -> str:
     """The rows in error with their original values and the reason: fix them and upload this file again."""
     rows = session.exec(
         select(BulkUploadRow.raw, BulkUploadRow.message)
-        .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == ERROR).order_by(BulkUploadRow.row_number)
+        .where(col(BulkUploadRow.upload_id) == upload.id, col(BulkUploadRow.outcome) == ERROR).order_by(col(BulkUploadRow.row_number))
     )
     return csv_export.csv_text([[*COLUMNS, "error"], *([*_cells(raw)[:len(COLUMNS)], message] for raw, message in rows)])
 
@@ -397,12 +415,12 @@ def request_commit(session: Session, *, partner: Partner, upload: BulkUpload, me
     """Queue the commit of the upload's valid rows; how many. Refused while the partner's funds fall short."""
     with write_transaction(session):
         session.refresh(upload)
-        if upload.status != CHECKED:
-            raise InvalidInput({
-                CHECKING: "This file is still being checked.",
-                COMMITTING: "This upload is already being committed.",
-                COMMITTED: "This upload has already been committed.",
-            }.get(upload.status, "This upload can't be committed. Upload the file again."))
+        if upload.status != UploadStatus.CHECKED:
+            raise InvalidInput(cast(dict[str, str], {
+                UploadStatus.CHECKING: "This file is still being checked.",
+                UploadStatus.COMMITTING: "This upload is already being committed.",
+                UploadStatus.COMMITTED: "This upload has already been committed.",
+            }).get(upload.status, "This upload can't be committed. Upload the file again."))
         count = rows_to_commit(session, upload)
         if not count:
             raise InvalidInput("There are no valid rows left to commit.")
@@ -413,13 +431,13 @@ def request_commit(session: Session, *, partner: Partner, upload: BulkUpload, me
                 + "; ".join(f"{need.needed} needed, {need.available} available" for need in short)
                 + ". Add funds, then commit."
             )
-        claimed = session.execute(
-            update(BulkUpload).where(BulkUpload.id == upload.id, BulkUpload.status == CHECKED)
-            .values(status=COMMITTING, failure="").execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = cast(CursorResult, session.execute(
+            update(BulkUpload).where(col(BulkUpload.id) == upload.id, col(BulkUpload.status) == UploadStatus.CHECKED)
+            .values(status=UploadStatus.COMMITTING, failure="").execution_options(synchronize_session=False)
+        )).rowcount
         if not claimed:
             raise InvalidInput("This upload is already being committed.")
-        audit.record(session, partner_id=partner.id, member=member, action="bulk_upload.commit", subject_type="bulk_upload",
+        audit.record(session, partner_id=row_id(partner), member=member, action="bulk_upload.commit", subject_type="bulk_upload",
                      subject_id=upload.public_id, summary=f"Committing {count} rows of {upload.filename}",
                      details={"rows": count, "to_create": upload.to_create, "to_deactivate": upload.to_deactivate})
         upload_id, member_id = upload.id, member.id
@@ -438,16 +456,17 @@ def commit(session: Session, upload_id: int, member_id: int | None) -> str:
     goes back to `checked` with the reason, and committing again continues with the rest.
     """
     upload = session.get(BulkUpload, upload_id)
-    if upload is None or upload.status != COMMITTING:
+    if upload is None or upload.status != UploadStatus.COMMITTING:
         return "skipped"
-    partner = session.get(Partner, upload.partner_id)
+    partner = referenced(session, Partner, upload.partner_id)
     member = session.get(TeamMember, member_id) if member_id else None
     while True:
         # Plain columns, not ORM rows: the batch's write transaction begins with a rollback that would expire them.
-        batch = session.exec(
-            select(BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.outcome, BulkUploadRow.email,
+        batch: Sequence[Any] = session.exec(
+            select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
+                   BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.outcome, BulkUploadRow.email,
                    BulkUploadRow.full_name, BulkUploadRow.currency, BulkUploadRow.amount)
-            .where(BulkUploadRow.upload_id == upload_id, BulkUploadRow.outcome.in_([CREATE, DEACTIVATE]), BulkUploadRow.committed.is_(False))
+            .where(BulkUploadRow.upload_id == upload_id, col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]), col(BulkUploadRow.committed).is_(False))
             .order_by(BulkUploadRow.row_number).limit(COMMIT_BATCH)
         ).all()
         if not batch:
@@ -462,13 +481,13 @@ def commit(session: Session, upload_id: int, member_id: int | None) -> str:
                 "Add funds, then commit the rest."))
 
 
-def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch: list, *, actor: str) -> None:
+def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch: Sequence[Any], *, actor: str) -> None:
     with write_transaction(session):
         ids = [row.id for row in batch]
-        claimed = session.execute(
-            update(BulkUploadRow).where(BulkUploadRow.id.in_(ids), BulkUploadRow.committed.is_(False))
+        claimed = cast(CursorResult, session.execute(
+            update(BulkUploadRow).where(col(BulkUploadRow.id).in_(ids), col(BulkUploadRow.committed).is_(False))
             .values(committed=True).execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if claimed != len(ids):
             raise _BatchTaken()
         creates = [row for row in batch if row.outcome == CREATE]
@@ -483,7 +502,7 @@ def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch:
         if found_done:
             session.execute(update(BulkUploadRow), found_done)
         session.execute(
-            update(BulkUpload).where(BulkUpload.id == upload.id)
+            update(BulkUpload).where(col(BulkUpload.id) == upload.id)
             .values(done_rows=BulkUpload.done_rows + len(batch)).execution_options(synchronize_session=False)
         )
         welcome = created.new_consumer_ids
@@ -493,17 +512,17 @@ def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch:
 
 def _finish(session: Session, upload: BulkUpload, member: TeamMember | None, failure: str = "") -> str:
     with write_transaction(session):
-        status = CHECKED if failure else COMMITTED
-        finished = session.execute(
-            update(BulkUpload).where(BulkUpload.id == upload.id, BulkUpload.status == COMMITTING)
-            .values(status=status, failure=failure, committed_at=None if failure else utcnow(), **_counts(session, upload.id))
+        status = UploadStatus.CHECKED if failure else UploadStatus.COMMITTED
+        finished = cast(CursorResult, session.execute(
+            update(BulkUpload).where(col(BulkUpload.id) == upload.id, col(BulkUpload.status) == UploadStatus.COMMITTING)
+            .values(status=status, failure=failure, committed_at=None if failure else utcnow(), **_counts(session, row_id(upload)))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not finished:  # another worker finished it
             return "skipped"
         committed = dict(session.exec(
             select(BulkUploadRow.outcome, func.count())
-            .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.committed.is_(True)).group_by(BulkUploadRow.outcome)
+            .where(BulkUploadRow.upload_id == upload.id, col(BulkUploadRow.committed).is_(True)).group_by(BulkUploadRow.outcome)
         ).all())
         counts = {"created": committed.get(CREATE, 0), "deactivated": committed.get(DEACTIVATE, 0),
                   "skipped": committed.get(SKIP, 0), "remaining": rows_to_commit(session, upload)}

@@ -29,11 +29,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Sequence
+from typing import Any, NoReturn, Sequence, cast
 
-from sqlalchemy import case, update
+from sqlalchemy import CursorResult, bindparam, case, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from app.clock import utcnow
 from app.db import write_transaction
@@ -42,12 +42,14 @@ from app.domain.campaigns import Balance, CampaignChangeRefused, CampaignRules, 
 from app.domain.errors import InsufficientFunds, InvalidInput, NotFound, PartnerFundsTooLow
 from app.domain.ledger import AccountKind, TransactionType, transfer
 from app.domain.money import Money, normalize_currency
+from app.domain.paging import Page
 from app.models import Account, Brand, Campaign, CampaignMember, Consumer, Entry, Partner, PartnerBrand, TeamMember, Transaction
-from app.services import audit, ledger, partners
-from app.services.reports import Page
+from app.services import audit, ledger, partners, webhooks
+from app.services.rows import referenced, row_id
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
-KEY_REUSED = "idempotencyKey was already used for a different request"
+KEY_REUSED = "This idempotency key was already used for a different request."
+KEY_FORMAT = "The idempotency key must be 8-80 letters, digits or . _ : -"
 PARTNER_FUNDS_TOO_LOW = "Partner funds are too low for this campaign budget: nothing was moved."
 BUDGET_TOO_LOW = "Only the unallocated budget can be returned: this decrease is more than the budget has left."
 ENDED = "This campaign has ended: it can't be changed."
@@ -106,16 +108,16 @@ def _actor(by: TeamMember | None, actor: str) -> str:
 def _audit(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: str, action: str, summary: str,
            details: dict | None = None) -> None:
     audit.record(session, partner_id=campaign.partner_id, member=by, actor=actor or None, action=action,
-                 subject_type="campaign", subject_id=campaign.id, summary=summary, details=details)
+                 subject_type="campaign", subject_id=row_id(campaign), summary=summary, details=details)
 
 
 def _lock(session: Session, campaign_id: int) -> Campaign:
     """Inside a write transaction: wait for, then hold, this campaign's row until commit; the campaign as
     committed now (PostgreSQL: the row lock; SQLite: the write lock is already held)."""
     session.execute(
-        update(Campaign).where(Campaign.id == campaign_id).values(updated_at=utcnow()).execution_options(synchronize_session=False)
+        update(Campaign).where(col(Campaign.id) == campaign_id).values(updated_at=utcnow()).execution_options(synchronize_session=False)
     )
-    return session.get(Campaign, campaign_id, populate_existing=True)
+    return referenced(session, Campaign, campaign_id, populate_existing=True)
 
 
 def _money(campaign: Campaign, amount: int) -> Money:
@@ -127,7 +129,7 @@ def _funds(session: Session, campaign: Campaign) -> Account:
 
 
 def _budget(session: Session, campaign: Campaign, *, fresh: bool = False) -> Account:
-    account = session.get(Account, campaign.budget_account_id)
+    account = referenced(session, Account, campaign.budget_account_id)
     if fresh:
         session.refresh(account, attribute_names=["balance"])
     return account
@@ -144,7 +146,7 @@ def _move(session: Session, campaign: Campaign, source: Account, target: Account
         campaign_id=campaign.id,
         type=type,
         currency=campaign.currency,
-        postings=transfer(source.id, target.id, amount),
+        postings=transfer(row_id(source), row_id(target), amount),
         memo=memo,
         actor=actor,
         idempotency_key=idempotency_key,
@@ -156,12 +158,12 @@ def _wallets(session: Session, campaign_id: int, *, consumer_id: int | None = No
     statement = select(Account).where(Account.campaign_id == campaign_id, Account.kind == AccountKind.CAMPAIGN.value)
     if consumer_id is not None:
         statement = statement.where(Account.consumer_id == consumer_id)
-    return list(session.exec(statement.order_by(Account.id).with_for_update().execution_options(populate_existing=True)).all())
+    return list(session.exec(statement.order_by(col(Account.id)).with_for_update().execution_options(populate_existing=True)).all())
 
 
 def _check_key(idempotency_key: str) -> str:
     if not IDEMPOTENCY_KEY.match(idempotency_key or ""):
-        raise InvalidInput("idempotencyKey must be 8-80 letters, digits or . _ : -", field="idempotencyKey")
+        raise InvalidInput(KEY_FORMAT, field="idempotency_key")
     return idempotency_key
 
 
@@ -175,7 +177,7 @@ def _partner_lists(session: Session, partner_id: int, brand_slugs: Sequence[str]
     slugs = rules.clean_list(brand_slugs, field="brands", label="brand")
     cats = rules.clean_list(categories, field="categories", label="category")
     offered = session.exec(
-        select(Brand.slug, Brand.category).join(PartnerBrand, PartnerBrand.brand_id == Brand.id).where(PartnerBrand.partner_id == partner_id)
+        select(Brand.slug, Brand.category).join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id).where(col(PartnerBrand.partner_id) == partner_id)
     ).all()
     known_slugs = {slug for slug, _category in offered}
     known_categories = {category.casefold(): category for _slug, category in offered}
@@ -211,12 +213,13 @@ def _budget_key(campaign: Campaign, idempotency_key: str) -> str:
 
 def _replay_create(session: Session, campaign: Campaign, *, name: str, currency: str, budget: Money,
                    per_consumer_amount: Money) -> CampaignCreated:
+    assert campaign.idempotency_key is not None  # it was found by its key
     funded = session.exec(
         select(Transaction.amount).where(Transaction.campaign_id == campaign.id,
                                          Transaction.idempotency_key == _create_key(campaign.partner_id, campaign.idempotency_key))
     ).first() or 0
     if (campaign.name, campaign.currency, campaign.per_consumer_amount, funded) != (name, currency, per_consumer_amount.amount, budget.amount):
-        raise InvalidInput(KEY_REUSED, field="idempotencyKey")
+        raise InvalidInput(KEY_REUSED, field="idempotency_key")
     return CampaignCreated(campaign, True)
 
 
@@ -256,9 +259,9 @@ def create_campaign(
     rules.check_priority(priority)
     starts_at = starts_at or now
     rules.check_window(starts_at, ends_at, now)
-    slugs, cats = _partner_lists(session, partner.id, brand_slugs, categories)
+    slugs, cats = _partner_lists(session, row_id(partner), brand_slugs, categories)
     find = select(Campaign).where(Campaign.partner_id == partner.id, Campaign.idempotency_key == idempotency_key)
-    replay = dict(name=name, currency=currency, budget=budget, per_consumer_amount=per_consumer_amount)
+    replay: dict[str, Any] = dict(name=name, currency=currency, budget=budget, per_consumer_amount=per_consumer_amount)
 
     existing = session.exec(find).first()
     if existing is not None:
@@ -266,12 +269,12 @@ def create_campaign(
     actor = _actor(by, actor)
     with write_transaction(session):
         # Serialise this partner's fund changes, then look again: a twin may have committed meanwhile.
-        partners.hold_partner(session, partner.id)
+        partners.hold_partner(session, row_id(partner))
         existing = session.exec(find.execution_options(populate_existing=True)).first()
         if existing is not None:
             return _replay_create(session, existing, **replay)
         campaign = Campaign(
-            partner_id=partner.id, name=name, currency=currency, per_consumer_amount=per_consumer_amount.amount,
+            partner_id=row_id(partner), name=name, currency=currency, per_consumer_amount=per_consumer_amount.amount,
             brand_slugs=",".join(slugs), categories=",".join(cats), starts_at=starts_at, ends_at=ends_at,
             priority=priority, status=rules.initial_status(starts_at, now).value, return_unused_on_end=return_unused_on_end,
             created_by_id=by.id if by is not None else None, created_by=actor, idempotency_key=idempotency_key,
@@ -279,12 +282,12 @@ def create_campaign(
         )
         session.add(campaign)
         session.flush()
-        budget_account = ledger.open_account(session, AccountKind.CAMPAIGN_BUDGET, currency, partner_id=partner.id, campaign_id=campaign.id)
+        budget_account = ledger.open_account(session, AccountKind.CAMPAIGN_BUDGET, currency, partner_id=row_id(partner), campaign_id=row_id(campaign))
         campaign.budget_account_id = budget_account.id
         if budget.amount:
             try:
                 _move(session, campaign, _funds(session, campaign), budget_account, budget.amount, type=TransactionType.CREDIT,
-                      memo=f"Campaign budget: {name}", actor=actor, idempotency_key=_create_key(partner.id, idempotency_key))
+                      memo=f"Campaign budget: {name}", actor=actor, idempotency_key=_create_key(row_id(partner), idempotency_key))
             except InsufficientFunds:
                 raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="budget") from None
         session.add(campaign)
@@ -334,7 +337,7 @@ def update_campaign(
         )
         changes["brand_slugs"], changes["categories"] = ",".join(slugs), ",".join(cats)
     with write_transaction(session):
-        campaign = _lock(session, campaign.id)
+        campaign = _lock(session, row_id(campaign))
         if campaign.status == CampaignStatus.ENDED.value:
             raise CampaignChangeRefused(ENDED)
         if ends_at is not KEEP:
@@ -373,14 +376,15 @@ def change_budget(
     find = select(Transaction).where(Transaction.campaign_id == campaign.id, Transaction.idempotency_key == key)
     actor = _actor(by, actor)
     with write_transaction(session):
-        campaign = _lock(session, campaign.id)
+        campaign = _lock(session, row_id(campaign))
         existing = session.exec(find).first()
         if existing is not None:
             increase = existing.type == TransactionType.CREDIT.value
             if (existing.amount if increase else -existing.amount) != amount.amount:
-                raise InvalidInput(KEY_REUSED, field="idempotencyKey")
+                raise InvalidInput(KEY_REUSED, field="idempotency_key")
             return BudgetChanged(campaign, existing, _money(campaign, _budget(session, campaign, fresh=True).balance), True)
-        budget, funds = _budget(session, campaign), _funds(session, campaign)
+        budget, funds = _budget(session, campaign, fresh=True), _funds(session, campaign)
+        before = budget.balance
         if amount.amount > 0:
             if campaign.status == CampaignStatus.ENDED.value:
                 raise CampaignChangeRefused(ENDED)
@@ -396,11 +400,20 @@ def change_budget(
             except InsufficientFunds:
                 raise InsufficientFunds(BUDGET_TOO_LOW, field="amount") from None
         remaining = _money(campaign, _budget(session, campaign).balance)
+        _tell_if_budget_low(session, campaign, before=before, after=remaining.amount)
         _audit(session, campaign, by=by, actor=actor, action="campaign.budget",
                summary=f"{'Increased' if amount.amount > 0 else 'Decreased'} the budget of {campaign.name} by "
                        f"{_money(campaign, abs(amount.amount))}",
                details={"amount": amount.amount, "currency": amount.currency, "remaining": remaining.amount, "transaction": transaction.id})
     return BudgetChanged(campaign, transaction, remaining, False)
+
+
+def _tell_if_budget_low(session: Session, campaign: Campaign, *, before: int, after: int) -> None:
+    """Inside the change's transaction: the `campaign.budget_low` webhook, once per crossing: the budget could
+    pay the next member's allocation before this change (`before`) and can't after it (`after`)."""
+    next_allocation = _money(campaign, campaign.per_consumer_amount)
+    if not rules.budget_low(_money(campaign, before), next_allocation) and rules.budget_low(_money(campaign, after), next_allocation):
+        webhooks.queue_campaign_event(session, summary=campaign_summary(session, campaign), event_type="campaign.budget_low")
 
 
 # --- members ---------------------------------------------------------------------------------
@@ -420,19 +433,20 @@ def add_members(
     Someone removed earlier who is added again gets a fresh allocation."""
     ids = list(dict.fromkeys(consumer_ids))
     if any(type(i) is not int for i in ids):
-        raise InvalidInput("Customer ids must be whole numbers.", field="customerIds")
+        raise InvalidInput("Consumer ids must be whole numbers.", field="consumer_ids")
     actor = _actor(by, actor)
     results: list[MemberResult] = []
     with write_transaction(session):
-        campaign = _lock(session, campaign.id)
+        campaign = _lock(session, row_id(campaign))
         if campaign.status == CampaignStatus.ENDED.value:
             raise CampaignChangeRefused(ENDED)
         amount = campaign.per_consumer_amount
-        consumers = {c.id: c for c in session.exec(select(Consumer).where(Consumer.id.in_(ids), Consumer.partner_id == campaign.partner_id))} if ids else {}
+        consumers = {c.id: c for c in session.exec(select(Consumer).where(col(Consumer.id).in_(ids), Consumer.partner_id == campaign.partner_id))} if ids else {}
         members = {m.consumer_id: m for m in session.exec(
-            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id.in_(ids))
+            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, col(CampaignMember.consumer_id).in_(ids))
             .execution_options(populate_existing=True))} if ids else {}
-        budget = _budget(session, campaign)
+        budget = _budget(session, campaign, fresh=True)
+        before = budget.balance
         out_of_budget = False
         for consumer_id in ids:
             consumer, member = consumers.get(consumer_id), members.get(consumer_id)
@@ -450,7 +464,7 @@ def add_members(
                         wallet = ledger.open_account(session, AccountKind.CAMPAIGN, campaign.currency, partner_id=campaign.partner_id,
                                                      consumer_id=consumer_id, campaign_id=campaign.id)
                         if member is None:
-                            member = CampaignMember(campaign_id=campaign.id, consumer_id=consumer_id, account_id=wallet.id, joined_at=utcnow())
+                            member = CampaignMember(campaign_id=row_id(campaign), consumer_id=consumer_id, account_id=row_id(wallet), joined_at=utcnow())
                         else:  # added again after a removal
                             member.removed_at, member.joined_at = None, utcnow()
                         session.add(member)
@@ -465,6 +479,7 @@ def add_members(
                     results.append(MemberResult(consumer_id, MemberOutcome.ALREADY_MEMBER))
         counts = {outcome.value: [r.consumer_id for r in results if r.outcome is outcome] for outcome in MemberOutcome}
         allocated = len(counts[MemberOutcome.ALLOCATED.value])
+        _tell_if_budget_low(session, campaign, before=before, after=_budget(session, campaign, fresh=True).balance)
         _audit(session, campaign, by=by, actor=actor, action="campaign.add_members",
                summary=f"Added {allocated} of {len(ids)} consumers to {campaign.name} ({_money(campaign, amount * allocated)} allocated)",
                details={outcome: ids_ for outcome, ids_ in counts.items() if ids_} | {"amount": amount})
@@ -482,15 +497,15 @@ def remove_member(
     """Take a consumer out of the campaign: their unused campaign balance goes back to the budget."""
     actor = _actor(by, actor)
     with write_transaction(session):
-        campaign = _lock(session, campaign.id)
+        campaign = _lock(session, row_id(campaign))
         member = session.exec(
             select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == consumer_id,
-                                         CampaignMember.removed_at.is_(None)).execution_options(populate_existing=True)
+                                         col(CampaignMember.removed_at).is_(None)).execution_options(populate_existing=True)
         ).first()
         if member is None:
-            raise NotFound("This consumer is not a member of the campaign.", field="customerId")
+            raise NotFound("This consumer is not a member of the campaign.", field="consumer_id")
         returned = 0
-        for wallet in _wallets(session, campaign.id, consumer_id=consumer_id):
+        for wallet in _wallets(session, row_id(campaign), consumer_id=consumer_id):
             if wallet.balance > 0:
                 returned += wallet.balance
                 _move(session, campaign, wallet, _budget(session, campaign), wallet.balance, type=TransactionType.DEBIT,
@@ -510,18 +525,18 @@ def _change_status(session: Session, campaign: Campaign, *, to: CampaignStatus, 
                    now: datetime, **values) -> Campaign | None:
     """Move the campaign to `to` if it is in one of `allowed_from` (a conditional UPDATE: of two racing
     changes one wins); the campaign after the change, or None when it wasn't in one of them."""
-    changed = session.execute(
+    changed = cast(CursorResult, session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.status.in_([s.value for s in allowed_from]))
+        .where(col(Campaign.id) == campaign.id, col(Campaign.status).in_([s.value for s in allowed_from]))
         .values(status=to.value, updated_at=now, **values)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     fresh = session.get(Campaign, campaign.id, populate_existing=True)
     return fresh if changed else None
 
 
-def _refuse(session: Session, campaign: Campaign, to: CampaignStatus) -> None:
-    current = session.get(Campaign, campaign.id, populate_existing=True)
+def _refuse(session: Session, campaign: Campaign, to: CampaignStatus) -> NoReturn:
+    current = referenced(session, Campaign, campaign.id, populate_existing=True)
     rules.check_transition(current.status, to)
     raise CampaignChangeRefused(f"A campaign that is {current.status} cannot become {to}.")
 
@@ -555,7 +570,7 @@ def _end(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: 
     actor = _actor(by, actor)
     budget = _budget(session, ended)
     to_budget = 0
-    for wallet in _wallets(session, ended.id):
+    for wallet in _wallets(session, row_id(ended)):
         if wallet.balance > 0:
             to_budget += wallet.balance
             _move(session, ended, wallet, budget, wallet.balance, type=TransactionType.DEBIT,
@@ -567,6 +582,7 @@ def _end(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: 
            summary=f"Ended campaign {ended.name} ({reason}): {_money(ended, to_budget)} unused back to the budget"
                    + (f", {_money(ended, to_partner)} back to partner funds" if ended.return_unused_on_end else ""),
            details={"reason": reason, "returned_to_budget": to_budget, "returned_to_partner": to_partner})
+    webhooks.queue_campaign_event(session, summary=campaign_summary(session, ended), event_type="campaign.ended")
     return CampaignEnded(ended, _money(ended, to_budget), _money(ended, to_partner))
 
 
@@ -593,7 +609,7 @@ def return_unused(session: Session, *, campaign: Campaign, by: TeamMember | None
     """Move the whole unallocated budget back to the partner's funds (any status); what was moved (maybe zero)."""
     actor = _actor(by, actor)
     with write_transaction(session):
-        campaign = _lock(session, campaign.id)
+        campaign = _lock(session, row_id(campaign))
         amount = _return_budget(session, campaign, actor=actor)
         _audit(session, campaign, by=by, actor=actor, action="campaign.return_unused",
                summary=f"Returned {_money(campaign, amount)} of {campaign.name}'s budget to partner funds", details={"amount": amount})
@@ -606,12 +622,12 @@ def activate_due(session: Session, *, now: datetime | None = None) -> list[int]:
     with write_transaction(session):
         due = session.exec(
             select(Campaign).where(Campaign.status == CampaignStatus.SCHEDULED.value, Campaign.starts_at <= now,
-                                   or_(Campaign.ends_at.is_(None), Campaign.ends_at > now))
+                                   or_(col(Campaign.ends_at).is_(None), col(Campaign.ends_at) > now))
         ).all()
         activated = []
         for campaign in due:
             if _change_status(session, campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.SCHEDULED], now=now):
-                activated.append(campaign.id)
+                activated.append(row_id(campaign))
                 _audit(session, campaign, by=None, actor="system", action="campaign.activate",
                        summary=f"Campaign {campaign.name} started")
     return activated
@@ -621,11 +637,11 @@ def end_due(session: Session, *, now: datetime | None = None) -> list[int]:
     """The queue's sweep: campaigns whose end date has passed end (ids returned), each in its own transaction."""
     now = now or utcnow()
     due = session.exec(
-        select(Campaign.id).where(Campaign.status != CampaignStatus.ENDED.value, Campaign.ends_at.is_not(None), Campaign.ends_at <= now)
-        .order_by(Campaign.id)
+        select(Campaign.id).where(Campaign.status != CampaignStatus.ENDED.value, col(Campaign.ends_at).is_not(None), col(Campaign.ends_at) <= now)
+        .order_by(col(Campaign.id))
     ).all()
     ended = []
-    for campaign_id in due:
+    for campaign_id in cast(Sequence[int], due):  # ids of rows: never None
         with write_transaction(session):
             campaign = _lock(session, campaign_id)
             if _end(session, campaign, by=None, actor="system", now=now, reason="end date reached") is not None:
@@ -655,7 +671,7 @@ def return_ended_campaign_refund(session: Session, *, account_id: int, order_id:
             raise NotFound(f"Account {account_id} does not exist.")
         if account.kind != AccountKind.CAMPAIGN.value or account.campaign_id is None:
             return Money.zero(account.currency)
-        campaign = session.get(Campaign, account.campaign_id, populate_existing=True)
+        campaign = referenced(session, Campaign, account.campaign_id, populate_existing=True)
         member = session.exec(
             select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == account.consumer_id)
             .execution_options(populate_existing=True)
@@ -664,7 +680,7 @@ def return_ended_campaign_refund(session: Session, *, account_id: int, order_id:
         if not ended and member is not None and member.removed_at is None:
             return Money.zero(campaign.currency)
         moved = 0
-        for wallet in _wallets(session, campaign.id, consumer_id=account.consumer_id):
+        for wallet in _wallets(session, row_id(campaign), consumer_id=account.consumer_id):
             if wallet.balance > 0:
                 moved += wallet.balance
                 _move(session, campaign, wallet, _budget(session, campaign), wallet.balance, type=TransactionType.DEBIT,
@@ -715,25 +731,25 @@ def summaries(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignS
     if not campaigns:
         return []
     budget_ids = [c.budget_account_id for c in campaigns]
-    balances = dict(session.exec(select(Account.id, Account.balance).where(Account.id.in_(budget_ids))).all())
+    balances = dict(session.exec(select(Account.id, Account.balance).where(col(Account.id).in_(budget_ids))).all())
     unused = dict(session.exec(
         select(Account.campaign_id, func.sum(Account.balance))
-        .where(Account.campaign_id.in_([c.id for c in campaigns]), Account.kind == AccountKind.CAMPAIGN.value)
-        .group_by(Account.campaign_id)
+        .where(col(Account.campaign_id).in_([c.id for c in campaigns]), Account.kind == AccountKind.CAMPAIGN.value)
+        .group_by(col(Account.campaign_id))
     ).all())
     members = dict(session.exec(
-        select(CampaignMember.campaign_id, func.count(CampaignMember.id))
-        .where(CampaignMember.campaign_id.in_([c.id for c in campaigns]), CampaignMember.removed_at.is_(None))
-        .group_by(CampaignMember.campaign_id)
+        select(CampaignMember.campaign_id, func.count(col(CampaignMember.id)))
+        .where(col(CampaignMember.campaign_id).in_([c.id for c in campaigns]), col(CampaignMember.removed_at).is_(None))
+        .group_by(col(CampaignMember.campaign_id))
     ).all())
     # Budget entries whose transaction has no consumer: the moves between the budget and partner funds.
-    flows = {account_id: (int(funded or 0), int(returned or 0)) for account_id, funded, returned in session.exec(
+    flows: dict[int | None, tuple[int, int]] = {account_id: (int(funded or 0), int(returned or 0)) for account_id, funded, returned in session.exec(
         select(Entry.account_id,
-               func.sum(case((Entry.amount > 0, Entry.amount), else_=0)),
-               func.sum(case((Entry.amount < 0, -Entry.amount), else_=0)))
-        .join(Transaction, Transaction.id == Entry.transaction_id)
-        .where(Entry.account_id.in_(budget_ids), Transaction.consumer_id.is_(None))
-        .group_by(Entry.account_id)
+               func.sum(case((col(Entry.amount) > 0, Entry.amount), else_=0)),
+               func.sum(case((col(Entry.amount) < 0, -Entry.amount), else_=0)))
+        .join(Transaction, col(Transaction.id) == Entry.transaction_id)
+        .where(col(Entry.account_id).in_(budget_ids), col(Transaction.consumer_id).is_(None))
+        .group_by(col(Entry.account_id))
     ).all()}
     result = []
     for c in campaigns:
@@ -743,7 +759,7 @@ def summaries(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignS
         left = int(unused.get(c.id) or 0)
         money = lambda amount, currency=c.currency: Money(amount, currency)  # noqa: E731
         result.append(CampaignSummary(c, money(funded), money(returned), money(remaining), money(allocated), money(left),
-                                      money(allocated - left), int(members.get(c.id) or 0)))
+                                      money(allocated - left), int(members.get(row_id(c)) or 0)))
     return result
 
 
@@ -756,7 +772,7 @@ def list_campaigns(session: Session, *, partner: Partner, status: str = "") -> l
     statement = select(Campaign).where(Campaign.partner_id == partner.id)
     if status:
         statement = statement.where(Campaign.status == CampaignStatus(status).value)
-    return summaries(session, session.exec(statement.order_by(Campaign.id.desc())).all())
+    return summaries(session, session.exec(statement.order_by(col(Campaign.id).desc())).all())
 
 
 @dataclass(frozen=True)
@@ -768,20 +784,20 @@ class MemberRow:
 
 
 def members_page(session: Session, *, campaign: Campaign, search: str = "", page: int = 1, size: int = 50,
-                 include_removed: bool = False) -> Page:
+                 include_removed: bool = False) -> Page[MemberRow]:
     """A page of the campaign's members (email or name containing `search`), newest first, with their balances."""
-    where = [CampaignMember.campaign_id == campaign.id]
+    where = [col(CampaignMember.campaign_id) == campaign.id]
     if not include_removed:
-        where.append(CampaignMember.removed_at.is_(None))
+        where.append(col(CampaignMember.removed_at).is_(None))
     search = (search or "").strip()[:254]
     if search:
         where.append(or_(func.lower(Consumer.email).contains(search.lower(), autoescape=True),
                          func.lower(Consumer.full_name).contains(search.lower(), autoescape=True)))
     joined = select(CampaignMember, Consumer.email, Consumer.full_name, Account.balance).join(
-        Consumer, Consumer.id == CampaignMember.consumer_id).join(Account, Account.id == CampaignMember.account_id)
-    total = session.exec(select(func.count(CampaignMember.id)).join(Consumer, Consumer.id == CampaignMember.consumer_id).where(*where)).one()
+        Consumer, col(Consumer.id) == CampaignMember.consumer_id).join(Account, col(Account.id) == CampaignMember.account_id)
+    total = session.exec(select(func.count(col(CampaignMember.id))).join(Consumer, col(Consumer.id) == CampaignMember.consumer_id).where(*where)).one()
     page = max(1, page)
-    rows = session.exec(joined.where(*where).order_by(CampaignMember.id.desc()).offset((page - 1) * size).limit(size)).all()
+    rows = session.exec(joined.where(*where).order_by(col(CampaignMember.id).desc()).offset((page - 1) * size).limit(size)).all()
     return Page([MemberRow(m, email, name, Money(balance, campaign.currency)) for m, email, name, balance in rows], total, page, size)
 
 
@@ -792,17 +808,17 @@ class BudgetLine:
 
 
 def budget_history(session: Session, *, campaign: Campaign, include_allocations: bool = False, page: int = 1,
-                   size: int = 50) -> Page:
+                   size: int = 50) -> Page[BudgetLine]:
     """The budget's movements, newest first: funding, increases, decreases and returns to partner funds
     (and, with `include_allocations`, the members' allocations and what came back from them)."""
-    where = [Entry.account_id == campaign.budget_account_id]
+    where = [col(Entry.account_id) == campaign.budget_account_id]
     if not include_allocations:
-        where.append(Transaction.consumer_id.is_(None))
-    total = session.exec(select(func.count(Entry.id)).join(Transaction, Transaction.id == Entry.transaction_id).where(*where)).one()
+        where.append(col(Transaction.consumer_id).is_(None))
+    total = session.exec(select(func.count(col(Entry.id))).join(Transaction, col(Transaction.id) == Entry.transaction_id).where(*where)).one()
     page = max(1, page)
     rows = session.exec(
-        select(Transaction, Entry.amount).join(Entry, Entry.transaction_id == Transaction.id).where(*where)
-        .order_by(Transaction.id.desc()).offset((page - 1) * size).limit(size)
+        select(Transaction, Entry.amount).join(Entry, col(Entry.transaction_id) == Transaction.id).where(*where)
+        .order_by(col(Transaction.id).desc()).offset((page - 1) * size).limit(size)
     ).all()
     return Page([BudgetLine(t, Money(amount, campaign.currency)) for t, amount in rows], total, page, size)
 
@@ -823,40 +839,64 @@ class CampaignBalance:
     spendable_until: datetime | None
     spendable_now: bool
 
+    @property
+    def label(self) -> str:
+        """As the store names it: "Wellness balance"."""
+        return f"{self.name} balance"
+
+    def allows(self, brand) -> bool:
+        """Whether this balance pays for `brand` (anything with a slug and a category), by its campaign's lists."""
+        return rules.allows_brand(self.brand_slugs, self.categories, brand.slug, brand.category)
+
+
+# The names of the brands a campaign lists, read with it (one query for the store's wallet): "slug<US>name" pairs
+# joined by <RS>. Matched with LIKE on ",<list>,": a slug's "_" may match more brands than listed, which is
+# harmless (names are looked up by the listed slugs).
+_NAME_SEP, _PAIR_SEP = "\x1f", "\x1e"
+_LISTED_BRAND_NAMES = (
+    select(func.aggregate_strings(col(Brand.slug) + _NAME_SEP + col(Brand.name), _PAIR_SEP))
+    .where(Campaign.brand_slugs != "", ("," + col(Campaign.brand_slugs) + ",").contains("," + col(Brand.slug) + ","))
+    .correlate(Campaign)
+    .scalar_subquery()
+)
+# Built once, columns not entities (the store's header runs it on every page for a consumer with campaign money).
+_CONSUMER_CAMPAIGN_BALANCES = (
+    select(Campaign.id, Campaign.name, Campaign.currency, Campaign.brand_slugs, Campaign.categories, Campaign.status,
+           Campaign.starts_at, Campaign.ends_at, Campaign.priority, col(Account.id).label("account_id"), Account.balance,
+           _LISTED_BRAND_NAMES.label("listed"))
+    .join(CampaignMember, col(CampaignMember.campaign_id) == Campaign.id)
+    .join(Account, col(Account.id) == CampaignMember.account_id)
+    .where(CampaignMember.consumer_id == bindparam("consumer_id"), col(CampaignMember.removed_at).is_(None),
+           Campaign.status != CampaignStatus.ENDED.value)
+)
+
 
 def consumer_campaign_balances(session: Session, *, consumer: Consumer, currency: str | None = None,
                                now: datetime | None = None) -> list[CampaignBalance]:
     """The consumer's balances in campaigns that haven't ended and that they are still in, in spending order
     (priority, then ending soonest)."""
     now = now or utcnow()
-    statement = (
-        select(Campaign, Account.id, Account.balance)
-        .join(CampaignMember, CampaignMember.campaign_id == Campaign.id)
-        .join(Account, Account.id == CampaignMember.account_id)
-        .where(CampaignMember.consumer_id == consumer.id, CampaignMember.removed_at.is_(None),
-               Campaign.status != CampaignStatus.ENDED.value)
-    )
+    rows: Sequence[Any] = session.execute(_CONSUMER_CAMPAIGN_BALANCES, {"consumer_id": consumer.id}).all()
     if currency:
-        statement = statement.where(Campaign.currency == currency)
-    rows = session.exec(statement).all()
-    slugs = {slug for campaign, _id, _balance in rows for slug in campaign.brand_slug_list}
-    names = dict(session.exec(select(Brand.slug, Brand.name).where(Brand.slug.in_(slugs))).all()) if slugs else {}
-    rows = sorted(rows, key=lambda row: (-row[0].priority, row[0].ends_at is None, row[0].ends_at or 0, row[0].id))
-    return [
-        CampaignBalance(
-            campaign_id=campaign.id, account_id=account_id, name=campaign.name, balance=Money(balance, campaign.currency),
-            can_buy=rules.scope_label([names.get(s, s) for s in campaign.brand_slug_list], campaign.category_list),
-            brand_slugs=tuple(campaign.brand_slug_list), categories=tuple(campaign.category_list),
-            status=CampaignStatus(campaign.status), starts_at=campaign.starts_at, spendable_until=campaign.ends_at,
-            spendable_now=rules.is_spendable(campaign.status, campaign.starts_at, campaign.ends_at, now),
-        )
-        for campaign, account_id, balance in rows
-    ]
+        rows = [row for row in rows if row.currency == currency]
+    rows = sorted(rows, key=lambda row: (-row.priority, row.ends_at is None, row.ends_at or 0, row.id))
+    result = []
+    for row in rows:
+        names = dict(pair.split(_NAME_SEP, 1) for pair in (row.listed or "").split(_PAIR_SEP) if _NAME_SEP in pair)
+        slugs, categories = [s for s in row.brand_slugs.split(",") if s], [c for c in row.categories.split(",") if c]
+        result.append(CampaignBalance(
+            campaign_id=row.id, account_id=row.account_id, name=row.name, balance=Money(row.balance, row.currency),
+            can_buy=rules.scope_label([names.get(s, s) for s in slugs], categories),
+            brand_slugs=tuple(slugs), categories=tuple(categories),
+            status=CampaignStatus(row.status), starts_at=row.starts_at, spendable_until=row.ends_at,
+            spendable_now=rules.is_spendable(row.status, row.starts_at, row.ends_at, now),
+        ))
+    return result
 
 
 def _rules(campaign: Campaign) -> CampaignRules:
     return CampaignRules(
-        campaign_id=campaign.id, name=campaign.name, status=campaign.status, starts_at=campaign.starts_at, ends_at=campaign.ends_at,
+        campaign_id=row_id(campaign), name=campaign.name, status=campaign.status, starts_at=campaign.starts_at, ends_at=campaign.ends_at,
         priority=campaign.priority, brand_slugs=tuple(campaign.brand_slug_list), categories=tuple(campaign.category_list),
     )
 
@@ -870,19 +910,19 @@ def checkout_balances(session: Session, *, consumer_id: int, currency: str, lock
     wallets FOR UPDATE, both in id order, the lock order every campaign change keeps. A pause or an end
     then waits for this checkout, and this checkout waits for a pause or end in flight and sees it."""
     kinds = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
-    accounts = select(Account).where(Account.consumer_id == consumer_id, Account.currency == currency, Account.kind.in_(kinds))
+    accounts = select(Account).where(Account.consumer_id == consumer_id, Account.currency == currency, col(Account.kind).in_(kinds))
     campaign_ids = sorted({a.campaign_id for a in session.exec(accounts).all() if a.campaign_id is not None})
     campaigns = {}
     if campaign_ids:
-        statement = select(Campaign).where(Campaign.id.in_(campaign_ids)).order_by(Campaign.id)
+        statement = select(Campaign).where(col(Campaign.id).in_(campaign_ids)).order_by(col(Campaign.id))
         if lock:
             statement = statement.with_for_update(read=True)
         campaigns = {c.id: c for c in session.exec(statement.execution_options(populate_existing=True)).all()}
         removed = set(session.exec(select(CampaignMember.campaign_id).where(
-            CampaignMember.consumer_id == consumer_id, CampaignMember.campaign_id.in_(campaign_ids), CampaignMember.removed_at.is_not(None))).all())
+            CampaignMember.consumer_id == consumer_id, col(CampaignMember.campaign_id).in_(campaign_ids), col(CampaignMember.removed_at).is_not(None))).all())
         campaigns = {cid: c for cid, c in campaigns.items() if cid not in removed}
     if lock:
-        accounts = accounts.order_by(Account.id).with_for_update()
+        accounts = accounts.order_by(col(Account.id)).with_for_update()
     result = []
     for account in session.exec(accounts.execution_options(populate_existing=True)).all():
         if account.kind == AccountKind.CAMPAIGN.value:
@@ -893,3 +933,15 @@ def checkout_balances(session: Session, *, consumer_id: int, currency: str, lock
         else:
             result.append(Balance(account.id, account.kind, Money(account.balance, currency)))
     return result
+
+
+def consumer_ids_by_email(session: Session, *, partner: Partner, emails: Sequence[str]) -> dict[str, int]:
+    """The partner's consumers among `emails` (compared in lower case, as addresses are stored): email -> id.
+    For the portal's "add members by email"; an address that isn't one of the partner's consumers is left out."""
+    wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):  # keep each IN (...) list a reasonable size
+        chunk = wanted[start:start + 500]
+        found.update(cast(Sequence[tuple[str, int]],  # ids of rows: never None
+                          session.exec(select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(chunk))).all()))
+    return found

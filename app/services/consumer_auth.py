@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import write_transaction
@@ -20,6 +21,7 @@ from app.services import sign_in_sessions
 from app.services.consumers import find_consumer, normalize_email
 from app.services.emails import queue_email
 from app.services.partners import current_terms
+from app.services.rows import row_id
 
 WRONG_CREDENTIALS = "That email and password don't match an account in this store."
 
@@ -30,8 +32,9 @@ def authenticate(session: Session, *, partner: Partner, email: str, password: st
         email = normalize_email(email)
     except InvalidInput:
         email = ""
-    consumer = find_consumer(session, partner_id=partner.id, email=email) if email else None
-    if not verify_password(consumer.password_hash if consumer else None, password or ""):
+    consumer = find_consumer(session, partner_id=row_id(partner), email=email) if email else None
+    # (None after the check, not before it: the check takes as long without a consumer.)
+    if not verify_password(consumer.password_hash if consumer else None, password or "") or consumer is None:
         raise InvalidCredentials(WRONG_CREDENTIALS)
     if consumer.must_change_password and consumer.temporary_password_expires_at and (
         consumer.temporary_password_expires_at < utcnow()
@@ -67,6 +70,21 @@ def sign_in_is_live(session: Session, *, consumer: Consumer, token: str | None) 
     return record is not None and record.consumer_id == consumer.id and sign_in_sessions.is_live(session, record)
 
 
+def signed_in_consumer(session: Session, *, consumer_id: int, epoch: int, token: str | None) -> Consumer | None:
+    """The consumer whose live sign-in session `token` (from the cookie) is, or None.
+
+    A password change bumps the epoch: cookies from before it load nobody; so does a session signed out,
+    idle or too old. In the store the consumer and the session came with the partner (`partners.partner_and_consumer`):
+    `session.get` finds the consumer in the session and `sign_in_is_live` the remembered session, no query of their own.
+    """
+    consumer = session.get(Consumer, consumer_id)
+    if consumer is None or consumer.session_epoch != epoch:
+        return None
+    if not sign_in_is_live(session, consumer=consumer, token=token):
+        return None
+    return consumer
+
+
 def _store_password(session: Session, consumer: Consumer, password: str, *, keeping: str | None = None) -> None:
     """The new password; every sign-in session of the consumer ends, but `keeping` (the browser that changed it)."""
     problems = password_problems(password, email=consumer.email)
@@ -81,7 +99,7 @@ def _store_password(session: Session, consumer: Consumer, password: str, *, keep
     # Any reset link still out there dies with the old password.
     session.execute(
         update(PasswordReset)
-        .where(PasswordReset.consumer_id == consumer.id, PasswordReset.used_at.is_(None))
+        .where(col(PasswordReset.consumer_id) == consumer.id, col(PasswordReset.used_at).is_(None))
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -150,13 +168,13 @@ def request_password_reset(session: Session, *, partner: Partner, email: str) ->
     except InvalidInput:
         return
     with write_transaction(session):
-        consumer = find_consumer(session, partner_id=partner.id, email=email)
+        consumer = find_consumer(session, partner_id=row_id(partner), email=email)
         if consumer is None:
             return
         token = new_token()
         minutes = current_app.config["RESET_LINK_MINUTES"]
         session.add(
-            PasswordReset(consumer_id=consumer.id, token_hash=token_hash(token), expires_at=utcnow() + timedelta(minutes=minutes))
+            PasswordReset(consumer_id=row_id(consumer), token_hash=token_hash(token), expires_at=utcnow() + timedelta(minutes=minutes))
         )
         reset_url = external_url("store.reset_password", slug=partner.slug, token=token)
         message = build_password_reset_email(partner=partner, consumer=consumer, reset_url=reset_url, valid_minutes=minutes)
@@ -182,12 +200,12 @@ def reset_password(session: Session, *, partner: Partner, token: str, password: 
     with write_transaction(session):
         consumer = consumer_for_reset_token(session, partner=partner, token=token)
         # Use the link up first: a second request with the same link finds nothing to claim.
-        claimed = session.execute(
+        claimed = cast(CursorResult, session.execute(
             update(PasswordReset)
-            .where(PasswordReset.token_hash == token_hash(token), PasswordReset.used_at.is_(None))
+            .where(col(PasswordReset.token_hash) == token_hash(token), col(PasswordReset.used_at).is_(None))
             .values(used_at=utcnow())
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not claimed:
             raise InvalidResetLink(INVALID_LINK)
         _store_password(session, consumer, password)

@@ -2,25 +2,30 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple, cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import and_, bindparam, insert, literal, update
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, and_, bindparam, func, insert, literal, or_, update
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
-from app.db import remembered, write_transaction
-from app.domain.errors import DuplicateConsumer, InsufficientFunds, InvalidInput, PartnerFundsTooLow
+from app.db import remember, remembered, write_transaction
+from app.domain.errors import DomainError, DuplicateConsumer, InsufficientFunds, InvalidInput, PartnerFundsTooLow, sentence
 from app.domain.ledger import AccountKind, TransactionStatus, TransactionType, transfer
-from app.domain.money import Money
+from app.domain.money import Money, format_money, normalize_currency
+from app.domain.paging import Page, within_pages
 from app.emails import build_welcome_email
 from app.links import external_url
-from app.models import Account, Consumer, Entry, Order, Partner, Transaction
+from app.models import Account, Brand, Consumer, Entry, Order, Partner, TeamMember, Transaction
 from app.security import hash_password, new_temporary_password
-from app.services import ledger, partners
+from app.services import audit, campaigns, ledger, partners
+from app.services.campaigns import CampaignBalance
 from app.services.emails import queue_email
+from app.services.rows import referenced, row_id, table_of
 
 DUPLICATE_WALLET = "Some customers already have wallets in the requested currency"
 PARTNER_FUNDS_TOO_LOW = "Unable to pre-charge all currency groups"
@@ -28,15 +33,25 @@ PARTNER_FUNDS_TOO_LOW = "Unable to pre-charge all currency groups"
 
 @dataclass(frozen=True)
 class Wallet:
-    """A consumer's balances in one currency."""
+    """A consumer's balances in one currency: general, bonus, and each campaign balance with money in it
+    (in spending order; one that is paused or not started yet is listed but can't be spent now)."""
 
     currency: str
     general: Money
     bonus: Money
+    campaigns: tuple[CampaignBalance, ...] = ()
+
+    @property
+    def spendable_campaigns(self) -> list[CampaignBalance]:
+        return [c for c in self.campaigns if c.spendable_now]
 
     @property
     def total(self) -> Money:
-        return self.general + self.bonus
+        """Everything the consumer can spend now (a campaign balance only on the brands it allows)."""
+        total = self.general + self.bonus
+        for campaign in self.spendable_campaigns:
+            total = total + campaign.balance
+        return total
 
 
 @dataclass(frozen=True)
@@ -99,17 +114,17 @@ def create_consumer(
 
     with write_transaction(session):
         # Two requests for the same email and currency at once: the second sees the first's wallet.
-        partners.hold_partner(session, partner.id)
-        consumer = find_consumer(session, partner_id=partner.id, email=email)
+        partners.hold_partner(session, row_id(partner))
+        consumer = find_consumer(session, partner_id=row_id(partner), email=email)
         created = consumer is None
-        if not created:
-            if ledger.find_account(session, AccountKind.GENERAL, currency, partner_id=partner.id, consumer_id=consumer.id):
+        if consumer is not None:
+            if ledger.find_account(session, AccountKind.GENERAL, currency, partner_id=row_id(partner), consumer_id=consumer.id):
                 raise DuplicateConsumer(DUPLICATE_WALLET, field="email")
         else:
             temporary_password = temporary_password or new_temporary_password()
             expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
             consumer = Consumer(
-                partner_id=partner.id,
+                partner_id=row_id(partner),
                 email=email,
                 full_name=full_name,
                 password_hash=hash_password(temporary_password),
@@ -118,24 +133,25 @@ def create_consumer(
             )
             session.add(consumer)
             session.flush()
-        general = ledger.open_account(session, AccountKind.GENERAL, currency, partner_id=partner.id, consumer_id=consumer.id)
-        ledger.open_account(session, AccountKind.BONUS, currency, partner_id=partner.id, consumer_id=consumer.id)
+        general = ledger.open_account(session, AccountKind.GENERAL, currency, partner_id=row_id(partner), consumer_id=consumer.id)
+        ledger.open_account(session, AccountKind.BONUS, currency, partner_id=row_id(partner), consumer_id=consumer.id)
         if initial_funds.amount > 0:
-            funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
+            funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=row_id(partner))
             try:
                 ledger.post_transaction(
                     session,
-                    partner_id=partner.id,
+                    partner_id=row_id(partner),
                     consumer_id=consumer.id,
                     type=TransactionType.CREDIT,
                     currency=currency,
-                    postings=transfer(funds.id, general.id, initial_funds.amount),
+                    postings=transfer(row_id(funds), row_id(general), initial_funds.amount),
                     memo="Initial funds",
                     actor=actor,
                 )
             except InsufficientFunds:
                 raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="initialFunds") from None
         if created:
+            assert temporary_password is not None  # set above, for the consumer created
             email_message = build_welcome_email(
                 partner=partner,
                 consumer=consumer,
@@ -153,21 +169,53 @@ _CONSUMER_BALANCES = select(Account.currency, Account.kind, Account.balance).whe
 
 
 def wallets(session: Session, consumer: Consumer) -> list[Wallet]:
-    """The consumer's balances per currency: as read with them this request (store pages), or read now."""
+    """The consumer's balances per currency: as read with them this request (store pages), or read now.
+    Campaign balances cost one query more, and only for a consumer with money in a campaign wallet."""
     balances = remembered(session, ("balances", consumer.id))
     if balances is None:
         balances = session.execute(_CONSUMER_BALANCES, {"consumer_id": consumer.id}).all()
     by_currency: dict[str, dict[str, int]] = {}
+    in_campaigns = False
     for currency, kind, balance in sorted(balances):
+        if kind == AccountKind.CAMPAIGN.value:
+            in_campaigns = in_campaigns or balance > 0
+            continue
         by_currency.setdefault(currency, {})[kind] = balance
+    held = campaign_balances(session, consumer) if in_campaigns else []
+    for campaign in held:
+        by_currency.setdefault(campaign.balance.currency, {})
     return [
         Wallet(
             currency=currency,
             general=Money(kinds.get(AccountKind.GENERAL.value, 0), currency),
             bonus=Money(kinds.get(AccountKind.BONUS.value, 0), currency),
+            campaigns=tuple(c for c in held if c.balance.currency == currency),
         )
-        for currency, kinds in by_currency.items()
+        for currency, kinds in sorted(by_currency.items())
     ]
+
+
+def spendable_campaigns(wallets: list[Wallet], currency: str | None) -> list[CampaignBalance]:
+    """The campaign balances in `currency` the consumer can spend now (the catalog's badges and filter)."""
+    return [campaign for wallet in wallets if wallet.currency == currency for campaign in wallet.spendable_campaigns]
+
+
+def campaigns_paying_for(wallets: list[Wallet], brand, currency: str | None) -> list[CampaignBalance]:
+    """The campaign balances in `currency` that pay for `brand` now ("Wellness balance applies")."""
+    return [campaign for campaign in spendable_campaigns(wallets, currency) if campaign.allows(brand)]
+
+
+def campaign_balances(session: Session, consumer: Consumer) -> list[CampaignBalance]:
+    """The consumer's campaign balances with money in them (campaigns not ended, still a member), in spending
+    order; read once a request (until it writes): the header, the wallet and the catalog's badges share them."""
+    key = ("campaign balances", consumer.id)
+    held = remembered(session, key)
+    if held is None:
+        now = utcnow()
+        held = [c for c in campaigns.consumer_campaign_balances(session, consumer=consumer, now=now)
+                if c.balance.amount > 0 and (c.spendable_until is None or now < c.spendable_until)]  # past its end: never spent again
+        remember(session, key, held)
+    return held
 
 
 def set_active(session: Session, *, consumer: Consumer, active: bool) -> Consumer:
@@ -178,11 +226,12 @@ def set_active(session: Session, *, consumer: Consumer, active: bool) -> Consume
     return consumer
 
 
-def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer) -> Consumer:
+def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer, by: TeamMember) -> Consumer:
     """A fresh temporary password by email, for a consumer who lost the first one or let it expire.
 
     The old temporary password and every session stop working. Only before the consumer chose
     a password of their own: afterwards this would lock them out of it ("Forgot password?" is theirs).
+    Audited as done by the team member `by`.
     """
     with write_transaction(session):
         session.refresh(consumer)
@@ -205,39 +254,152 @@ def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer) ->
             expires_at=consumer.temporary_password_expires_at,
         )
         queue_email(session, email_message, partner_id=partner.id, consumer_id=consumer.id)
+        audit.record(session, partner_id=row_id(partner), member=by, action="consumer.resend_welcome", subject_type="consumer",
+                     subject_id=row_id(consumer), summary=f"New temporary password sent to {consumer.email}")
     return consumer
+
+
+# --- the portal: the list and a team member's changes --------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsumerList(Page[Consumer]):
+    """One page of a partner's consumers, newest first, with each one's general balance per currency."""
+
+    balances: dict[int, list[Money]]  # by consumer id
+
+
+def consumer_list(
+    session: Session, *, partner: Partner, query: str = "", active: bool | None = None, page: int = 1, size: int = 25
+) -> ConsumerList:
+    """The consumers whose name or email contains `query` (a typed % or _ is a character), active or not."""
+    conditions = [col(Consumer.partner_id) == partner.id]
+    if query:
+        needle = query.lower()
+        conditions.append(or_(func.lower(Consumer.full_name).contains(needle, autoescape=True), col(Consumer.email).contains(needle, autoescape=True)))
+    if active is not None:
+        conditions.append(col(Consumer.is_active) == active)
+    total = session.exec(select(func.count()).select_from(Consumer).where(*conditions)).one()
+    page = within_pages(page, total=total, size=size)
+    rows = list(session.exec(
+        select(Consumer).where(*conditions).order_by(col(Consumer.id).desc()).offset((page - 1) * size).limit(size)
+    ).all())
+    return ConsumerList(rows, total, page, size, _general_balances(session, rows))
+
+
+def _general_balances(session: Session, consumers: list[Consumer]) -> dict[int, list[Money]]:
+    if not consumers:
+        return {}
+    accounts = session.exec(
+        select(Account)
+        .where(col(Account.consumer_id).in_([c.id for c in consumers]), Account.kind == AccountKind.GENERAL.value)
+        .order_by(Account.currency)
+    ).all()
+    balances: dict[int, list[Money]] = {}
+    for account in accounts:
+        balances.setdefault(cast(int, account.consumer_id), []).append(Money(account.balance, account.currency))  # a wallet: has a consumer
+    return balances
+
+
+def add_consumer(
+    session: Session, *, partner: Partner, email: str, full_name: str, currency: str, initial_funds: str, by: TeamMember
+) -> NewConsumer:
+    """A team member creates a consumer (or a wallet in a new currency for one) with initial funds as typed
+    ("120.50"), funded from the partner's funds and audited, in one transaction. Refusals say why in the
+    team's words: the email already has a wallet in that currency, or the partner funds are too low (and
+    how much is left)."""
+    try:
+        currency = normalize_currency(currency)
+        amount = Money.parse(initial_funds or "0", currency, field="initial funds")
+        if amount.amount < 0:
+            raise InvalidInput("Initial funds can't be negative.", field="initial_funds")
+        with write_transaction(session):
+            created = create_consumer(session, partner=partner, email=email, full_name=full_name, initial_funds=amount,
+                                      actor=audit.actor_label(by))
+            consumer = created.consumer
+            audit.record(session, partner_id=row_id(partner), member=by, action="consumer.create" if created.created else "consumer.add_wallet",
+                         subject_type="consumer", subject_id=row_id(consumer), summary=f"{consumer.email}: {currency} wallet with {amount}",
+                         details={"email": consumer.email, "currency": currency, "initial_funds": amount.amount})
+    except DuplicateConsumer:
+        raise DuplicateConsumer(f"A consumer with this email already has a {currency} wallet.", field="email") from None
+    except PartnerFundsTooLow:
+        available = partners.partner_funds(session, partner, currency)
+        raise PartnerFundsTooLow(
+            f"Your partner funds are too low for these initial funds: {format_money(available)} available. Nothing was created.",
+            field="initial_funds",
+        ) from None
+    except DomainError as error:
+        raise type(error)(sentence(error.message), field=error.field) from None
+    return created
+
+
+def change_consumer_status(session: Session, *, partner: Partner, consumer: Consumer, active: bool, by: TeamMember) -> bool:
+    """A team member deactivates or reactivates a consumer, audited; False (nothing recorded) when it already was so."""
+    with write_transaction(session):
+        session.refresh(consumer)
+        if consumer.is_active == active:
+            return False
+        set_active(session, consumer=consumer, active=active)
+        audit.record(session, partner_id=row_id(partner), member=by, action="consumer.reactivate" if active else "consumer.deactivate",
+                     subject_type="consumer", subject_id=row_id(consumer), summary=consumer.email)
+    return True
 
 
 @dataclass(frozen=True)
 class StatementLine:
-    """One movement of one of the consumer's balances, with that balance after it."""
+    """One movement of one of the consumer's balances, with that balance after it, and all their balances
+    in its currency after it (general, bonus and campaign together: what the store's statement shows)."""
 
     transaction: Transaction
     wallet: str  # general | bonus | campaign
     amount: Money
     balance_after: Money
     order_public_id: str | None
+    total_after: Money
 
 
 def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
     """Every movement of the consumer's balances, oldest first."""
     lines = session.exec(
-        select(Transaction, Entry.amount, Account.id, Account.kind, Account.currency)
+        select(Transaction, Entry.amount, Account.id, Account.kind, Account.currency)  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
         .join(Entry, Entry.transaction_id == Transaction.id)
         .join(Account, Account.id == Entry.account_id)
         .where(Account.consumer_id == consumer.id)
         .order_by(Transaction.id, Entry.id)
     ).all()
     order_ids = {transaction.order_id for transaction, *_ in lines if transaction.order_id}
-    public_ids = dict(session.exec(select(Order.id, Order.public_id).where(Order.id.in_(order_ids))).all()) if order_ids else {}
-    running: dict[int, int] = {}
+    public_ids = dict(session.exec(select(Order.id, Order.public_id).where(col(Order.id).in_(order_ids))).all()) if order_ids else {}
+    running: dict[int, int] = {}  # per balance (account)
+    totals: dict[str, int] = {}  # per currency
     result = []
     for transaction, amount, account_id, kind, currency in lines:
         running[account_id] = running.get(account_id, 0) + amount
+        totals[currency] = totals.get(currency, 0) + amount
         result.append(
-            StatementLine(transaction, kind, Money(amount, currency), Money(running[account_id], currency), public_ids.get(transaction.order_id))
+            StatementLine(
+                transaction, kind, Money(amount, currency), Money(running[account_id], currency),
+                public_ids.get(transaction.order_id), total_after=Money(totals[currency], currency),
+            )
         )
     return result
+
+
+class PlacedOrder(NamedTuple):
+    """One of the consumer's orders as their history lists it."""
+
+    order: Order
+    brand: Brand
+    card_value: Money
+    price: Money
+
+
+def order_history(session: Session, consumer: Consumer, *, limit: int = 200) -> list[PlacedOrder]:
+    """The consumer's latest orders, newest first, each with its brand."""
+    rows = session.exec(
+        select(Order, Brand).join(Brand, col(Brand.id) == Order.brand_id)
+        .where(Order.consumer_id == consumer.id).order_by(col(Order.id).desc()).limit(limit)
+    ).all()
+    return [PlacedOrder(order, brand, Money(order.card_value, order.currency), Money(order.price, order.currency)) for order, brand in rows]
 
 
 # --- many at once (the portal's CSV bulk upload) ----------------------------------------------
@@ -270,15 +432,15 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
     the queue does that afterwards in `send_bulk_welcome`.
     """
     with write_transaction(session):
-        partners.hold_partner(session, partner.id)  # a single create of one of these emails waits, or is seen
+        partners.hold_partner(session, row_id(partner))  # a single create of one of these emails waits, or is seen
         consumer_ids = _consumer_ids(session, partner, {wallet.email for wallet in wallets})
         held = _held_accounts(session, list(consumer_ids.values()))
-        names = {}
+        names: dict[str, str] = {}
         for wallet in wallets:
             if wallet.email not in consumer_ids:
                 names.setdefault(wallet.email, wallet.full_name)
         if names:
-            session.execute(insert(Consumer.__table__), [
+            session.execute(insert(table_of(Consumer)), [
                 dict(partner_id=partner.id, email=email, full_name=name, password_hash="", created_at=utcnow()) for email, name in names.items()])
         new_ids = _consumer_ids(session, partner, set(names))
         consumer_ids.update(new_ids)
@@ -289,7 +451,7 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
             if currency not in partner.currency_list:
                 raise InvalidInput(f"currency {currency} is not enabled for this partner.", field="currency")
             consumer_id = consumer_ids[wallet.email]
-            general = ledger.account_key(AccountKind.GENERAL, currency, partner_id=partner.id, consumer_id=consumer_id)
+            general = ledger.account_key(AccountKind.GENERAL, currency, partner_id=row_id(partner), consumer_id=consumer_id)
             if general in held:
                 skipped.add((wallet.email, currency))
                 continue
@@ -308,13 +470,14 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
 def _consumer_ids(session: Session, partner: Partner, emails: set[str]) -> dict[str, int]:
     if not emails:
         return {}
-    return dict(session.exec(select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, Consumer.email.in_(emails))).all())
+    ids = session.exec(select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(emails))).all()
+    return dict(cast(Sequence[tuple[str, int]], ids))  # ids of rows: never None
 
 
 def _held_accounts(session: Session, consumer_ids: list[int]) -> set[str]:
     if not consumer_ids:
         return set()
-    return set(session.exec(select(Account.key).where(Account.consumer_id.in_(consumer_ids))).all())
+    return set(session.exec(select(Account.key).where(col(Account.consumer_id).in_(consumer_ids))).all())
 
 
 def _charge_partner_funds(session: Session, partner: Partner, amounts: list[Money]) -> None:
@@ -323,13 +486,13 @@ def _charge_partner_funds(session: Session, partner: Partner, amounts: list[Mone
     for amount in amounts:
         totals[amount.currency] = totals.get(amount.currency, 0) + amount.amount
     for currency, total in sorted(totals.items()):
-        funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
-        if total and session.execute(
+        funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=row_id(partner))
+        if total and cast(CursorResult, session.execute(
             update(Account)
-            .where(Account.id == funds.id, Account.balance >= total)
+            .where(col(Account.id) == funds.id, col(Account.balance) >= total)
             .values(balance=Account.balance - total)
             .execution_options(synchronize_session=False)
-        ).rowcount != 1:
+        )).rowcount != 1:
             raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="initialFunds")
 
 
@@ -339,7 +502,7 @@ def _open_wallets(session: Session, partner: Partner, to_open: list[tuple[int, B
     for consumer_id, wallet in to_open:
         currency, amount = wallet.initial_funds.currency, wallet.initial_funds.amount
         for kind, balance in ((AccountKind.GENERAL, amount), (AccountKind.BONUS, 0)):
-            key = ledger.account_key(kind, currency, partner_id=partner.id, consumer_id=consumer_id)
+            key = ledger.account_key(kind, currency, partner_id=row_id(partner), consumer_id=consumer_id)
             if kind is AccountKind.BONUS and key in held:
                 continue
             accounts.append(dict(key=key, partner_id=partner.id, consumer_id=consumer_id, kind=kind.value,
@@ -348,8 +511,8 @@ def _open_wallets(session: Session, partner: Partner, to_open: list[tuple[int, B
                 funded_keys.append(key)
     if accounts:
         # A plain executemany and a lookup by key: RETURNING over thousands of rows is several times slower on psycopg.
-        session.execute(insert(Account.__table__), accounts)
-    return list(session.exec(select(Account.id).where(Account.key.in_(funded_keys))).all()) if funded_keys else []
+        session.execute(insert(table_of(Account)), accounts)
+    return list(cast(Sequence[int], session.exec(select(Account.id).where(col(Account.key).in_(funded_keys))).all())) if funded_keys else []
 
 
 def _credit_initial_funds(session: Session, general_ids: list[int], *, actor: str) -> None:
@@ -357,27 +520,28 @@ def _credit_initial_funds(session: Session, general_ids: list[int], *, actor: st
     its opening balance into it, out of the partner's funds (already charged in one update)."""
     if not general_ids:
         return
-    wallet = Account.__table__
+    wallet = table_of(Account)
     credits = session.execute(
-        insert(Transaction.__table__)
+        insert(table_of(Transaction))
         .from_select(
             ["partner_id", "consumer_id", "type", "status", "currency", "amount", "memo", "actor", "created_at"],
-            select(wallet.c.partner_id, wallet.c.consumer_id, literal(TransactionType.CREDIT.value), literal(TransactionStatus.COMPLETED.value),
+            select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
+                   wallet.c.partner_id, wallet.c.consumer_id, literal(TransactionType.CREDIT.value), literal(TransactionStatus.COMPLETED.value),
                    wallet.c.currency, wallet.c.balance, literal("Initial funds"), literal(actor[:120]),
-                   literal(utcnow(), Transaction.__table__.c.created_at.type))
+                   literal(utcnow(), table_of(Transaction).c.created_at.type))
             .where(wallet.c.id.in_(general_ids)),
         )
-        .returning(Transaction.__table__.c.id)
+        .returning(table_of(Transaction).c.id)
     ).scalars().all()
-    credit = Transaction.__table__
-    funds = Account.__table__.alias("funds")
+    credit = table_of(Transaction)
+    funds = table_of(Account).alias("funds")
     into_wallets = select(credit.c.id, wallet.c.id, credit.c.amount).join(wallet, and_(
         wallet.c.consumer_id == credit.c.consumer_id, wallet.c.currency == credit.c.currency, wallet.c.kind == AccountKind.GENERAL.value))
     out_of_funds = select(credit.c.id, funds.c.id, -credit.c.amount).join(funds, and_(
         funds.c.partner_id == credit.c.partner_id, funds.c.consumer_id.is_(None), funds.c.currency == credit.c.currency,
         funds.c.kind == AccountKind.PARTNER_FUNDS.value))
     for legs in (into_wallets, out_of_funds):
-        session.execute(insert(Entry.__table__).from_select(["transaction_id", "account_id", "amount"], legs.where(credit.c.id.in_(credits))))
+        session.execute(insert(table_of(Entry)).from_select(["transaction_id", "account_id", "amount"], legs.where(credit.c.id.in_(credits))))
 
 
 def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str]) -> set[str]:
@@ -387,9 +551,9 @@ def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str])
     with write_transaction(session):
         return set(session.execute(
             update(Consumer)
-            .where(Consumer.partner_id == partner.id, Consumer.email.in_(emails), Consumer.is_active.is_(True))
+            .where(col(Consumer.partner_id) == partner.id, col(Consumer.email).in_(emails), col(Consumer.is_active).is_(True))
             .values(is_active=False)
-            .returning(Consumer.email)
+            .returning(col(Consumer.email))
             .execution_options(synchronize_session=False)
         ).scalars().all())
 
@@ -407,16 +571,16 @@ def send_bulk_welcome(session: Session, *, consumer_id: int) -> bool:
     password_hash = hash_password(temporary_password)
     expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
     with write_transaction(session):
-        claimed = session.execute(
+        claimed = cast(CursorResult, session.execute(
             update(Consumer)
-            .where(Consumer.id == consumer_id, Consumer.password_hash == "")
+            .where(col(Consumer.id) == consumer_id, col(Consumer.password_hash) == "")
             .values(password_hash=password_hash, temporary_password_expires_at=expires_at, must_change_password=True)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not claimed:
             return False
         session.refresh(consumer)
-        partner = session.get(Partner, consumer.partner_id)
+        partner = referenced(session, Partner, consumer.partner_id)
         email_message = build_welcome_email(
             partner=partner,
             consumer=consumer,

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlalchemy import CursorResult, func, update
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import db_session, on_commit, write_transaction
@@ -15,6 +17,7 @@ from app.emails import Email
 from app.extensions import mail
 from app.models import EmailMessage
 from app.queue import enqueue
+from app.services.rows import referenced
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +50,15 @@ def deliver_email(email_id: int, *, last_attempt: bool = True) -> str:
     session = db_session()
     with write_transaction(session):
         # Claiming moves it to "sending": a second worker holding the same id skips it.
-        claimed = session.execute(
+        claimed = cast(CursorResult, session.execute(
             update(EmailMessage)
-            .where(EmailMessage.id == email_id, EmailMessage.status == "queued")
+            .where(col(EmailMessage.id) == email_id, col(EmailMessage.status) == "queued")
             .values(status="sending", attempts=EmailMessage.attempts + 1, last_attempt_at=utcnow())
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not claimed:
             return "skipped"
-        message = session.get(EmailMessage, email_id)
+        message = referenced(session, EmailMessage, email_id)
         session.refresh(message)
     encryptor = current_app.extensions["encryptor"]
     via = "smtp" if current_app.config["MAIL_SERVER"] else "outbox"
@@ -91,7 +94,7 @@ def requeue_stuck_emails(older_than: timedelta = timedelta(minutes=15)) -> int:
     """Queue again emails nobody has tried for a long time (a lost queue entry, a worker that died)."""
     session = db_session()
     cutoff = utcnow() - older_than
-    stuck = (EmailMessage.status.in_(["queued", "sending"])) & (
+    stuck = (col(EmailMessage.status).in_(["queued", "sending"])) & (
         func.coalesce(EmailMessage.last_attempt_at, EmailMessage.created_at) < cutoff
     )
     with write_transaction(session):
@@ -99,10 +102,36 @@ def requeue_stuck_emails(older_than: timedelta = timedelta(minutes=15)) -> int:
         if ids:
             session.execute(
                 update(EmailMessage)
-                .where(EmailMessage.id.in_(ids))
+                .where(col(EmailMessage.id).in_(ids))
                 .values(status="queued", last_attempt_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
     for email_id in ids:
         enqueue("deliver_email", email_id)
     return len(ids)
+
+
+# --- reading them back (the development outbox) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """A recorded email with its bodies decrypted."""
+
+    message: EmailMessage
+    html: str
+    text: str
+
+
+def latest_emails(session: Session, *, limit: int = 100) -> list[EmailMessage]:
+    """The latest recorded emails, newest first (their bodies stay encrypted)."""
+    return list(session.exec(select(EmailMessage).order_by(col(EmailMessage.id).desc()).limit(limit)).all())
+
+
+def sent_email(session: Session, email_id: int) -> SentEmail | None:
+    """One recorded email, readable, or None."""
+    message = session.get(EmailMessage, email_id)
+    if message is None:
+        return None
+    encryptor = current_app.extensions["encryptor"]
+    return SentEmail(message, html=encryptor.decrypt(message.html_encrypted), text=encryptor.decrypt(message.text_encrypted))

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.util import identity_key
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.db import write_transaction
 from app.domain.errors import InsufficientFunds, UnbalancedTransaction
 from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, check_balanced
 from app.domain.money import Money
 from app.models import Account, Entry, Transaction
+from app.services.rows import row_id, table_of
 
 
 def account_key(
@@ -55,7 +56,9 @@ def open_account(
             with session.begin_nested():
                 session.add(account)
         except IntegrityError:  # opened concurrently by someone else
-            return find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
+            opened = find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
+            assert opened is not None  # the insert that won is committed (that is what made ours fail)
+            return opened
     return account
 
 
@@ -103,7 +106,7 @@ def record_transaction(
     accounts = {i: found for i in ids if (found := session.identity_map.get(identity_key(Account, i))) is not None}
     missing = ids - set(accounts)
     if missing:
-        accounts |= {a.id: a for a in session.exec(select(Account).where(Account.id.in_(missing)))}
+        accounts |= {row_id(a): a for a in session.exec(select(Account).where(col(Account.id).in_(missing)))}
     if set(accounts) != ids:
         raise UnbalancedTransaction("a posting names an account that does not exist")
     for account in accounts.values():
@@ -148,7 +151,7 @@ def move_balances(session: Session, recorded: Recorded) -> None:
 
 # Built once, run on the session's connection as plain SQL (the ORM's bulk-update path costs more than the
 # statement): the balance moves in the database, guarded so that it can't go below zero.
-_ACCOUNTS = Account.__table__
+_ACCOUNTS = table_of(Account)
 _MOVE = _ACCOUNTS.update().where(_ACCOUNTS.c.id == bindparam("account_id")).values(balance=_ACCOUNTS.c.balance + bindparam("amount"))
 _MOVE_GUARDED = _MOVE.where(_ACCOUNTS.c.balance >= -bindparam("amount"))
 
@@ -168,10 +171,10 @@ def ledger_problems(session: Session) -> list[str]:
     """Every way the ledger could be wrong; empty when it is right. Used by tests and checks."""
     problems = []
     unbalanced = session.exec(
-        select(Entry.transaction_id, func.sum(Entry.amount)).group_by(Entry.transaction_id).having(func.sum(Entry.amount) != 0)
+        select(Entry.transaction_id, func.sum(Entry.amount)).group_by(col(Entry.transaction_id)).having(func.sum(Entry.amount) != 0)
     ).all()
     problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
-    sums = dict(session.exec(select(Entry.account_id, func.sum(Entry.amount)).group_by(Entry.account_id)).all())
+    sums: dict[int | None, int] = dict(session.exec(select(Entry.account_id, func.sum(Entry.amount)).group_by(col(Entry.account_id))).all())
     # Columns, not ORM objects: the identity map could hold a stale balance.
     for account_id, key, kind, cached in session.exec(select(Account.id, Account.key, Account.kind, Account.balance)).all():
         if cached != (sums.get(account_id) or 0):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import or_, update
-from sqlmodel import Session, func, select
+from sqlalchemy import CursorResult, or_, update
+from sqlmodel import Session, col, func, select
 
 from app.clock import utcnow
 from app.db import write_transaction
@@ -21,6 +22,7 @@ from app.domain import paging
 from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
+from app.domain.paging import Page
 from app.emails import build_gift_card_email, build_recipient_changed_email
 from app.models import Brand, Consumer, EmailMessage, Order, Partner, PartnerBrand, TeamMember, Transaction
 from app.providers import IssuedCard
@@ -28,7 +30,8 @@ from app.services import audit, catalog
 from app.services.consumers import normalize_email
 from app.services.emails import queue_email
 from app.services.orders import Recipient, place_order
-from app.services.reports import DayRange, Page, day_range, email_filter
+from app.services.reports import DayRange, day_range, email_filter
+from app.services.rows import referenced, row_id
 
 MAX_DELIVERY_CHANGES = 3
 ORDER_STATUSES = tuple(s.value for s in OrderStatus)
@@ -50,6 +53,10 @@ class OrderFilter:
         values = {"status": self.status, "brand": self.brand_id, "email": self.email, **self.days.args()}
         return {key: value for key, value in values.items() if value}
 
+    def link_args(self, page: int) -> dict:
+        """The query arguments of page `page` of the same list (templates/_pager.html)."""
+        return {"page": page, **self.args()}
+
     def where(self) -> list:
         conditions = self.days.where(Order.created_at)
         if self.status:
@@ -57,7 +64,7 @@ class OrderFilter:
         if self.brand_id:
             conditions.append(Order.brand_id == self.brand_id)
         if self.email:
-            conditions.append(Consumer.email.contains(self.email, autoescape=True))
+            conditions.append(col(Consumer.email).contains(self.email, autoescape=True))
         return conditions
 
 
@@ -87,14 +94,14 @@ class OrderRow:
 
 def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page: int, size: int = 50) -> Page:
     where = (Order.partner_id == partner.id, *filter.where())
-    total = session.exec(select(func.count(Order.id)).select_from(Order).join(Consumer, Consumer.id == Order.consumer_id).where(*where)).one()
+    total = session.exec(select(func.count(col(Order.id))).select_from(Order).join(Consumer, col(Consumer.id) == Order.consumer_id).where(*where)).one()
     page = paging.within_pages(page, total=total, size=size)
     rows = session.exec(
         select(Order, Brand.name, Consumer.email)
-        .join(Brand, Brand.id == Order.brand_id)
-        .join(Consumer, Consumer.id == Order.consumer_id)
+        .join(Brand, col(Brand.id) == Order.brand_id)
+        .join(Consumer, col(Consumer.id) == Order.consumer_id)
         .where(*where)
-        .order_by(Order.id.desc())
+        .order_by(col(Order.id).desc())
         .offset((page - 1) * size)
         .limit(size)
     ).all()
@@ -104,7 +111,7 @@ def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page:
 def partner_brands(session: Session, partner: Partner) -> list[Brand]:
     """The brands the partner offers (or offered), for the list's brand filter."""
     return list(session.exec(
-        select(Brand).join(PartnerBrand, PartnerBrand.brand_id == Brand.id).where(PartnerBrand.partner_id == partner.id).order_by(Brand.name)
+        select(Brand).join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id).where(col(PartnerBrand.partner_id) == partner.id).order_by(col(Brand.name))
     ).all())
 
 
@@ -146,17 +153,17 @@ class OrderDetails:
 
 def order_details(session: Session, *, partner: Partner, public_id: str) -> OrderDetails:
     order = partner_order(session, partner=partner, public_id=public_id)
-    brand, consumer = session.get(Brand, order.brand_id), session.get(Consumer, order.consumer_id)
-    transactions = session.exec(select(Transaction).where(Transaction.order_id == order.id).order_by(Transaction.id)).all()
+    brand, consumer = referenced(session, Brand, order.brand_id), referenced(session, Consumer, order.consumer_id)
+    transactions = session.exec(select(Transaction).where(col(Transaction.order_id) == order.id).order_by(col(Transaction.id))).all()
     # Emails name their consumer, not their order: the order's kinds, to its people, since it was placed.
     emails = session.exec(
         select(EmailMessage)
         .where(
             EmailMessage.partner_id == partner.id, EmailMessage.consumer_id == order.consumer_id,
-            EmailMessage.kind.in_(ORDER_EMAIL_KINDS), EmailMessage.created_at >= order.created_at,
-            or_(EmailMessage.to == order.recipient_email, EmailMessage.to == consumer.email),
+            col(EmailMessage.kind).in_(ORDER_EMAIL_KINDS), EmailMessage.created_at >= order.created_at,
+            or_(col(EmailMessage.to) == order.recipient_email, col(EmailMessage.to) == consumer.email),
         )
-        .order_by(EmailMessage.id)
+        .order_by(col(EmailMessage.id))
         .limit(50)
     ).all()
     retried_by = session.get(Order, order.retried_by_id) if order.retried_by_id else None
@@ -173,7 +180,7 @@ def _retry_problem(session: Session, partner: Partner, order: Order, brand: Bran
     if order.status != OrderStatus.FAILED.value:
         return f"Only a failed order can be retried; this one is {order.status}."
     if order.retried_by_id:
-        retried_by = session.get(Order, order.retried_by_id)
+        retried_by = referenced(session, Order, order.retried_by_id)
         return f"This order was already retried: {retried_by.public_id}."
     if not brand.supports_retry:
         return f"{brand.name} gift cards can't be retried: the brand's provider doesn't allow it."
@@ -199,9 +206,9 @@ def retry_order(session: Session, *, partner: Partner, order: Order, by: TeamMem
     with write_transaction(session):
         # Lock the failed order (PostgreSQL: its row; SQLite: the database), then look again: a second
         # click waits here and then finds the order already retried.
-        session.execute(update(Order).where(Order.id == order.id).values(updated_at=utcnow()).execution_options(synchronize_session=False))
+        session.execute(update(Order).where(col(Order.id) == order.id).values(updated_at=utcnow()).execution_options(synchronize_session=False))
         session.refresh(order)
-        brand, consumer = session.get(Brand, order.brand_id), session.get(Consumer, order.consumer_id)
+        brand, consumer = referenced(session, Brand, order.brand_id), referenced(session, Consumer, order.consumer_id)
         session.refresh(consumer)
         problem = _retry_problem(session, partner, order, brand, consumer)
         if problem:
@@ -218,8 +225,8 @@ def retry_order(session: Session, *, partner: Partner, order: Order, by: TeamMem
         if new.channel != "portal" or new.brand_id != order.brand_id:
             # The key was taken by a store checkout that forged it: don't link someone else's order.
             raise DomainError("This order can't be retried from the portal.")
-        session.execute(update(Order).where(Order.id == order.id).values(retried_by_id=new.id).execution_options(synchronize_session=False))
-        audit.record(session, partner_id=partner.id, member=by, action="order.retry", subject_type="order", subject_id=order.public_id,
+        session.execute(update(Order).where(col(Order.id) == order.id).values(retried_by_id=new.id).execution_options(synchronize_session=False))
+        audit.record(session, partner_id=row_id(partner), member=by, action="order.retry", subject_type="order", subject_id=order.public_id,
                      summary=f"Retried {order.public_id} as {new.public_id} ({brand.name}, {Money(new.price, new.currency)})",
                      details={"failed_order": order.public_id, "new_order": new.public_id, "price": new.price, "currency": new.currency})
     return new
@@ -243,19 +250,19 @@ def _use_a_delivery_change(session: Session, order: Order, **changes) -> None:
     """Count one more resend or correction, with `changes` to the order; refuse past the limit."""
     if order.status != OrderStatus.COMPLETED.value:
         raise DomainError(f"Only a completed order's card can be sent; this order is {order.status}.")
-    counted = session.execute(
+    counted = cast(CursorResult, session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.COMPLETED.value, Order.delivery_changes < MAX_DELIVERY_CHANGES)
+        .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.COMPLETED.value, col(Order.delivery_changes) < MAX_DELIVERY_CHANGES)
         .values(delivery_changes=Order.delivery_changes + 1, updated_at=utcnow(), **changes)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if not counted:
         raise DomainError(f"This card was already resent or redirected {MAX_DELIVERY_CHANGES} times, the most allowed for one order.")
     session.refresh(order)
 
 
 def _send_card(session: Session, partner: Partner, order: Order) -> None:
-    brand = session.get(Brand, order.brand_id)
+    brand = referenced(session, Brand, order.brand_id)
     email = build_gift_card_email(partner=partner, order=order, brand=brand, card=_card(order))
     queue_email(session, email, partner_id=partner.id, consumer_id=order.consumer_id)
 
@@ -266,7 +273,7 @@ def resend_card(session: Session, *, partner: Partner, order: Order, by: TeamMem
         session.refresh(order)
         _use_a_delivery_change(session, order)
         _send_card(session, partner, order)
-        audit.record(session, partner_id=partner.id, member=by, action="order.resend_card", subject_type="order", subject_id=order.public_id,
+        audit.record(session, partner_id=row_id(partner), member=by, action="order.resend_card", subject_type="order", subject_id=order.public_id,
                      summary=f"Card of {order.public_id} sent again to {order.recipient_email}",
                      details={"old_email": order.recipient_email, "new_email": order.recipient_email, "delivery_changes": order.delivery_changes})
     return order
@@ -284,15 +291,15 @@ def change_recipient(session: Session, *, partner: Partner, order: Order, email:
         old_email = order.recipient_email
         if new_email == old_email:
             raise InvalidInput(f"The card already goes to {old_email}. To send it there again, use Resend.", field="email")
-        consumer = session.get(Consumer, order.consumer_id)
+        consumer = referenced(session, Consumer, order.consumer_id)
         _use_a_delivery_change(session, order, recipient_email=new_email, to_self=order.to_self or new_email == consumer.email)
         _send_card(session, partner, order)
         notice = build_recipient_changed_email(
-            partner=partner, consumer=consumer, order=order, brand=session.get(Brand, order.brand_id), old_email=old_email,
+            partner=partner, consumer=consumer, order=order, brand=referenced(session, Brand, order.brand_id), old_email=old_email,
             new_email=new_email, changed_by_name=by.full_name, changed_by_email=by.email, changed_at=order.updated_at,
         )
         queue_email(session, notice, partner_id=partner.id, consumer_id=consumer.id)
-        audit.record(session, partner_id=partner.id, member=by, action="order.change_recipient", subject_type="order", subject_id=order.public_id,
+        audit.record(session, partner_id=row_id(partner), member=by, action="order.change_recipient", subject_type="order", subject_id=order.public_id,
                      summary=f"Recipient of {order.public_id}: {old_email} → {new_email}; card sent again",
                      details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes})
     return order

@@ -1,44 +1,49 @@
 """Orders: checkout (one debit, idempotent), fulfilment (at most once), refunds (exactly once).
 A partner's system places orders too (`place_partner_order`), idempotent on its own reference;
-completing or failing an order queues its webhooks in the same transaction."""
+completing or failing an order queues its webhooks in the same transaction.
+
+Which balances pay is the campaigns' rule (`app.domain.campaigns.split_price`): campaign balances that
+allow the brand and are spendable now (active, inside their window; never a removed member's), higher
+priority and ending soonest first, then the general balance, then bonus."""
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import CursorResult, bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, load_only
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import on_commit, remember, remembered, write_transaction
+from app.domain.campaigns import Balance, split_price
 from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
 from app.domain.ledger import AccountKind, Posting, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money
 from app.domain.orders import OrderStatus, may_become
-from app.domain.pricing import Quote, Source, split_charge
+from app.domain.pricing import Quote
 from app.emails import build_gift_card_email, build_order_confirmation_email, build_order_failed_email
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
 from app.providers import ProviderError
 from app.queue import enqueue
-from app.services import catalog, ledger, partners, webhooks
+from app.services import campaigns, catalog, ledger, partners, webhooks
 from app.services.catalog import Offer
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
 from app.services.funds import WALLET_TOO_LOW
+from app.services.rows import referenced, row_id
 
 MESSAGE_MAX = 300
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
-BALANCE_LABELS = {AccountKind.CAMPAIGN.value: "Campaign balance", AccountKind.GENERAL.value: "General balance", AccountKind.BONUS.value: "Bonus balance"}
-# The seed's deduction order: campaign balances, then general, then bonus.
-DEDUCTION_ORDER = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
-EXTERNAL_REF_REUSED = "externalRefId was already used for a different order"
+EXTERNAL_REF_REUSED = "This external reference was already used for a different order."
 QUOTE_CHANGED = ("The price or value of this gift card changed since you reviewed your order, so nothing was charged. "
                  "Check the new figures and confirm again.")
 REVIEWED_FIGURE = re.compile(r"^[0-9]{1,15}$")
@@ -63,8 +68,16 @@ class Recipient:
 
 @dataclass(frozen=True)
 class ChargeLine:
+    """One balance and what it pays: "General balance", or a campaign's ("Wellness balance")."""
+
     label: str
     amount: Money
+    campaign_id: int | None = None
+
+    @property
+    def balance_name(self) -> str:
+        """As the review says it: "from your general balance", "from your Wellness balance"."""
+        return self.label if self.campaign_id is not None else self.label.lower()
 
 
 @dataclass(frozen=True)
@@ -94,30 +107,31 @@ def recipient_for(consumer: Consumer, *, send_to: str, email: str = "", name: st
     return Recipient(recipient_email, recipient_name, sender, message, recipient_email == consumer.email)
 
 
-def _wallet_accounts(session: Session, consumer_id: int, currency: str, *, lock: bool = False) -> list[Account]:
-    statement = select(Account).where(
-        Account.consumer_id == consumer_id, Account.currency == currency, Account.kind.in_(DEDUCTION_ORDER)
-    )
-    if lock:
-        # Lock in id order: two checkouts of one consumer must not lock the rows crosswise (deadlock).
-        statement = statement.order_by(Account.id).with_for_update()
-    accounts = session.exec(statement).all()
-    return sorted(accounts, key=lambda a: (DEDUCTION_ORDER.index(a.kind), a.id))
+@dataclass(frozen=True)
+class BrandRules:
+    """What the spending order asks of a brand (`app.domain.campaigns.BrandLike`), read once."""
+
+    slug: str
+    category: str
 
 
-def _split(quote: Quote, accounts: list[Account]) -> list[tuple[Account, Money]]:
-    if not accounts:
+def _split(quote: Quote, balances: list[Balance], brand: BrandRules) -> list[tuple[Balance, Money]]:
+    """Which of the consumer's balances pay how much of the price, now (InsufficientFunds when they can't)."""
+    if not balances:
         raise InvalidInput(f"You have no {quote.price.currency} wallet in this store.", field="amount")
-    by_id = {a.id: a for a in accounts}
-    parts = split_charge(quote.price, [Source(a.id, Money(a.balance, a.currency)) for a in accounts])
-    return [(by_id[key], part) for key, part in parts]
+    return split_price(quote.price, balances, utcnow(), brand)
 
 
 def preview(session: Session, *, consumer: Consumer, offer: Offer, face_value: Money) -> CheckoutPreview:
-    """What checkout will charge, from which balances, and what the card is worth. Changes nothing."""
+    """What checkout will charge, from which balances (each campaign by name), and what the card is worth.
+    Changes nothing."""
     quote = offer.quote(face_value)
-    parts = _split(quote, _wallet_accounts(session, consumer.id, face_value.currency))
-    return CheckoutPreview(quote, [ChargeLine(BALANCE_LABELS[a.kind], amount) for a, amount in parts])
+    balances = campaigns.checkout_balances(session, consumer_id=row_id(consumer), currency=face_value.currency)
+    parts = _split(quote, balances, BrandRules(offer.brand.slug, offer.brand.category or ""))
+    return CheckoutPreview(quote, [
+        ChargeLine(balance.label, amount, balance.campaign.campaign_id if balance.campaign is not None else None)
+        for balance, amount in parts
+    ])
 
 
 def order_by_external_ref(session: Session, *, partner_id: int, external_ref: str) -> Order | None:
@@ -170,7 +184,7 @@ def place_order(
     # Keys with a ":" are made here for the API's and the portal's orders (api:…, retry:…): a store form can't take one.
     if not IDEMPOTENCY_KEY.match(idempotency_key or "") or (channel == "store" and ":" in idempotency_key):
         raise InvalidInput("This checkout form is incomplete. Reload the page and try again.", field="idempotency_key")
-    consumer_id, partner_id = consumer.id, consumer.partner_id
+    consumer_id, partner_id = row_id(consumer), consumer.partner_id
     existing = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
     if existing is not None:
         return existing
@@ -179,10 +193,14 @@ def place_order(
     quote = offer.quote(face_value)
     # Read before the transaction begins: starting it ends the view's read transaction, which expires every
     # loaded object, and these never change (reading them inside would reload the consumer and the brand).
-    brand_id, brand_name = offer.brand.id, offer.brand.name
+    brand_id, brand_name = row_id(offer.brand), offer.brand.name
+    brand = BrandRules(offer.brand.slug, offer.brand.category or "")
     try:
         with write_transaction(session):
-            accounts = _wallet_accounts(session, consumer_id, face_value.currency, lock=True)
+            # The campaigns' rows FOR SHARE, then the wallets FOR UPDATE in id order (two checkouts of one consumer
+            # must not lock them crosswise): a pause or an end in flight is waited for and seen; one that comes
+            # after waits for this checkout to commit.
+            balances = campaigns.checkout_balances(session, consumer_id=consumer_id, currency=face_value.currency, lock=True)
             # Looked up again now that this checkout holds the wallet: a racing request with the same key (double
             # click, retry) that held it first has committed, and its order is this one's, found before the balance
             # it spent could refuse this request (on SQLite the write lock serialises the same way).
@@ -191,7 +209,7 @@ def place_order(
                 return duplicate
             if reviewed is not None and reviewed != quote:
                 raise QuoteChanged(QUOTE_CHANGED)
-            parts = _split(quote, accounts)
+            parts = _split(quote, balances, brand)
             purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, face_value.currency, partner_id=partner_id)
             order = Order(
                 public_id="ord_" + secrets.token_hex(8),
@@ -222,8 +240,8 @@ def place_order(
                 type=TransactionType.DEBIT,
                 status=TransactionStatus.PENDING,
                 currency=face_value.currency,
-                postings=[Posting(account.id, -amount.amount) for account, amount in parts]
-                + [Posting(purchases.id, quote.price.amount)],
+                postings=[Posting(cast(int, balance.key), -amount.amount) for balance, amount in parts]  # keys: account ids
+                + [Posting(row_id(purchases), quote.price.amount)],
                 memo=f"{brand_name} gift card",
                 actor=actor or f"consumer:{consumer_id}",
             )
@@ -265,13 +283,13 @@ def _amount_problem(brand: Brand, amount: Money) -> str | None:
 
 def _same_request(session: Session, order: Order, *, consumer: Consumer, brand_slug: str, face_value: Money, recipient: Recipient) -> Order:
     """`order` if it is what this request asks for; a reference reused for something else is refused."""
-    brand = session.get(Brand, order.brand_id)
+    brand = referenced(session, Brand, order.brand_id)
     asked = (consumer.id, brand_slug, face_value.currency, face_value.amount,
              recipient.email, recipient.name, recipient.sender_name, recipient.message, recipient.to_self)
     made = (order.consumer_id, brand.slug, order.currency, order.face_value,
             order.recipient_email, order.recipient_name, order.sender_name, order.message, order.to_self)
     if asked != made:
-        raise InvalidInput(EXTERNAL_REF_REUSED, field="externalRefId")
+        raise InvalidInput(EXTERNAL_REF_REUSED, field="external_ref")
     return order
 
 
@@ -292,11 +310,11 @@ def place_partner_order(
     requests race; with a different request it is refused. Each refusal names the field at
     fault and charges nothing.
     """
-    existing = order_by_external_ref(session, partner_id=partner.id, external_ref=external_ref)
+    existing = order_by_external_ref(session, partner_id=row_id(partner), external_ref=external_ref)
     if existing is not None:
         return _same_request(session, existing, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient)
     if not consumer.is_active:
-        raise InvalidInput(f"customerId: customer {consumer.id} is deactivated and cannot place orders.", field="customerId")
+        raise InvalidInput(f"Consumer {consumer.id} is deactivated and cannot place orders.", field="consumer_id")
     currency = face_value.currency
     if currency not in partner.currency_list:
         raise InvalidInput(f"currency {currency} is not enabled for this partner.", field="currency")
@@ -309,7 +327,7 @@ def place_partner_order(
     problem = _amount_problem(offer.brand, face_value)
     if problem:
         raise InvalidInput(problem, field="amount")
-    if not _wallet_accounts(session, consumer.id, currency):
+    if not campaigns.checkout_balances(session, consumer_id=row_id(consumer), currency=currency):
         raise InsufficientFunds(WALLET_TOO_LOW, field="amount")
     try:
         order = place_order(
@@ -331,21 +349,22 @@ def place_partner_order(
 # Built once: the order status partial is polled while an order is pending.
 _ORDER_AND_BRAND = (
     select(Order, Brand)
-    .join(Brand, Brand.id == Order.brand_id)
+    .join(Brand, col(Brand.id) == Order.brand_id)
     .where(Order.public_id == bindparam("public_id"), Order.consumer_id == bindparam("consumer_id"))
 )
 # The status partial names the brand and nothing more of it, and never shows the card.
+# (The attributes are InstrumentedAttributes at runtime; SQLModel types them as their values.)
 _BRIEF = (
-    load_only(Brand.id, Brand.name, Brand.slug),
-    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.redemption_url_encrypted), defer(Order.message),
+    load_only(Brand.id, Brand.name, Brand.slug),  # type: ignore[arg-type]
+    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.redemption_url_encrypted), defer(Order.message),  # type: ignore[arg-type]
 )
 _ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(*_BRIEF)
 # The status partial's whole request in one query: the store's partner and signed-in consumer (with balances)
 # and that consumer's order, if it is theirs, with its brand's name.
 _PARTNER_CONSUMER_AND_ORDER = (
     partners.PARTNER_AND_CONSUMER.add_columns(Order, Brand)
-    .outerjoin(Order, (Order.public_id == bindparam("public_id")) & (Order.consumer_id == Consumer.id))
-    .outerjoin(Brand, Brand.id == Order.brand_id)
+    .outerjoin(Order, (col(Order.public_id) == bindparam("public_id")) & (col(Order.consumer_id) == Consumer.id))
+    .outerjoin(Brand, col(Brand.id) == Order.brand_id)
     .options(*_BRIEF)
 )
 
@@ -390,17 +409,17 @@ def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> st
     now = utcnow()
     settings = current_app.extensions["settings"]
     with write_transaction(session):
-        claimed = session.execute(
+        claimed = cast(CursorResult, session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.PENDING.value)
-            .where(or_(Order.claimed_until.is_(None), Order.claimed_until < now))
+            .where(col(Order.id) == order_id, col(Order.status) == OrderStatus.PENDING.value)
+            .where(or_(col(Order.claimed_until).is_(None), col(Order.claimed_until) < now))
             .values(claimed_until=now + timedelta(seconds=settings.ORDER_CLAIM_SECONDS), attempts=Order.attempts + 1)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
     if not claimed:
         return "skipped"
-    order = session.get(Order, order_id, populate_existing=True)
-    brand = session.get(Brand, order.brand_id)
+    order = referenced(session, Order, order_id, populate_existing=True)  # claimed just now
+    brand = referenced(session, Brand, order.brand_id)
     provider = current_app.extensions["provider"]
     try:
         card = provider.issue(
@@ -415,7 +434,7 @@ def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> st
             fail(session, order_id, reason=error.message)
             return "failed"
         with write_transaction(session):
-            session.execute(update(Order).where(Order.id == order_id).values(claimed_until=None).execution_options(synchronize_session=False))
+            session.execute(update(Order).where(col(Order.id) == order_id).values(claimed_until=None).execution_options(synchronize_session=False))
         raise
     return "completed" if _complete(session, order_id, card) else "skipped"
 
@@ -424,9 +443,9 @@ def _complete(session: Session, order_id: int, card) -> bool:
     encryptor = current_app.extensions["encryptor"]
     now = utcnow()
     with write_transaction(session):
-        done = session.execute(
+        done = cast(CursorResult, session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status.in_(may_become(OrderStatus.COMPLETED)))
+            .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.COMPLETED)))
             .values(
                 status=OrderStatus.COMPLETED.value,
                 card_number_encrypted=encryptor.encrypt(card.number),
@@ -438,10 +457,10 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not done:
             return False
-        order = session.get(Order, order_id, populate_existing=True)
+        order = referenced(session, Order, order_id, populate_existing=True)
         _set_status(session, order.debit_transaction_id, TransactionStatus.COMPLETED)
         if order.cash_back:
             purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, order.currency, partner_id=order.partner_id)
@@ -453,7 +472,7 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 order_id=order.id,
                 type=TransactionType.REBATE,
                 currency=order.currency,
-                postings=transfer(purchases.id, bonus.id, order.cash_back),
+                postings=transfer(row_id(purchases), row_id(bonus), order.cash_back),
                 memo="Cash bonus",
                 actor="system",
             )
@@ -469,15 +488,15 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
     """Fail a pending order and refund exactly the balances its debit took, once."""
     now = utcnow()
     with write_transaction(session):
-        failed = session.execute(
+        failed = cast(CursorResult, session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status.in_(may_become(OrderStatus.FAILED)))
+            .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.FAILED)))
             .values(status=OrderStatus.FAILED.value, failure_reason=reason[:500], claimed_until=None, updated_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if not failed:
             return False
-        order = session.get(Order, order_id, populate_existing=True)
+        order = referenced(session, Order, order_id, populate_existing=True)
         _set_status(session, order.debit_transaction_id, TransactionStatus.FAILED)
         entries = session.exec(select(Entry).where(Entry.transaction_id == order.debit_transaction_id)).all()
         ledger.post_transaction(
@@ -491,6 +510,13 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
             memo=f"Refund: {reason}"[:500],
             actor="system",
         )
+        # Exactly the accounts charged got their money back; what went back into a campaign balance that can no
+        # longer be spent (the campaign ended, or the consumer left it) goes on to the campaign's budget, and to
+        # the partner's funds when the campaign returns its budget at its end.
+        for entry in entries:
+            charged = referenced(session, Account, entry.account_id)
+            if entry.amount < 0 and charged.kind == AccountKind.CAMPAIGN.value:
+                campaigns.return_ended_campaign_refund(session, account_id=row_id(charged), order_id=order.id)
         partner, consumer, brand = _parties(session, order)
         queue_email(session, build_order_failed_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
         webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.failed")
@@ -499,13 +525,14 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
 
 def _parties(session: Session, order: Order) -> tuple[Partner, Consumer, Brand]:
     """Who the order's emails are about: the store, the buyer and the brand."""
-    return session.get(Partner, order.partner_id), session.get(Consumer, order.consumer_id), session.get(Brand, order.brand_id)
+    return (referenced(session, Partner, order.partner_id), referenced(session, Consumer, order.consumer_id),
+            referenced(session, Brand, order.brand_id))
 
 
 def _set_status(session: Session, transaction_id: int | None, status: TransactionStatus) -> None:
     if transaction_id is not None:
         session.execute(
-            update(Transaction).where(Transaction.id == transaction_id).values(status=status.value).execution_options(synchronize_session=False)
+            update(Transaction).where(col(Transaction.id) == transaction_id).values(status=status.value).execution_options(synchronize_session=False)
         )
 
 
@@ -517,11 +544,11 @@ def sweep_stale_orders(session: Session, *, pending_for: timedelta = timedelta(m
         select(Order.id, Order.attempts).where(
             Order.status == OrderStatus.PENDING.value,
             Order.created_at < now - pending_for,
-            or_(Order.claimed_until.is_(None), Order.claimed_until < now),
+            or_(col(Order.claimed_until).is_(None), col(Order.claimed_until) < now),
         )
     ).all()
     session.rollback()
-    for order_id, attempts in stale:
+    for order_id, attempts in cast(Sequence[tuple[int, int]], stale):  # ids of rows: never None
         if attempts >= settings.ORDER_MAX_ATTEMPTS:
             fail(session, order_id, reason="The provider did not answer in time.")
         else:

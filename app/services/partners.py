@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import String, bindparam, cast, update
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from app.db import remember, write_transaction
 from app.domain.errors import InvalidInput, NotFound
@@ -16,6 +16,7 @@ from app.domain.money import Money, normalize_currency
 from app.models import Account, ApiKey, Consumer, Partner, SignInSession, TermsVersion
 from app.security import new_token, token_hash
 from app.services import ledger, sign_in_sessions
+from app.services.rows import row_id
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -46,7 +47,7 @@ def hold_partner(session: Session, partner_id: int) -> None:
     needs none of it (one writer at a time) but it costs nothing there.
     """
     session.execute(
-        update(Partner).where(Partner.id == partner_id).values(currencies=Partner.currencies).execution_options(synchronize_session=False)
+        update(Partner).where(col(Partner.id) == partner_id).values(currencies=Partner.currencies).execution_options(synchronize_session=False)
     )
 
 
@@ -62,8 +63,8 @@ _CONSUMER_BALANCES = (
 # The browser's sign-in session rides along too: the user loader checks it is live without a query of its own.
 PARTNER_AND_CONSUMER = (
     select(Partner, Consumer, _CONSUMER_BALANCES, SignInSession)
-    .outerjoin(Consumer, (Consumer.id == bindparam("consumer_id")) & (Consumer.partner_id == Partner.id))
-    .outerjoin(SignInSession, (SignInSession.consumer_id == Consumer.id) & (SignInSession.token_hash == bindparam("sign_in_hash")))
+    .outerjoin(Consumer, (col(Consumer.id) == bindparam("consumer_id")) & (col(Consumer.partner_id) == Partner.id))
+    .outerjoin(SignInSession, (col(SignInSession.consumer_id) == Consumer.id) & (col(SignInSession.token_hash) == bindparam("sign_in_hash")))
     .where(Partner.slug == bindparam("slug"))
 )
 
@@ -136,8 +137,8 @@ def create_partner(
         )
         session.add(partner)
         session.flush()
-        ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
-        session.add(TermsVersion(partner_id=partner.id, version=1, body=DEFAULT_TERMS.format(partner=name)))
+        ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=row_id(partner))
+        session.add(TermsVersion(partner_id=row_id(partner), version=1, body=DEFAULT_TERMS.format(partner=name)))
         partner.terms_version = 1
         credentials = issue_api_key(session, partner=partner)
         if funds:
@@ -154,7 +155,7 @@ def issue_api_key(session: Session, *, partner: Partner) -> ApiCredentials:
     with write_transaction(session):
         session.add(
             ApiKey(
-                partner_id=partner.id,
+                partner_id=row_id(partner),
                 prefix=api_key[:12],
                 key_hash=token_hash(api_key),
                 hmac_secret_encrypted=encryptor.encrypt(hmac_secret),
@@ -171,27 +172,27 @@ def fund_partner(session: Session, *, partner: Partner, amount: Money, actor: st
         if amount.currency not in partner.currency_list:
             partner.currencies = ",".join(partner.currency_list + [amount.currency])
             session.add(partner)
-        deposits = ledger.open_account(session, AccountKind.PARTNER_DEPOSITS, amount.currency, partner_id=partner.id)
-        funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, amount.currency, partner_id=partner.id)
+        deposits = ledger.open_account(session, AccountKind.PARTNER_DEPOSITS, amount.currency, partner_id=row_id(partner))
+        funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, amount.currency, partner_id=row_id(partner))
         return ledger.post_transaction(
             session,
             partner_id=partner.id,
             type=TransactionType.CREDIT,
             currency=amount.currency,
-            postings=transfer(deposits.id, funds.id, amount.amount),
+            postings=transfer(row_id(deposits), row_id(funds), amount.amount),
             memo=memo or "Partner funds added",
             actor=actor,
         )
 
 
 def partner_funds(session: Session, partner: Partner, currency: str) -> Money:
-    account = ledger.find_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=partner.id)
+    account = ledger.find_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=row_id(partner))
     return ledger.balance(account, currency)
 
 
 def current_terms(session: Session, partner_id: int) -> TermsVersion | None:
     return session.exec(
-        select(TermsVersion).where(TermsVersion.partner_id == partner_id).order_by(TermsVersion.version.desc())
+        select(TermsVersion).where(TermsVersion.partner_id == partner_id).order_by(col(TermsVersion.version).desc())
     ).first()
 
 
@@ -204,7 +205,7 @@ def publish_terms(session: Session, *, partner: Partner, body: str) -> TermsVers
         latest = session.exec(
             select(func.max(TermsVersion.version)).where(TermsVersion.partner_id == partner.id)
         ).one()
-        terms = TermsVersion(partner_id=partner.id, version=(latest or 0) + 1, body=body)
+        terms = TermsVersion(partner_id=row_id(partner), version=(latest or 0) + 1, body=body)
         session.add(terms)
         partner.terms_version = terms.version
         session.add(partner)

@@ -8,20 +8,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 
 from sqlalchemy import func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Date
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
+from app.db import engine as database_engine
 from app.domain import paging
 from app.domain.errors import InvalidInput
 from app.domain.ledger import TransactionStatus, TransactionType
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
+from app.domain.paging import Page
 from app.models import Brand, Consumer, Order, Partner, Transaction
+from app.services import csv_export
 
 PERIODS = (7, 30, 90)
 TOP_BRANDS = 10
@@ -96,23 +100,6 @@ def email_filter(text: str) -> str:
     return (text or "").strip().lower()[:EMAIL_FILTER_MAX]
 
 
-@dataclass(frozen=True)
-class Page:
-    rows: list
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-
-def page_number(text: str | None) -> int:
-    """A list's page number from the query string: the one rule, app.domain.paging's."""
-    return paging.page_number(text)
-
-
 # --- transactions ------------------------------------------------------------------------
 
 
@@ -128,6 +115,10 @@ class TransactionFilter:
         values = {"type": self.type, "status": self.status, "email": self.email, **self.days.args()}
         return {key: value for key, value in values.items() if value}
 
+    def link_args(self, page: int) -> dict:
+        """The query arguments of page `page` of the same list (templates/_pager.html)."""
+        return {"page": page, **self.args()}
+
     def where(self) -> list:
         conditions = self.days.where(Transaction.created_at)
         if self.type:
@@ -135,7 +126,7 @@ class TransactionFilter:
         if self.status:
             conditions.append(Transaction.status == self.status)
         if self.email:
-            conditions.append(Consumer.email.contains(self.email, autoescape=True))
+            conditions.append(col(Consumer.email).contains(self.email, autoescape=True))
         return conditions
 
 
@@ -163,7 +154,7 @@ class TransactionRow:
 
 def _transactions(partner: Partner, filter: TransactionFilter):
     return (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
             Transaction.id, Transaction.created_at, Transaction.type, Transaction.status, Transaction.amount,
             Transaction.currency, Consumer.email, Order.public_id, Transaction.memo, Transaction.actor,
         )
@@ -180,19 +171,19 @@ def _transaction_row(row) -> TransactionRow:
 
 def transaction_page(session: Session, *, partner: Partner, filter: TransactionFilter, page: int, size: int = 50) -> Page:
     total = session.exec(
-        select(func.count(Transaction.id))
+        select(func.count(col(Transaction.id)))
         .select_from(Transaction)
-        .outerjoin(Consumer, Consumer.id == Transaction.consumer_id)
+        .outerjoin(Consumer, col(Consumer.id) == Transaction.consumer_id)
         .where(Transaction.partner_id == partner.id, *filter.where())
     ).one()
     page = paging.within_pages(page, total=total, size=size)
-    rows = session.exec(_transactions(partner, filter).order_by(Transaction.id.desc()).offset((page - 1) * size).limit(size)).all()
+    rows = session.exec(_transactions(partner, filter).order_by(col(Transaction.id).desc()).offset((page - 1) * size).limit(size)).all()
     return Page([_transaction_row(row) for row in rows], total, page, size)
 
 
 def transaction_export(session: Session, *, partner: Partner, filter: TransactionFilter, chunk: int = 1000) -> Iterator[TransactionRow]:
     """Every matching transaction, newest first, read `chunk` rows at a time (keyset on id): memory stays flat."""
-    statement = _transactions(partner, filter).order_by(Transaction.id.desc()).limit(chunk)
+    statement = _transactions(partner, filter).order_by(col(Transaction.id).desc()).limit(chunk)
     before = None
     while True:
         rows = session.exec(statement if before is None else statement.where(Transaction.id < before)).all()
@@ -201,6 +192,33 @@ def transaction_export(session: Session, *, partner: Partner, filter: Transactio
         if len(rows) < chunk:
             return
         before = rows[-1][0]
+
+
+TRANSACTION_CSV_COLUMNS = ["id", "date", "type", "status", "amount", "currency", "consumer_email", "order", "memo", "actor"]
+TRANSACTION_CSV_ROWS_PER_CHUNK = 500
+
+
+def _transaction_cells(row: TransactionRow) -> list:
+    return [
+        row.id, row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.type, row.status,
+        row.amount.to_decimal(), row.amount.currency, row.consumer_email or "", row.order or "", row.memo, row.actor,
+    ]
+
+
+def transaction_csv(*, partner: Partner, filter: TransactionFilter) -> Iterator[str]:
+    """The matching transactions as CSV text, a chunk at a time, for a download of any size.
+
+    Read while the response is sent, after the view returned: the generator owns a session of its own for
+    as long as the download lasts (closed when it ends or the client goes away) and needs no Flask context.
+    """
+    engine = database_engine()  # now, while there is an app context
+
+    def lines() -> Iterator[str]:
+        with Session(engine) as session:
+            rows = (_transaction_cells(row) for row in transaction_export(session, partner=partner, filter=filter))
+            yield from csv_export.csv_chunks(chain([TRANSACTION_CSV_COLUMNS], rows), rows_per_chunk=TRANSACTION_CSV_ROWS_PER_CHUNK)
+
+    return lines()
 
 
 # --- the dashboard -----------------------------------------------------------------------
@@ -250,7 +268,7 @@ class Dashboard:
 
 
 def period_days(text: str | None) -> int:
-    days = int(text) if (text or "").isdigit() else 0
+    days = int(text) if text and text.isdigit() else 0
     if days not in PERIODS:
         raise InvalidInput("Choose a period of 7, 30 or 90 days.", field="days")
     return days
@@ -269,7 +287,7 @@ def dashboard(session: Session, *, partner: Partner, currency: str, period: int,
     added = dict(session.exec(
         select(added_day, func.sum(Transaction.amount))
         .where(
-            Transaction.partner_id == partner.id, Transaction.currency == currency, Transaction.consumer_id.is_not(None),
+            Transaction.partner_id == partner.id, Transaction.currency == currency, col(Transaction.consumer_id).is_not(None),
             Transaction.type == TransactionType.CREDIT.value, Transaction.status == TransactionStatus.COMPLETED.value,
             *window.where(Transaction.created_at),
         )
@@ -280,7 +298,7 @@ def dashboard(session: Session, *, partner: Partner, currency: str, period: int,
     counts: dict[tuple[date, str], int] = {}
     spend: dict[date, int] = {}
     for day, status, count, price in session.exec(
-        select(order_day, Order.status, func.count(Order.id), func.sum(Order.price))
+        select(order_day, Order.status, func.count(col(Order.id)), func.sum(Order.price))
         .where(Order.partner_id == partner.id, Order.currency == currency, *window.where(Order.created_at))
         .group_by(order_day, Order.status)
     ).all():
@@ -290,13 +308,13 @@ def dashboard(session: Session, *, partner: Partner, currency: str, period: int,
 
     brand_spend = func.sum(Order.price)
     brands = session.exec(
-        select(Brand.name, func.count(Order.id), brand_spend)
-        .join(Brand, Brand.id == Order.brand_id)
+        select(Brand.name, func.count(col(Order.id)), brand_spend)
+        .join(Brand, col(Brand.id) == Order.brand_id)
         .where(
             Order.partner_id == partner.id, Order.currency == currency, Order.status == OrderStatus.COMPLETED.value,
             *window.where(Order.created_at),
         )
-        .group_by(Brand.id, Brand.name)
+        .group_by(col(Brand.id), Brand.name)
         .order_by(brand_spend.desc(), Brand.name)
         .limit(TOP_BRANDS)
     ).all()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app import clock
 from app.db import remember, remembered, write_transaction
 from app.domain.sign_in_sessions import SEEN_EVERY, SessionLimits, seen_is_due, session_is_live
 from app.models import SignInSession
 from app.security import new_token, token_hash
+from app.services.rows import row_id
 
 
 def hash_of(token: str | None) -> str:
@@ -52,7 +53,7 @@ def end(session: Session, token: str | None) -> None:
         return
     session.execute(
         update(SignInSession)
-        .where(SignInSession.token_hash == token_hash(token), SignInSession.ended_at.is_(None))
+        .where(col(SignInSession.token_hash) == token_hash(token), col(SignInSession.ended_at).is_(None))
         .values(ended_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -62,10 +63,10 @@ def end_all(session: Session, *, consumer_id: int | None = None, team_member_id:
     """Inside the caller's write transaction: every session of this person is over, but the one with token `keeping`."""
     if (consumer_id is None) == (team_member_id is None):
         raise ValueError("end_all needs exactly one of consumer_id and team_member_id")
-    person = SignInSession.consumer_id == consumer_id if consumer_id is not None else SignInSession.team_member_id == team_member_id
-    statement = update(SignInSession).where(person, SignInSession.ended_at.is_(None))
+    person = col(SignInSession.consumer_id) == consumer_id if consumer_id is not None else col(SignInSession.team_member_id) == team_member_id
+    statement = update(SignInSession).where(person, col(SignInSession.ended_at).is_(None))
     if keeping:
-        statement = statement.where(SignInSession.token_hash != token_hash(keeping))
+        statement = statement.where(col(SignInSession.token_hash) != token_hash(keeping))
     session.execute(statement.values(ended_at=clock.utcnow()).execution_options(synchronize_session=False))
 
 
@@ -95,7 +96,7 @@ def is_live(session: Session, record: SignInSession | None) -> bool:
     ):
         return False
     if seen_is_due(last_seen_at=record.last_seen_at, now=now):
-        _seen(session, record.id, now)
+        _seen(session, row_id(record), now)
     return True
 
 
@@ -105,7 +106,7 @@ def _seen(session: Session, record_id: int, now) -> None:
     with write_transaction(session):
         session.execute(
             update(SignInSession)
-            .where(SignInSession.id == record_id, SignInSession.ended_at.is_(None), SignInSession.last_seen_at <= now - SEEN_EVERY)
+            .where(col(SignInSession.id) == record_id, col(SignInSession.ended_at).is_(None), col(SignInSession.last_seen_at) <= now - SEEN_EVERY)
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app, render_template
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from app.clock import utcnow
 from app.db import write_transaction
@@ -22,6 +22,7 @@ from app.security import hash_password, new_temporary_password, verify_password
 from app.services import audit, sign_in_sessions
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
+from app.services.rows import row_id
 
 ROLES = ("viewer", "operator", "admin")
 ROLE_LABELS = {
@@ -104,7 +105,7 @@ def invite(
     email = normalize_email(email)
     full_name = clean_name(full_name, field="full_name")
     check_role(role)
-    member = TeamMember(partner_id=partner.id, email=email, full_name=full_name, role=role, password_hash="",
+    member = TeamMember(partner_id=row_id(partner), email=email, full_name=full_name, role=role, password_hash="",
                         invited_by_id=invited_by.id if invited_by else None)
     # The slow part (Argon2) before the lookup: a taken address costs the same time as a new one.
     temporary_password = _new_temporary(member, temporary_password)
@@ -117,8 +118,8 @@ def invite(
         session.add(member)
         session.flush()
         queue_email(session, _invite_email(partner, member, temporary_password, invited_by), partner_id=partner.id)
-        audit.record(session, partner_id=partner.id, member=invited_by, actor=actor, action="team.invite",
-                     subject_type="team_member", subject_id=member.id, summary=f"Invited {email} as {role}")
+        audit.record(session, partner_id=row_id(partner), member=invited_by, actor=actor, action="team.invite",
+                     subject_type="team_member", subject_id=row_id(member), summary=f"Invited {email} as {role}")
     return member, temporary_password
 
 
@@ -139,7 +140,7 @@ def invite_from_portal(session: Session, *, partner: Partner, email: str, full_n
                                             login_url=external_url("portal.login"))
     with write_transaction(session):
         queue_email(session, notice, partner_id=partner.id)
-        audit.record(session, partner_id=partner.id, member=by, action="team.invite",
+        audit.record(session, partner_id=row_id(partner), member=by, action="team.invite",
                      subject_type="team_member", subject_id="", summary=f"Invited {email} as {role}")
     return email
 
@@ -152,8 +153,8 @@ def resend_invite(session: Session, *, partner: Partner, member: TeamMember, by:
         session.add(member)
         sign_in_sessions.end_all(session, team_member_id=member.id)
         queue_email(session, _invite_email(partner, member, temporary_password, by), partner_id=partner.id)
-        audit.record(session, partner_id=partner.id, member=by, action="team.resend_invite",
-                     subject_type="team_member", subject_id=member.id, summary=f"New temporary password sent to {member.email}")
+        audit.record(session, partner_id=row_id(partner), member=by, action="team.resend_invite",
+                     subject_type="team_member", subject_id=row_id(member), summary=f"New temporary password sent to {member.email}")
     return member
 
 
@@ -176,12 +177,14 @@ def change_role(session: Session, *, partner: Partner, member: TeamMember, role:
         before = member.role
         member.role = role
         session.add(member)
-        audit.record(session, partner_id=partner.id, member=by, action="team.change_role", subject_type="team_member",
-                     subject_id=member.id, summary=f"{member.email}: {before} → {role}", details={"from": before, "to": role})
+        audit.record(session, partner_id=row_id(partner), member=by, action="team.change_role", subject_type="team_member",
+                     subject_id=row_id(member), summary=f"{member.email}: {before} → {role}", details={"from": before, "to": role})
     return member
 
 
 def set_member_active(session: Session, *, partner: Partner, member: TeamMember, active: bool, by: TeamMember) -> TeamMember:
+    if not active and member.id == by.id:
+        raise InvalidInput("You can't deactivate yourself.", field="member")
     with write_transaction(session):
         session.refresh(member)
         if member.is_active == active:
@@ -192,8 +195,8 @@ def set_member_active(session: Session, *, partner: Partner, member: TeamMember,
         member.session_epoch += 1  # a deactivated member is signed out everywhere at once
         session.add(member)
         sign_in_sessions.end_all(session, team_member_id=member.id)
-        audit.record(session, partner_id=partner.id, member=by, action="team.reactivate" if active else "team.deactivate",
-                     subject_type="team_member", subject_id=member.id, summary=member.email)
+        audit.record(session, partner_id=row_id(partner), member=by, action="team.reactivate" if active else "team.deactivate",
+                     subject_type="team_member", subject_id=row_id(member), summary=member.email)
     return member
 
 
@@ -204,7 +207,7 @@ def authenticate(session: Session, *, email: str, password: str) -> TeamMember:
     except InvalidInput:
         email = ""
     member = find_member(session, email) if email else None
-    if not verify_password(member.password_hash if member else None, password or "") or not member.is_active:
+    if not verify_password(member.password_hash if member else None, password or "") or member is None or not member.is_active:
         raise InvalidCredentials(WRONG_CREDENTIALS)
     if member.must_change_password and member.temporary_password_expires_at and member.temporary_password_expires_at < utcnow():
         raise TemporaryPasswordExpired("Your temporary password has expired. Ask an admin of your team to send a new one.")
@@ -236,7 +239,7 @@ def signed_in_member(session: Session, *, member_id: int, epoch: int, token: str
     """
     row = session.exec(
         select(TeamMember, SignInSession)
-        .join(SignInSession, SignInSession.team_member_id == TeamMember.id)
+        .join(SignInSession, col(SignInSession.team_member_id) == TeamMember.id)
         .where(TeamMember.id == member_id, SignInSession.token_hash == sign_in_sessions.hash_of(token))
     ).first()
     if row is None:
@@ -270,5 +273,12 @@ def set_password(
         session.add(member)
         sign_in_sessions.end_all(session, team_member_id=member.id, keeping=current_sign_in)
         audit.record(session, partner_id=member.partner_id, member=member, action="team.set_password",
-                     subject_type="team_member", subject_id=member.id, summary="Chose a new password")
+                     subject_type="team_member", subject_id=row_id(member), summary="Chose a new password")
     return member
+
+
+def team_partner(session: Session, member: TeamMember) -> Partner:
+    """The partner whose team `member` is on."""
+    partner = session.get(Partner, member.partner_id)
+    assert partner is not None  # a foreign key
+    return partner

@@ -2,68 +2,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 
-from babel.numbers import format_currency
 from flask import Flask, current_app, render_template, request, session
 from flask_wtf.csrf import CSRFError
 
 from app.db import db_session
 from app.domain.errors import NotFound
-from app.domain.money import Money
 from app.extensions import login_manager
-from app.models import Consumer
+from app.look import published_look
+from app.pages import CONTENT_SECURITY_POLICY, format_money
 from app.services import consumer_auth
-from app.services.branding import published_look
-
-
-def format_money(value: Money) -> str:
-    return _format_minor(value.amount, value.currency)
-
-
-@lru_cache(maxsize=4096)
-def _format_minor(amount: int, currency: str) -> str:
-    """Babel's formatting is slow (~50 µs) and pure: the same amount always reads the same."""
-    return format_currency(Money(amount, currency).to_decimal(), currency, locale="en_US")
-
-
-# No inline script or style anywhere: pages take their look from stylesheets (the partner's colours from
-# a per-partner one), htmx's own indicator <style> is turned off in base.html. Frames only from this site
-# (the portal's branding preview). A view may send its own, stricter or looser, policy instead.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "object-src 'none'",
-    "frame-ancestors 'self'",
-    "form-action 'self'",
-    "base-uri 'self'",
-])
-# An email shown in a frame on this site: inline styles are how emails are written; nothing else runs.
-EMAIL_DOCUMENT_POLICY = "; ".join([
-    "default-src 'none'",
-    "style-src 'unsafe-inline'",
-    "img-src 'self' data:",
-    "frame-ancestors 'self'",
-    "form-action 'none'",
-    "base-uri 'none'",
-])
-
-
-def wants_partial() -> bool:
-    """Whether to answer with a partial rather than the whole page.
-
-    Only for htmx's own requests (hx-get and friends): a boosted link or form swaps the whole
-    body, and a history restore after a cache miss needs the whole page too. Views that serve
-    both from one URL must also send `Vary: HX-Request`.
-    """
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
-    )
 
 
 def consumer_login_id(user_id: str | None) -> tuple[int, int] | None:
@@ -87,10 +35,10 @@ def store_sign_in_token() -> str | None:
 
 
 def register_web(app: Flask) -> None:
-    from app.web import dev, orders, site, store  # noqa: F401  (orders adds its routes to the store blueprint)
+    from app.web import dev, site, store
 
     app.register_blueprint(site.bp)
-    app.register_blueprint(store.bp)
+    store.register_store(app)  # imports every module of app/web/store/, each adding its views to the store blueprint
     if app.extensions["settings"].outbox_enabled:
         app.register_blueprint(dev.bp)
 
@@ -108,16 +56,8 @@ def register_web(app: Flask) -> None:
         if parsed is None:
             return None
         identifier, epoch = parsed
-        # In the store the consumer came with the partner (one query): then `get` finds them in the session.
-        consumer = db_session().get(Consumer, identifier)
-        # A password change bumps the epoch: sessions from before it load nobody.
-        if consumer is None or consumer.session_epoch != epoch:
-            return None
-        # Only with a live sign-in session (read in that same query): signed out, idle or too old, a copy
-        # of this cookie loads nobody.
-        if not consumer_auth.sign_in_is_live(db_session(), consumer=consumer, token=store_sign_in_token()):
-            return None
-        return consumer
+        # In the store the consumer came with the partner (one query): then they are found in the session.
+        return consumer_auth.signed_in_consumer(db_session(), consumer_id=identifier, epoch=epoch, token=store_sign_in_token())
 
     @app.errorhandler(404)
     @app.errorhandler(NotFound)

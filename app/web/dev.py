@@ -5,12 +5,11 @@ temporary passwords, reset links and gift cards.
 """
 import ipaddress
 
-from flask import Blueprint, abort, current_app, render_template, request
-from sqlmodel import select
+from flask import Blueprint, abort, render_template, request
 
 from app.db import db_session
-from app.models import EmailMessage
-from app.web import CONTENT_SECURITY_POLICY
+from app.pages import CONTENT_SECURITY_POLICY
+from app.services import emails as email_service
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
@@ -43,21 +42,14 @@ def this_machine_only():
 
 @bp.get("/outbox")
 def outbox():
-    emails = db_session().exec(select(EmailMessage).order_by(EmailMessage.id.desc()).limit(100)).all()
-    return render_template("dev/outbox.html", emails=emails)
+    return render_template("dev/outbox.html", emails=email_service.latest_emails(db_session(), limit=100))
 
 
 @bp.get("/outbox/<int:email_id>")
 def outbox_email(email_id: int):
-    email = db_session().get(EmailMessage, email_id)
+    email = email_service.sent_email(db_session(), email_id)
     if email is None:
         return render_template("errors/error.html", title="Not found", message="No such email."), 404
-    encryptor = current_app.extensions["encryptor"]
-    page = render_template(
-        "dev/email.html",
-        email=email,
-        html=encryptor.decrypt(email.html_encrypted),
-        text=encryptor.decrypt(email.text_encrypted),
-    )
+    page = render_template("dev/email.html", email=email.message, html=email.html, text=email.text)
     # The email sits in a srcdoc frame, which inherits this page's policy: let its inline styles apply.
     return page, {"Content-Security-Policy": CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")}

@@ -372,7 +372,7 @@ def test_another_partners_customer_is_404_not_found_and_untouched(client, sessio
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.signed], ids=lambda r: f"{r.method} {r.path}")
 def test_every_signed_endpoint_refuses_an_unsigned_request_with_the_seeds_403(client, tenant, route):
     _partner, _credentials, consumer = tenant
-    path = URL_PREFIX + route.path.format(customerId=consumer.id, webhookId=1, publicId="ord_0123456789abcdef")
+    path = URL_PREFIX + route.path.format(customerId=consumer.id, webhookId=1, campaignId=1, publicId="ord_0123456789abcdef")
     response = client.open(path, method=route.method, data=b"{}", headers={"Content-Type": "application/json"})
     assert response.status_code == 403
     assert decoded(response) == {

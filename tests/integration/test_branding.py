@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 from sqlmodel import select
 
+from app.domain.errors import InvalidInput
 from app.models import AuditEvent, BrandingVersion, Consumer, Partner
 from app.services import branding
-from app.web import CONTENT_SECURITY_POLICY
+from app.pages import CONTENT_SECURITY_POLICY
 from tests.conftest import body_html
 from tests.integration.conftest import StoreBrowser, page, redirect_path, reload
 
@@ -552,3 +553,41 @@ def test_the_branding_page_lists_versions_and_the_live_panel_switches_preview_pa
     saved = page(save(admin, store_name="Kept Page Store", preview_page="welcome"))
     assert re.search(r'src="/portal/branding/preview/welcome\?v=\d{6,}"', saved)
     assert "Draft version 1, saved" in saved
+
+
+# --- the use cases, without the portal ------------------------------------------------------
+
+
+def test_each_branding_change_is_one_service_call_that_records_who_made_it(app, session, store, make_team_member):
+    """The services own the change and its audit row (issue #15): no view has to remember either."""
+    partner, member = store.partner, make_team_member(store.partner, "admin")
+
+    draft, changed = branding.update_draft(session, partner=partner, fields={"store_name": "Service Store"}, by=member)
+    assert changed == {"store_name": "Service Store"} and draft.created_by_id == member.id
+    branding.update_draft(session, partner=partner, fields={"store_name": "Service Store"}, by=member)  # nothing new
+    branding.upload_logo(session, partner=partner, data=image_bytes(), filename="mark.png", by=member)
+    branding.remove_logo(session, partner=partner, by=member)
+    published = branding.publish(session, partner=partner, by=member)
+    source, again = branding.restore(session, partner=partner, version_id=published.id, by=member)
+    terms = branding.publish_terms(session, partner=partner, body="Be kind.", by=member)
+
+    assert (source.id, again.status) == (published.id, "draft") and terms.body == "Be kind."
+    events = session.exec(
+        select(AuditEvent).where(AuditEvent.partner_id == partner.id, AuditEvent.team_member_id == member.id).order_by(AuditEvent.id)
+    ).all()
+    assert [e.action for e in events] == [
+        "branding.draft", "branding.logo", "branding.logo_removed", "branding.publish", "branding.restore", "terms.publish"
+    ]
+    assert '"filename": "mark.png"' in events[1].details
+    assert events[3].summary == f"Branding version {published.version} published"
+    editor = branding.editor(session, reload(session, Partner, partner.id))
+    assert editor.draft.id == again.id and not editor.unpublished and editor.terms.version == terms.version
+
+
+def test_a_refused_branding_change_records_nothing(app, session, store, make_team_member):
+    partner, member = store.partner, make_team_member(store.partner, "admin")
+    with pytest.raises(InvalidInput):
+        branding.update_draft(session, partner=partner, fields={"primary_color": "red-ish"}, by=member)
+    with pytest.raises(InvalidInput):
+        branding.publish(session, partner=partner, by=member)  # nothing to publish
+    assert [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id)).all()] == ["team.invite"]

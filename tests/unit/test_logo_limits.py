@@ -8,8 +8,8 @@ import zlib
 import pytest
 from PIL import Image, ImageFile
 
+from app.domain import uploaded_logos
 from app.domain.errors import InvalidInput
-from app.services import branding
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -40,7 +40,7 @@ def test_a_png_whose_header_claims_too_many_pixels_gets_a_clear_error_without_be
     assert len(data) < 200
     refuse_to_decode(monkeypatch)
     with pytest.raises(InvalidInput) as refused:
-        branding.clean_logo(data)
+        uploaded_logos.clean_logo(data)
     assert refused.value.field == "logo"
     assert "it can be at most 4096×4096 (16.8 megapixels)" in refused.value.message
     assert "isn't one" not in refused.value.message  # a size problem, not "not an image"
@@ -48,16 +48,16 @@ def test_a_png_whose_header_claims_too_many_pixels_gets_a_clear_error_without_be
 
 def test_a_logo_of_exactly_the_limit_is_not_refused_for_its_size():
     with pytest.raises(InvalidInput) as refused:
-        branding.clean_logo(png_claiming(4096, 4096))  # passes the size check; its data is only 8×8, so it is broken
+        uploaded_logos.clean_logo(png_claiming(4096, 4096))  # passes the size check; its data is only 8×8, so it is broken
     assert "at most 4096×4096" not in refused.value.message
 
 
 def test_pillows_own_guard_is_set_to_the_logo_limit():
-    assert Image.MAX_IMAGE_PIXELS == branding.LOGO_MAX_PIXELS == 4096 * 4096
+    assert Image.MAX_IMAGE_PIXELS == uploaded_logos.LOGO_MAX_PIXELS == 4096 * 4096
 
 
 def test_an_ordinary_logo_is_still_accepted():
     out = io.BytesIO()
     Image.new("RGB", (600, 200), "#1f6feb").save(out, format="PNG")
-    logo = branding.clean_logo(out.getvalue())
+    logo = uploaded_logos.clean_logo(out.getvalue())
     assert (logo.width, logo.height) == (480, 160)

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from flask import Response, g, redirect, render_template, request, url_for
-from sqlmodel import select
 
 from app.db import db_session
 from app.domain.errors import DomainError
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
 from app.extensions import limiter
-from app.models import Account, Brand, Entry, Order, Transaction
+from app.models import Brand, Order
 from app.services import catalog, consumers, csv_export, orders
 from app.web.store import bp
 
@@ -148,49 +147,13 @@ def reveal_card(public_id: str):
 
 @bp.get("/orders")
 def order_history():
-    session = db_session()
-    rows = session.exec(
-        select(Order, Brand).join(Brand, Brand.id == Order.brand_id).where(Order.consumer_id == g.consumer.id).order_by(Order.id.desc()).limit(200)
-    ).all()
-    return render_template("store/orders.html", rows=[(o, b, Money(o.card_value, o.currency), Money(o.price, o.currency)) for o, b in rows])
-
-
-def _statement_rows():
-    """The consumer's wallet transactions, oldest first, each with the balance after it."""
-    session = db_session()
-    wallet_ids = [a.id for a in session.exec(select(Account).where(Account.consumer_id == g.consumer.id)).all()]
-    if not wallet_ids:
-        return []
-    lines = session.exec(
-        select(Transaction, Entry.amount, Account.currency, Account.kind)
-        .join(Entry, Entry.transaction_id == Transaction.id)
-        .join(Account, Account.id == Entry.account_id)
-        .where(Entry.account_id.in_(wallet_ids))
-        .order_by(Transaction.id, Entry.id)
-    ).all()
-    order_ids = {t.order_id for t, *_ in lines if t.order_id}
-    public_ids = dict(session.exec(select(Order.id, Order.public_id).where(Order.id.in_(order_ids))).all()) if order_ids else {}
-    rows, running = [], {}
-    for transaction, amount, currency, kind in lines:
-        running[currency] = running.get(currency, 0) + amount
-        rows.append(
-            {
-                "date": transaction.created_at,
-                "type": transaction.type,
-                "status": transaction.status,
-                "memo": transaction.memo,
-                "balance_kind": kind,
-                "amount": Money(amount, currency),
-                "balance": Money(running[currency], currency),
-                "order": public_ids.get(transaction.order_id),
-            }
-        )
-    return rows
+    return render_template("store/orders.html", rows=consumers.order_history(db_session(), g.consumer))
 
 
 @bp.get("/statement")
 def statement():
-    return render_template("store/statement.html", rows=list(reversed(_statement_rows())))
+    """The consumer's statement, newest first: each movement with their balance in its currency after it."""
+    return render_template("store/statement.html", lines=list(reversed(consumers.statement(db_session(), g.consumer))))
 
 
 STATEMENT_COLUMNS = ["date", "type", "status", "balance", "amount", "currency", "balance_after", "order", "memo"]
@@ -200,17 +163,17 @@ STATEMENT_COLUMNS = ["date", "type", "status", "balance", "amount", "currency", 
 def statement_csv():
     rows = [
         [
-            row["date"].strftime("%Y-%m-%d %H:%M:%S"),
-            row["type"],
-            row["status"],
-            row["balance_kind"],
-            row["amount"].to_decimal(),
-            row["amount"].currency,
-            row["balance"].to_decimal(),
-            row["order"] or "",
-            row["memo"],
+            line.transaction.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            line.transaction.type,
+            line.transaction.status,
+            line.wallet,
+            line.amount.to_decimal(),
+            line.amount.currency,
+            line.total_after.to_decimal(),
+            line.order_public_id or "",
+            line.transaction.memo,
         ]
-        for row in _statement_rows()
+        for line in consumers.statement(db_session(), g.consumer)
     ]
     return Response(
         csv_export.csv_text([STATEMENT_COLUMNS, *rows]),

@@ -1,4 +1,4 @@
-"""The store and its emails as they would look with a draft: the real templates, for the portal's preview.
+"""The store and its emails as they would look with a draft: the real templates, for the branding editor's preview.
 
 Nobody is signed in to the store here, so a sample consumer with a sample wallet stands in; the
 catalog is the partner's own (or one sample gift card when it is empty). Nothing is saved.
@@ -18,13 +18,13 @@ from app.domain.logos import brand_logo_svg
 from app.domain.money import Money
 from app.emails import build_gift_card_email, build_welcome_email
 from app.links import external_url
+from app.look import Look
 from app.models import Brand, Consumer, Order, PartnerBrand
 from app.providers import IssuedCard
 from app.services import catalog, orders
-from app.services.branding import Look
 from app.services.catalog import Offer
+from app.services.catalog_search import CATALOG_PAGE_SIZE, CatalogSearch, amount_choice
 from app.services.consumers import Wallet
-from app.web import store
 
 PAGES = {
     "home": "Store: home",
@@ -79,7 +79,7 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
     partner = look.partner
     consumer, wallets = sample_consumer(partner), sample_wallets(partner)
     currency = wallets[0].currency
-    results = catalog.browse(session, partner, currency=currency, per_page=store.CATALOG_PAGE_SIZE)
+    results = catalog.browse(session, partner, currency=currency, per_page=CATALOG_PAGE_SIZE)
     offer = results.offers[0] if results.offers else sample_offer(partner, currency)
     with _in_store(partner):
         if page == "welcome":
@@ -99,8 +99,8 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
         )
         if page == "home":
             if not results.offers:
-                results = catalog.CatalogPage([offer], 1, 1, store.CATALOG_PAGE_SIZE)
-            search = store.CatalogSearch()
+                results = catalog.CatalogPage([offer], 1, 1, CATALOG_PAGE_SIZE)
+            search = CatalogSearch()
             tiles = Markup(render_template("store/_catalog.html", results=results, search=search, **context))
             return render_template(
                 "store/home.html", catalog=tiles, search=search, sorts=catalog.SORTS,
@@ -108,7 +108,7 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
             )
         if page == "brand":
             return render_template(
-                "store/brand.html", offer=offer, choice=store._amount_choice(offer, None, wallets), checkout_ready=True, **context
+                "store/brand.html", offer=offer, choice=amount_choice(offer, None, wallets), **context
             )
         if page == "checkout":
             fields = {
