@@ -45,12 +45,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     mask_reset_tokens_in_logs(app)
 
-    from app import models  # noqa: F401  (registers tables)
-    from app import tasks  # noqa: F401  (declares the queued tasks, which init_queue binds)
+    from app import (
+        models,  # noqa: F401  (registers tables)
+        tasks,  # noqa: F401  (declares the queued tasks, which init_queue binds)
+    )
     from app.db import close_db_session, make_engine, reads_engine
     from app.extensions import csrf, htmx, limiter, login_manager, mail
-    from app.queue import init_queue, start_in_process_worker
     from app.providers.simulated import SimulatedProvider
+    from app.queue import init_queue, start_in_process_worker
     from app.security import Encryptor, password_hasher
 
     app.extensions["db_engine"] = make_engine(settings.DATABASE_URL)
@@ -80,7 +82,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_portal(app)
 
-    from app.api import URL_PREFIX as API_PREFIX, register_api
+    from app.api import URL_PREFIX as API_PREFIX
+    from app.api import register_api
 
     register_api(app)
 

@@ -165,20 +165,20 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _random_secrets_in_tests(self) -> "Settings":
+    def _random_secrets_in_tests(self) -> Settings:
         if self.APP_ENV == "test":
             self.SECRET_KEY = self.SECRET_KEY or _random_for_this_process("SECRET_KEY")
             self.ENCRYPTION_KEYS = self.ENCRYPTION_KEYS or _random_for_this_process("ENCRYPTION_KEYS")
         return self
 
     @model_validator(mode="after")
-    def _argon2_memory_for_its_lanes(self) -> "Settings":
+    def _argon2_memory_for_its_lanes(self) -> Settings:
         if self.ARGON2_MEMORY_COST_KIB < 8 * self.ARGON2_PARALLELISM:
             raise ValueError("ARGON2_MEMORY_COST_KIB must be at least 8 × ARGON2_PARALLELISM (Argon2's minimum)")
         return self
 
     @model_validator(mode="after")
-    def _refuse_unsafe_defaults_in_production(self) -> "Settings":
+    def _refuse_unsafe_defaults_in_production(self) -> Settings:
         if self.APP_ENV == "production":
             problems = []
             if len(self.SECRET_KEY) < 32 or is_published_secret(self.SECRET_KEY):
@@ -195,7 +195,7 @@ class Settings(BaseSettings):
                 raise ValueError("Unsafe production settings: " + "; ".join(problems))
         return self
 
-    def with_instance_secrets(self) -> "Settings":
+    def with_instance_secrets(self) -> Settings:
         """Development: the secrets not given, from the instance folder (made there on the first start)."""
         if self.APP_ENV != "development":
             return self

@@ -17,13 +17,14 @@ import fcntl
 import os
 import threading
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from flask import current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
@@ -87,7 +88,7 @@ class SqliteWriters:
                     fcntl.flock(self._file(), fcntl.LOCK_UN)
 
 
-_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, SqliteWriters]" = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, SqliteWriters] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -115,7 +116,7 @@ def reads_engine(writes: Engine) -> Engine:
     return reads
 
 
-_WRITES_ENGINE: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+_WRITES_ENGINE: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def db_session() -> Session:

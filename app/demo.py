@@ -9,13 +9,13 @@ from sqlmodel import select
 
 from app.clock import utcnow
 from app.db import db_session, write_transaction
+from app.demo_brands import DEMO_BRANDS
 from app.domain.money import Money
 from app.links import external_url
-from app.demo_brands import DEMO_BRANDS
 from app.models import Brand, Campaign, CampaignMember, Partner, PartnerBrand
+from app.pages import format_money
 from app.security import hash_password, new_temporary_password
 from app.services import campaigns, catalog, consumers, partners, team
-from app.pages import format_money
 
 DEMO_SLUG = "acme"
 DEMO_EMAIL = "alex@example.com"

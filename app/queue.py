@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask, current_app
 from huey import MemoryHuey, RedisHuey, SqliteHuey

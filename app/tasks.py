@@ -4,9 +4,9 @@ from __future__ import annotations
 from huey import crontab
 from huey.exceptions import RetryTask
 
-from app.queue import periodic_task, task
 from app.db import db_session
 from app.models import Partner
+from app.queue import periodic_task, task
 from app.services import bulk_upload, campaigns, consumer_auth, emails, orders, webhooks
 
 

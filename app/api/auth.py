@@ -39,13 +39,13 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from app.clock import utcnow
-from app.db import db_session, write_transaction
-from app.models import ApiKey, Partner
-from app.security import SIGNATURE_VERSIONS, constant_time_equals, request_signature, string_to_sign, token_hash
 from app.api import bp
 from app.api.responses import json_response
+from app.clock import utcnow
+from app.db import db_session, write_transaction
 from app.extensions import limiter
+from app.models import ApiKey, Partner
+from app.security import SIGNATURE_VERSIONS, constant_time_equals, request_signature, string_to_sign, token_hash
 
 log = logging.getLogger(__name__)
 

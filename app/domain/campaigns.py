@@ -10,10 +10,11 @@ soonest, one without an end last, then the older campaign), then the general bal
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from app.domain.errors import DomainError, InvalidInput
 from app.domain.money import Money

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
 
@@ -15,7 +15,7 @@ MAX_AMOUNT_TEXT = 32
 MAX_MAJOR_DIGITS = 12  # up to 999,999,999,999 in major units
 
 
-@lru_cache(maxsize=None)
+@cache
 def normalize_currency(code: str) -> str:
     """'usd' -> 'USD'; raises InvalidInput for anything that is not an ISO currency."""
     if not isinstance(code, str):
@@ -26,7 +26,7 @@ def normalize_currency(code: str) -> str:
     return upper
 
 
-@lru_cache(maxsize=None)
+@cache
 def minor_digits(currency: str) -> int:
     return get_currency_precision(normalize_currency(currency))
 
@@ -42,11 +42,11 @@ class Money:
         object.__setattr__(self, "currency", normalize_currency(self.currency))
 
     @classmethod
-    def zero(cls, currency: str) -> "Money":
+    def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 
     @classmethod
-    def parse(cls, value: str | int | Decimal, currency: str, *, field: str = "amount") -> "Money":
+    def parse(cls, value: str | int | Decimal, currency: str, *, field: str = "amount") -> Money:
         """Parse a major-unit amount ('12.50', Decimal('12.5'), 12) exactly.
 
         More decimals than the currency has, or anything not a finite number, is refused.
@@ -74,43 +74,43 @@ class Money:
     def to_decimal(self) -> Decimal:
         return Decimal(self.amount).scaleb(-minor_digits(self.currency))
 
-    def _same(self, other: "Money") -> None:
+    def _same(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise TypeError("can only combine Money with Money")
         if other.currency != self.currency:
             raise ValueError(f"currencies do not mix: {self.currency} and {other.currency}")
 
-    def __add__(self, other: "Money") -> "Money":
+    def __add__(self, other: Money) -> Money:
         self._same(other)
         return Money(self.amount + other.amount, self.currency)
 
-    def __sub__(self, other: "Money") -> "Money":
+    def __sub__(self, other: Money) -> Money:
         self._same(other)
         return Money(self.amount - other.amount, self.currency)
 
-    def __neg__(self) -> "Money":
+    def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
-    def __lt__(self, other: "Money") -> bool:
+    def __lt__(self, other: Money) -> bool:
         self._same(other)
         return self.amount < other.amount
 
-    def __le__(self, other: "Money") -> bool:
+    def __le__(self, other: Money) -> bool:
         self._same(other)
         return self.amount <= other.amount
 
-    def __gt__(self, other: "Money") -> bool:
+    def __gt__(self, other: Money) -> bool:
         self._same(other)
         return self.amount > other.amount
 
-    def __ge__(self, other: "Money") -> bool:
+    def __ge__(self, other: Money) -> bool:
         self._same(other)
         return self.amount >= other.amount
 
     def __bool__(self) -> bool:
         return self.amount != 0
 
-    def percent(self, percent: Decimal | int | str) -> "Money":
+    def percent(self, percent: Decimal | int | str) -> Money:
         """`percent` % of this amount, rounded down to a whole minor unit (bonuses round down)."""
         share = (Decimal(self.amount) * Decimal(str(percent)) / 100).to_integral_value(rounding=ROUND_DOWN)
         return Money(int(share), self.currency)

@@ -15,7 +15,7 @@ class SessionLimits:
     lifetime: timedelta  # this long after signing in the session ends, however busy
 
     @classmethod
-    def from_settings(cls, *, idle_minutes: int, max_hours: int) -> "SessionLimits":
+    def from_settings(cls, *, idle_minutes: int, max_hours: int) -> SessionLimits:
         return cls(idle=timedelta(minutes=idle_minutes), lifetime=timedelta(hours=max_hours))
 
 

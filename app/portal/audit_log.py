@@ -5,9 +5,9 @@ from flask import render_template, request
 
 from app.db import db_session
 from app.domain.paging import page_number
+from app.pages import wants_partial
 from app.portal import current_partner, portal_route
 from app.services import audit
-from app.pages import wants_partial
 
 PAGE_SIZE = 50
 

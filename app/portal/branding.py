@@ -8,7 +8,8 @@ Anyone on the team may look; only admins change anything.
 from __future__ import annotations
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
-from werkzeug.exceptions import NotFound as HttpNotFound, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound as HttpNotFound
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.db import db_session
 from app.domain.branding import FIELDS

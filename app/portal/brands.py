@@ -9,10 +9,10 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from app.db import db_session
 from app.domain.errors import InvalidInput
 from app.domain.paging import page_number
+from app.pages import wants_partial
 from app.portal import current_member, current_partner, portal_route
 from app.services import catalog
 from app.services.catalog import BrandForm, BrandLine
-from app.pages import wants_partial
 
 PAGE_SIZE = 25
 ENABLED_FILTERS = {"yes": "Offered", "no": "Not offered"}
@@ -27,7 +27,7 @@ class BrandSearch:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args) -> "BrandSearch":
+    def from_args(cls, args) -> BrandSearch:
         enabled = args.get("enabled", "")
         return cls(
             q=args.get("q", "").strip()[:80],

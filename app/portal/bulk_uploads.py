@@ -11,9 +11,9 @@ from app.domain.errors import DomainError
 from app.domain.money import Money
 from app.domain.paging import page_number
 from app.models import BulkUpload, BulkUploadRow
+from app.pages import wants_partial
 from app.portal import current_member, current_partner, portal_route
 from app.services import bulk_upload as bulk
-from app.pages import wants_partial
 
 UPLOADS_PER_PAGE = 20
 ROWS_PER_PAGE = 50

@@ -16,12 +16,12 @@ from app.domain.errors import DomainError
 from app.domain.money import Money
 from app.domain.paging import page_number
 from app.models import Consumer
+from app.pages import format_money, wants_partial
 from app.portal import current_member, current_partner, portal_route
 from app.services import consumers as consumer_service
 from app.services.funds import add_or_remove_funds, partner_consumer
 from app.services.orders import new_idempotency_key
 from app.services.partners import partner_funds
-from app.pages import format_money, wants_partial
 
 PAGE_SIZE = 25
 STATUSES = ("active", "inactive")
@@ -41,7 +41,7 @@ class ConsumerSearch:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args) -> "ConsumerSearch":
+    def from_args(cls, args) -> ConsumerSearch:
         status = args.get("status", "")
         return cls(
             q=args.get("q", "").strip()[:120],
@@ -109,11 +109,11 @@ class FundsForm:
     idempotency_key: str = ""
 
     @classmethod
-    def fresh(cls, currency: str) -> "FundsForm":
+    def fresh(cls, currency: str) -> FundsForm:
         return cls(currency=currency, idempotency_key=new_idempotency_key())
 
     @classmethod
-    def from_request(cls) -> "FundsForm":
+    def from_request(cls) -> FundsForm:
         form = request.form
         return cls(**{key: form.get(key, "").strip()[:200] for key in ("direction", "amount", "currency", "reason", "idempotency_key")})
 

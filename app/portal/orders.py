@@ -7,9 +7,9 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from app.db import db_session
 from app.domain.errors import DomainError, InvalidInput
 from app.domain.paging import page_number
+from app.pages import wants_partial
 from app.portal import current_member, current_partner, portal_route
 from app.services import order_support
-from app.pages import wants_partial
 
 
 @portal_route("/orders", role="viewer")

@@ -6,9 +6,9 @@ from flask import Response, make_response, render_template, request
 from app.db import db_session
 from app.domain.errors import InvalidInput
 from app.domain.paging import page_number
+from app.pages import wants_partial
 from app.portal import current_partner, portal_route
 from app.services import reports
-from app.pages import wants_partial
 
 
 def _list(filter, error: str | None):

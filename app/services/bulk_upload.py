@@ -276,7 +276,7 @@ class Known:
     wallets: set[tuple[int, str]]  # (consumer id, currency)
 
     @classmethod
-    def load(cls, session: Session, partner: Partner, emails: set[str]) -> "Known":
+    def load(cls, session: Session, partner: Partner, emails: set[str]) -> Known:
         if not emails:
             return cls({}, set())
         found = session.exec(

@@ -26,12 +26,14 @@ first result and moves nothing; the same key for a different request is refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NoReturn, Sequence, cast
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import CursorResult, bindparam, case, update
+from sqlalchemy import CursorResult, Select, bindparam, case, update
+from sqlalchemy import select as sa_select  # typed for any number of columns (sqlmodel's for at most 4)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -860,14 +862,15 @@ _LISTED_BRAND_NAMES = (
     .scalar_subquery()
 )
 # Built once, columns not entities (the store's header runs it on every page for a consumer with campaign money).
-_CONSUMER_CAMPAIGN_BALANCES = (
-    select(Campaign.id, Campaign.name, Campaign.currency, Campaign.brand_slugs, Campaign.categories, Campaign.status,
-           Campaign.starts_at, Campaign.ends_at, Campaign.priority, col(Account.id).label("account_id"), Account.balance,
-           _LISTED_BRAND_NAMES.label("listed"))
+_CONSUMER_CAMPAIGN_BALANCES: Select[*tuple[Any, ...]] = (
+    sa_select(col(Campaign.id), col(Campaign.name), col(Campaign.currency), col(Campaign.brand_slugs),
+              col(Campaign.categories), col(Campaign.status), col(Campaign.starts_at), col(Campaign.ends_at),
+              col(Campaign.priority), col(Account.id).label("account_id"), col(Account.balance),
+              _LISTED_BRAND_NAMES.label("listed"))
     .join(CampaignMember, col(CampaignMember.campaign_id) == Campaign.id)
     .join(Account, col(Account.id) == CampaignMember.account_id)
-    .where(CampaignMember.consumer_id == bindparam("consumer_id"), col(CampaignMember.removed_at).is_(None),
-           Campaign.status != CampaignStatus.ENDED.value)
+    .where(col(CampaignMember.consumer_id) == bindparam("consumer_id"), col(CampaignMember.removed_at).is_(None),
+           col(Campaign.status) != CampaignStatus.ENDED.value)
 )
 
 

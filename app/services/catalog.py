@@ -1,11 +1,12 @@
 """The catalog as one partner's consumers see it: enabled brands with price and bonus."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Protocol, Sequence, cast
+from typing import Protocol, cast
 
 from sqlalchemy import and_, bindparam, event, false, func, or_, true
 from sqlmodel import Session, col, select
@@ -406,7 +407,7 @@ class BrandForm:
         return [field.name for field in fields(cls)]
 
     @classmethod
-    def of(cls, settings: PartnerBrand | None, currency: str) -> "BrandForm":
+    def of(cls, settings: PartnerBrand | None, currency: str) -> BrandForm:
         if settings is None:
             return cls()
         moment = lambda value: value.astimezone(UTC).strftime(DATE_FORMAT) if value else ""  # noqa: E731

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Any, Callable, Hashable
+from typing import Any
 
 from flask import current_app
 

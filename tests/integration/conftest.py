@@ -14,6 +14,7 @@ from app.db import db_session
 from app.services import consumer_auth
 from app.services.ledger import ledger_problems
 from tests.conftest import temporary_password_in
+from tests.integration.api_client import partner_with_key  # noqa: F401  (a fixture: every API test module may ask for it)
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -17,12 +17,11 @@ from sqlmodel import func, select
 from app.models import ApiKey, AuditEvent, Brand, Campaign, CampaignMember, Consumer, PartnerBrand, WebhookDelivery
 from app.security import token_hash
 from app.services import catalog, consumers, partners
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     call,
     failed,
     ok,
     partner_available,
-    partner_with_key,
 )
 from tests.integration.test_api_webhooks import Receiver
 

@@ -10,7 +10,7 @@ import pytest
 from app.db import write_transaction
 from app.domain.money import Money
 from app.services import catalog, partners
-from tests.integration.api_client import call, failed, ok, partner_with_key  # noqa: F401  (a fixture)
+from tests.integration.api_client import call, failed, ok
 
 
 @pytest.fixture

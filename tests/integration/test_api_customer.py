@@ -18,11 +18,10 @@ from app.db import write_transaction
 from app.domain.money import Money
 from app.models import Account, ApiKey, ApiSignatureSeen, Consumer, Transaction
 from app.services import partners
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     counts,
     decoded,
     generate_signature,
-    partner_with_key,
     seed_headers,
     seed_timestamp,
     sign,

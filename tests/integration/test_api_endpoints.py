@@ -20,14 +20,13 @@ from app.domain.ledger import TransactionType
 from app.domain.money import Money
 from app.models import Consumer, Transaction
 from app.services import funds, partners
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     call,
     counts,
     decoded,
     failed,
     ok,
     partner_available,
-    partner_with_key,
     wallet,
 )
 from tests.integration.conftest import reload
@@ -390,9 +389,12 @@ def test_the_openapi_document_is_public_3_1_json_listing_every_route(app, client
     document = json.loads(response.get_data(as_text=True))
     assert document["openapi"] == "3.1.0"
     served = set()
+
+    def camel(name: str) -> str:  # customer_id -> customerId
+        return re.sub(r"_(\w)", lambda m: m[1].upper(), name)
+
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("api."):
-            camel = lambda name: re.sub(r"_(\w)", lambda m: m[1].upper(), name)  # noqa: E731  customer_id -> customerId
             path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + camel(m[1]) + "}", rule.rule)
             served |= {(path, method.lower()) for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}

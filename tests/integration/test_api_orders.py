@@ -18,14 +18,13 @@ from app.models import Order, PartnerBrand, Transaction
 from app.services import catalog, orders
 from app.services.consumers import set_active
 from tests.conftest import body_text
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     call,
     counts,
     decoded,
     failed,
     ok,
     partner_available,
-    partner_with_key,
     seed_timestamp,
     sign,
     wallet,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.api import URL_PREFIX
-from tests.integration.api_client import call, counts, decoded, failed, ok, partner_with_key  # noqa: F401  (a fixture)
+from tests.integration.api_client import call, counts, decoded, failed, ok
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from app import create_app
 from app.api import URL_PREFIX
 from app.services import catalog
-from tests.integration.api_client import partner_with_key  # noqa: F401  (a fixture)
 
 CONFIG = schemathesis.Config.from_dict({
     "generation": {"mode": "all"},

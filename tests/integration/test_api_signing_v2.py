@@ -13,15 +13,14 @@ from app.api import URL_PREFIX
 from app.models import ApiKey, AuditEvent
 from app.security import string_to_sign
 from app.services import api_keys, partners
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     call,
     decoded,
     failed,
     ok,
-    partner_with_key,
     seed_headers,
-    sign_v2,
     seed_timestamp,
+    sign_v2,
     v2_headers,
 )
 from tests.integration.conftest import page, reload
@@ -110,7 +109,9 @@ def test_the_query_is_signed_in_sorted_order_whatever_order_it_is_sent_in(client
     # A signature over the query in the order sent, unsorted, is not v2's string.
     timestamp = seed_timestamp()
     to_sign = f"GET\n{path}\n{sent}\n{timestamp}\n{credentials.client_id}\n"
-    import base64, hashlib, hmac  # noqa: E401  (spelled out: the unsorted string, not the helper's)
+    import base64  # noqa: E401  (spelled out: the unsorted string, not the helper's)
+    import hashlib
+    import hmac
 
     unsorted = base64.b64encode(hmac.new(credentials.hmac_secret.encode(), to_sign.encode(), hashlib.sha256).digest()).decode()
     assert refused(client.get(f"{path}?{sent}", headers={**headers, "x-timestamp": timestamp, "x-signature": unsorted}))

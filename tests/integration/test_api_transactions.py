@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from app.services import catalog
-from tests.integration.api_client import call, counts, failed, ok, partner_with_key  # noqa: F401  (a fixture)
+from tests.integration.api_client import call, counts, failed, ok
 
 
 @pytest.fixture

@@ -23,12 +23,11 @@ from app.db import db_session, write_transaction
 from app.models import Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.services import catalog, webhooks
 from tests.conftest import build_app
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     call,
     counts,
     failed,
     ok,
-    partner_with_key,
 )
 
 ENCRYPTION_KEY = Fernet.generate_key().decode()  # shared with the production-like app below

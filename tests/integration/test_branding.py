@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from app.domain.errors import InvalidInput
 from app.models import AuditEvent, BrandingVersion, Consumer, Partner
-from app.services import branding
 from app.pages import CONTENT_SECURITY_POLICY
+from app.services import branding
 from tests.conftest import body_html
 from tests.integration.conftest import StoreBrowser, page, redirect_path, reload
 

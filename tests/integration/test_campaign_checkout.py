@@ -20,7 +20,7 @@ from app.domain.ledger import AccountKind
 from app.domain.money import Money
 from app.models import Account, Campaign, Consumer, Entry, Order, Partner
 from app.providers import ProviderError
-from app.services import campaigns, catalog, consumers, ledger, orders, partners
+from app.services import campaigns, catalog, ledger, orders, partners
 from tests.conftest import temporary_password_in
 from tests.integration.conftest import StoreBrowser, page, statements_run
 
@@ -434,7 +434,7 @@ def test_a_campaign_balance_costs_the_store_one_query_at_most(app, session, stor
         store.get("/wallet", headers={"HX-Request": "true"})
     with_campaign = len(seen)
     campaigns.remove_member(session, campaign=member.campaign, consumer_id=member.consumer.id)  # no campaign money left
-    store.partner.slug  # the test's own session reloads its copy of the partner here, not inside the request
+    _ = store.partner.slug  # the test's own session reloads its copy of the partner here, not inside the request
     with statements_run(app) as seen:
         store.get("/wallet", headers={"HX-Request": "true"})
     assert with_campaign == len(seen) + 1 == 2

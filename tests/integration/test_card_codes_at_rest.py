@@ -27,7 +27,7 @@ from app.providers import IssuedCard
 from app.providers.simulated import SimulatedProvider
 from app.services import catalog, order_support, orders
 from tests.conftest import body_html, body_text
-from tests.integration.api_client import call, ok, partner_with_key  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import call, ok
 from tests.integration.conftest import page, reload
 
 # The brand's redemption link template: the provider fills in the card's number and PIN.
@@ -72,8 +72,8 @@ def card_codes_at_rest(session, number: str, pin: str | None, caplog_text: str =
             continue
         keys = list(table.primary_key.columns)
         for n, row in enumerate(connection.execute(select(*keys, *columns)), start=1):
-            where = ", ".join(f"{key.name} {value}" for key, value in zip(keys, row)) or f"row {n}"
-            for column, value in zip(columns, row[len(keys):]):
+            where = ", ".join(f"{key.name} {value}" for key, value in zip(keys, row, strict=False)) or f"row {n}"
+            for column, value in zip(columns, row[len(keys):], strict=True):
                 if value is None:
                     continue
                 value = value if isinstance(value, str) else json.dumps(value, default=str)

@@ -10,8 +10,6 @@ from app.domain.money import Money
 from app.services import catalog
 
 
-
-
 def test_only_brands_the_partner_enabled_are_shown(session, make_partner, make_brand):
     partner, other = make_partner(), make_partner()
     shown, hidden, elsewhere = make_brand("Bluefin Sushi"), make_brand("Cobalt Coffee"), make_brand("Drift Cinema")

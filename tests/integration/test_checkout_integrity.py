@@ -20,11 +20,10 @@ from app.domain.ledger import TransactionType
 from app.domain.money import Money
 from app.models import Order, Transaction
 from app.services import catalog, funds
-from tests.integration.api_client import (  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration.api_client import (
     call,
     decoded,
     ok,
-    partner_with_key,
     seed_timestamp,
     sign,
     wallet,

@@ -7,8 +7,8 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
 from app.cli import migrate_to_latest
-from app.domain.money import Money
 from app.demo_brands import DEMO_BRANDS
+from app.domain.money import Money
 from app.models import ApiKey, Brand, Consumer, EmailMessage, PartnerBrand
 from app.security import token_hash
 from app.services import partners

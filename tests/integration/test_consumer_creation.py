@@ -4,10 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import func, select
 
+from app.db import db_session
 from app.domain.errors import DuplicateConsumer, InvalidInput, PartnerFundsTooLow
 from app.domain.ledger import AccountKind
 from app.domain.money import Money
-from app.db import db_session
 from app.models import Account, Consumer, EmailMessage, Entry, Partner, Transaction
 from app.services import consumers, ledger, partners
 from tests.conftest import body_html, body_text

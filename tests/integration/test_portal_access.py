@@ -1,8 +1,6 @@
 """The partner portal's door: team sign-in and first login, roles on every route, the team page, the audit log."""
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlmodel import func, select
 
@@ -95,9 +93,8 @@ def test_signing_out_ends_the_session_and_a_password_change_ends_the_others(app,
     second.post("/logout")
     assert second.get("/team").status_code == 303
 
-    from app.services import team
-
     from app.models import Partner
+    from app.services import team
 
     # A fresh temporary password (an admin resent the invitation) ends every session of the member.
     team.resend_invite(session, partner=session.get(Partner, member.partner_id), member=reload(session, TeamMember, member.id), by=None)

@@ -14,7 +14,7 @@ from app.domain.money import Money
 from app.models import AuditEvent, BulkUpload, Consumer, EmailMessage, Order, PasswordReset, TeamMember
 from app.services import catalog, orders
 from tests.conftest import body_text
-from tests.integration.api_client import failed, partner_with_key, seed_headers  # noqa: F401  (a fixture)
+from tests.integration.api_client import failed, seed_headers
 from tests.integration.conftest import page, redirect_path, reload, statements_run
 
 HUGE_PAGE = str(10**30)

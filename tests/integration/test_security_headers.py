@@ -8,16 +8,16 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import build_app
-from tests.integration.api_client import call, ok, partner_with_key  # noqa: F401  (partner_with_key is a fixture)
+from tests.integration import test_api_orders, test_store_checkout
+from tests.integration.api_client import call, ok
 from tests.integration.conftest import page
-from tests.integration.test_api_orders import order_body, shop  # noqa: F401  (shop is a fixture)
+from tests.integration.test_api_orders import order_body
 from tests.integration.test_branding import HTMX, image_bytes, stylesheet_url, upload
-from tests.integration.test_store_checkout import (  # noqa: F401  (brand is a fixture)
-    brand,
-    checkout_form,
-    in_store,
-    order_fields,
-)
+from tests.integration.test_store_checkout import checkout_form, in_store, order_fields
+
+# Fixtures of those modules, used here too.
+shop = test_api_orders.shop
+brand = test_store_checkout.brand
 
 HSTS = "max-age=31536000; includeSubDomains"
 

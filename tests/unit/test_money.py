@@ -47,7 +47,7 @@ def test_currencies_never_mix():
     with pytest.raises(ValueError):
         Money(100, "USD") + Money(100, "EUR")
     with pytest.raises(ValueError):
-        Money(100, "USD") < Money(100, "EUR")
+        _ = Money(100, "USD") < Money(100, "EUR")
     assert Money(100, "USD") + Money(50, "USD") == Money(150, "USD")
     assert Money(100, "USD") - Money(150, "USD") == Money(-50, "USD")
 
