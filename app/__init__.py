@@ -1,4 +1,5 @@
 """Partner-branded gift-card marketplace. `create_app()` builds the Flask app; no side effects at import."""
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ The emailed reset link carries its token in the path (/s/<slug>/reset/<token>); 
 session and redirects to a clean URL on the first request, but that first request line still reaches the
 server's access log (werkzeug's in development, gunicorn's in production) and, on an error, Flask's own log.
 """
+
 from __future__ import annotations
 
 import logging

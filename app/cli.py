@@ -1,4 +1,5 @@
 """Flask CLI commands: database, demo data, partners, consumers and the worker."""
+
 from __future__ import annotations
 
 import json
@@ -72,9 +73,16 @@ def make_migration(message: str):
 @click.option("--name", required=True)
 @click.option("--currency", default="USD", show_default=True)
 @click.option("--funds", default="0", show_default=True, help="Opening funds in major units, e.g. 10000")
-@click.option("--require-v2", is_flag=True, help="The API key accepts only v2 signatures (x-signature-version: 2, covering path and query)")
-@click.option("--brands", type=click.Choice(["all", "none"]), default="all", show_default=True,
-              help="all: the store offers every brand of the catalog (the portal's Brands page can narrow it); none: no brand yet")
+@click.option(
+    "--require-v2", is_flag=True, help="The API key accepts only v2 signatures (x-signature-version: 2, covering path and query)"
+)
+@click.option(
+    "--brands",
+    type=click.Choice(["all", "none"]),
+    default="all",
+    show_default=True,
+    help="all: the store offers every brand of the catalog (the portal's Brands page can narrow it); none: no brand yet",
+)
 @with_appcontext
 def create_partner(slug, name, currency, funds, require_v2, brands):
     """Create a partner with its store, API credentials and opening funds; prints JSON."""
@@ -86,9 +94,13 @@ def create_partner(slug, name, currency, funds, require_v2, brands):
     session = db_session()
     try:
         with write_transaction(session):  # the key never exists without its signature rule
-            partner, credentials = partners.create_partner(session, slug=slug, name=name, currency=money.currency, funds=money, actor="cli")
+            partner, credentials = partners.create_partner(
+                session, slug=slug, name=name, currency=money.currency, funds=money, actor="cli"
+            )
             if require_v2:
-                api_keys.set_require_signature_v2(session, partner=partner, key=api_keys.issued_key(session, credentials), required=True, actor="cli")
+                api_keys.set_require_signature_v2(
+                    session, partner=partner, key=api_keys.issued_key(session, credentials), required=True, actor="cli"
+                )
             if brands == "all":
                 catalog.offer_whole_catalog(session, partner=partner)
     except DomainError as error:
@@ -109,7 +121,9 @@ def create_partner(slug, name, currency, funds, require_v2, brands):
 @click.command("create-api-key")
 @click.option("--partner", "slug", required=True)
 @click.option("--name", default="", help="A label for the key, e.g. the system that uses it")
-@click.option("--require-v2", is_flag=True, help="The key accepts only v2 signatures (x-signature-version: 2, covering path and query)")
+@click.option(
+    "--require-v2", is_flag=True, help="The key accepts only v2 signatures (x-signature-version: 2, covering path and query)"
+)
 @with_appcontext
 def create_api_key(slug, name, require_v2):
     """Issue another API key for a partner; prints its credentials as JSON, this once only."""
@@ -118,10 +132,14 @@ def create_api_key(slug, name, require_v2):
     session = db_session()
     try:
         partner = partners.partner_by_slug(session, slug)
-        _key, credentials = api_keys.create_outside_portal(session, partner=partner, label=name, require_signature_v2=require_v2, actor="cli")
+        _key, credentials = api_keys.create_outside_portal(
+            session, partner=partner, label=name, require_signature_v2=require_v2, actor="cli"
+        )
     except DomainError as error:
         _fail(error)
-    click.echo(json.dumps({"clientId": credentials.client_id, "apiKey": credentials.api_key, "hmacSecret": credentials.hmac_secret}))
+    click.echo(
+        json.dumps({"clientId": credentials.client_id, "apiKey": credentials.api_key, "hmacSecret": credentials.hmac_secret})
+    )
 
 
 @click.command("fund-partner")
@@ -224,5 +242,15 @@ def worker(workers):
 
 
 def register_cli(app: Flask) -> None:
-    for command in (init_db, make_migration, create_partner, create_api_key, fund_partner, create_consumer, create_team_member, seed_demo, worker):
+    for command in (
+        init_db,
+        make_migration,
+        create_partner,
+        create_api_key,
+        fund_partner,
+        create_consumer,
+        create_team_member,
+        seed_demo,
+        worker,
+    ):
         app.cli.add_command(command)

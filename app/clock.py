@@ -1,4 +1,5 @@
 """Time in one place: timezone-aware UTC datetimes (SQLModel stores and returns them in UTC)."""
+
 from datetime import UTC, datetime
 
 

@@ -2,6 +2,7 @@
 
 Development defaults work out of the box; production refuses the unsafe ones.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,10 +24,12 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 # No secret lives in the source. Development makes its own, once, in the instance folder; tests get random
 # ones per process; production must be given both. These are SHA-256 fingerprints of the values earlier
 # versions shipped as development defaults (public in the history): production refuses them.
-PUBLISHED_SECRET_FINGERPRINTS = frozenset({
-    "f7f126b1fd80175752c755e7fc88ef5570c519aebe7b7199599d0451667ad905",  # the old SECRET_KEY default
-    "0c1ad79c75518d3fe6b37594901cc5b31a1fdd7489201b87b927ab0fbf854a4d",  # the old ENCRYPTION_KEYS default
-})
+PUBLISHED_SECRET_FINGERPRINTS = frozenset(
+    {
+        "f7f126b1fd80175752c755e7fc88ef5570c519aebe7b7199599d0451667ad905",  # the old SECRET_KEY default
+        "0c1ad79c75518d3fe6b37594901cc5b31a1fdd7489201b87b927ab0fbf854a4d",  # the old ENCRYPTION_KEYS default
+    }
+)
 SECRET_KEY_FILE = "secret_key"
 ENCRYPTION_KEY_FILE = "encryption_key"
 
@@ -159,9 +162,9 @@ class Settings(BaseSettings):
         if not value:
             return f"sqlite:///{Path(info.data.get('INSTANCE_PATH') or INSTANCE_DIR) / 'giftstore.db'}"
         if value.startswith("postgres://"):
-            value = "postgresql://" + value[len("postgres://"):]
+            value = "postgresql://" + value[len("postgres://") :]
         if value.startswith("postgresql://"):
-            value = "postgresql+psycopg://" + value[len("postgresql://"):]
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
         return value
 
     @model_validator(mode="after")
@@ -183,7 +186,9 @@ class Settings(BaseSettings):
             problems = []
             if len(self.SECRET_KEY) < 32 or is_published_secret(self.SECRET_KEY):
                 problems.append("SECRET_KEY must be set to a random value of 32+ characters")
-            if not self.encryption_keys or not all(_is_fernet_key(k) and not is_published_secret(k) for k in self.encryption_keys):
+            if not self.encryption_keys or not all(
+                _is_fernet_key(k) and not is_published_secret(k) for k in self.encryption_keys
+            ):
                 problems.append("ENCRYPTION_KEYS must be set to one or more Fernet keys of your own")
             if not self.MAIL_SERVER:
                 problems.append("MAIL_SERVER must be set")
@@ -200,10 +205,12 @@ class Settings(BaseSettings):
         if self.APP_ENV != "development":
             return self
         folder = Path(self.INSTANCE_PATH)
-        return self.model_copy(update={
-            "SECRET_KEY": self.SECRET_KEY or instance_secret(folder / SECRET_KEY_FILE, new_secret_key),
-            "ENCRYPTION_KEYS": self.ENCRYPTION_KEYS or instance_secret(folder / ENCRYPTION_KEY_FILE, new_encryption_key),
-        })
+        return self.model_copy(
+            update={
+                "SECRET_KEY": self.SECRET_KEY or instance_secret(folder / SECRET_KEY_FILE, new_secret_key),
+                "ENCRYPTION_KEYS": self.ENCRYPTION_KEYS or instance_secret(folder / ENCRYPTION_KEY_FILE, new_encryption_key),
+            }
+        )
 
     @property
     def encryption_keys(self) -> list[str]:

@@ -11,6 +11,7 @@ SQLite has one writer at a time, and a writer that finds the database locked pol
 `write_transaction` on SQLite first queues for `SqliteWriters`, a lock every process of this
 machine shares (flock on `<database>.write-lock`), and the database's own lock is then free.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -1,4 +1,5 @@
 """Demo data for `make run`: a branded partner with funds and a consumer at first login."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -150,8 +151,14 @@ def _demo_campaign(session, partner, consumer) -> str:
     ).first()
     if campaign is None:
         campaign = campaigns.create_campaign(
-            session, partner=partner, name="Wellness", currency="USD", budget=Money(500_00, "USD"),
-            per_consumer_amount=Money(50_00, "USD"), idempotency_key=DEMO_CAMPAIGN_KEY, categories=["Health & Beauty"],
+            session,
+            partner=partner,
+            name="Wellness",
+            currency="USD",
+            budget=Money(500_00, "USD"),
+            per_consumer_amount=Money(50_00, "USD"),
+            idempotency_key=DEMO_CAMPAIGN_KEY,
+            categories=["Health & Beauty"],
             actor="seed-demo",
         ).campaign
     member = session.exec(
@@ -160,6 +167,8 @@ def _demo_campaign(session, partner, consumer) -> str:
     if member is None and campaign.status != "ended":
         campaigns.add_members(session, campaign=campaign, consumer_ids=[consumer.id], actor="seed-demo")
     summary = campaigns.campaign_summary(session, campaign)
-    return (f"  campaign: {campaign.name} ({campaign.status}), {format_money(Money(campaign.per_consumer_amount, 'USD'))} "
-            f"per member for {', '.join(campaign.category_list) or 'all'} brands; {summary.members} member(s), "
-            f"{format_money(summary.remaining)} of the budget left")
+    return (
+        f"  campaign: {campaign.name} ({campaign.status}), {format_money(Money(campaign.per_consumer_amount, 'USD'))} "
+        f"per member for {', '.join(campaign.category_list) or 'all'} brands; {summary.members} member(s), "
+        f"{format_money(summary.remaining)} of the budget left"
+    )

@@ -3,6 +3,7 @@
 Every name is invented and every URL is on an example domain. Amounts are integer minor
 units (cents); all demo currencies have two decimals, so one amount fits every currency.
 """
+
 from __future__ import annotations
 
 import re

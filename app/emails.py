@@ -2,6 +2,7 @@
 
 Sending is separate (a queued task, see services/emails.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,11 +35,22 @@ def _dressed(partner: Partner, look: Look | None) -> tuple[Partner, Look]:
 
 
 def build_welcome_email(
-    *, partner: Partner, consumer: Consumer, temporary_password: str, login_url: str, expires_at: datetime, look: Look | None = None
+    *,
+    partner: Partner,
+    consumer: Consumer,
+    temporary_password: str,
+    login_url: str,
+    expires_at: datetime,
+    look: Look | None = None,
 ) -> Email:
     partner, look = _dressed(partner, look)
     context = dict(
-        partner=partner, look=look, consumer=consumer, temporary_password=temporary_password, login_url=login_url, expires_at=expires_at
+        partner=partner,
+        look=look,
+        consumer=consumer,
+        temporary_password=temporary_password,
+        login_url=login_url,
+        expires_at=expires_at,
     )
     html, text = _render("welcome", **context)
     return Email("welcome", consumer.email, f"Your {partner.display_name} account is ready", html, text)
@@ -61,9 +73,7 @@ def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card,
     )
     html, text = _render("gift_card", **context)
     sender = order.sender_name or partner.display_name
-    subject = (
-        f"Your {brand.name} gift card" if order.to_self else f"{sender} sent you a {brand.name} gift card"
-    )
+    subject = f"Your {brand.name} gift card" if order.to_self else f"{sender} sent you a {brand.name} gift card"
     return Email("gift_card", order.recipient_email, subject, html, text)
 
 
@@ -72,23 +82,44 @@ def build_order_confirmation_email(
 ) -> Email:
     """To the consumer who sent a card to someone else: it arrived."""
     partner, look = _dressed(partner, look)
-    context = dict(partner=partner, look=look, consumer=consumer, order=order, brand=brand, card_value=Money(order.card_value, order.currency), price=Money(order.price, order.currency))
+    context = dict(
+        partner=partner,
+        look=look,
+        consumer=consumer,
+        order=order,
+        brand=brand,
+        card_value=Money(order.card_value, order.currency),
+        price=Money(order.price, order.currency),
+    )
     html, text = _render("order_confirmation", **context)
-    return Email("order_confirmation", consumer.email, f"Your {brand.name} gift card was sent to {order.recipient_email}", html, text)
+    return Email(
+        "order_confirmation", consumer.email, f"Your {brand.name} gift card was sent to {order.recipient_email}", html, text
+    )
 
 
 def build_order_failed_email(
     *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, look: Look | None = None
 ) -> Email:
     partner, look = _dressed(partner, look)
-    context = dict(partner=partner, look=look, consumer=consumer, order=order, brand=brand, price=Money(order.price, order.currency))
+    context = dict(
+        partner=partner, look=look, consumer=consumer, order=order, brand=brand, price=Money(order.price, order.currency)
+    )
     html, text = _render("order_failed", **context)
     return Email("order_failed", consumer.email, f"Your {brand.name} gift card order could not be completed", html, text)
 
 
 def build_recipient_changed_email(
-    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, old_email: str, new_email: str,
-    changed_by_name: str, changed_by_email: str, changed_at: datetime, look: Look | None = None
+    *,
+    partner: Partner,
+    consumer: Consumer,
+    order: Order,
+    brand: Brand,
+    old_email: str,
+    new_email: str,
+    changed_by_name: str,
+    changed_by_email: str,
+    changed_at: datetime,
+    look: Look | None = None,
 ) -> Email:
     """To the consumer who bought the card: someone on the store's team sent it to another address.
 
@@ -96,8 +127,17 @@ def build_recipient_changed_email(
     """
     partner, look = _dressed(partner, look)
     context = dict(
-        partner=partner, look=look, consumer=consumer, order=order, brand=brand, card_value=Money(order.card_value, order.currency),
-        old_email=old_email, new_email=new_email, changed_by_name=changed_by_name, changed_by_email=changed_by_email, changed_at=changed_at,
+        partner=partner,
+        look=look,
+        consumer=consumer,
+        order=order,
+        brand=brand,
+        card_value=Money(order.card_value, order.currency),
+        old_email=old_email,
+        new_email=new_email,
+        changed_by_name=changed_by_name,
+        changed_by_email=changed_by_email,
+        changed_at=changed_at,
     )
     html, text = _render("recipient_changed", **context)
     return Email("recipient_changed", consumer.email, f"Your {brand.name} gift card now goes to {new_email}", html, text)

@@ -1,4 +1,5 @@
 """Absolute links for emails and CLI output, built from BASE_URL (no request needed)."""
+
 from flask import current_app
 
 

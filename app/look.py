@@ -3,6 +3,7 @@ stylesheet and a logo URL. The published look, or a draft's in the portal's prev
 
 Presentation only: the branding's rules are app/domain/branding.py's, its versions app/services/branding.py's.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ only to public addresses. The check runs again right before every call (DNS can 
 connection goes to the address that was checked, while TLS still verifies the URL's host name.
 Redirects are never followed, no proxy is used, and the response body is never read.
 """
+
 from __future__ import annotations
 
 import http.client

@@ -1,6 +1,7 @@
 """What every HTML edge (the store, the portal, the dev outbox) shares: money as people read it, the
 partial-or-page decision, the content security policies, where a `next` link may lead, and how an
 error message becomes a sentence."""
+
 from __future__ import annotations
 
 import posixpath
@@ -13,32 +14,41 @@ from app.domain.errors import sentence
 from app.domain.money import format_money
 
 __all__ = [
-    "CONTENT_SECURITY_POLICY", "EMAIL_DOCUMENT_POLICY", "format_money", "safe_next", "sentence", "wants_partial",
+    "CONTENT_SECURITY_POLICY",
+    "EMAIL_DOCUMENT_POLICY",
+    "format_money",
+    "safe_next",
+    "sentence",
+    "wants_partial",
 ]
 
 
 # No inline script or style anywhere: pages take their look from stylesheets (the partner's colours from
 # a per-partner one), htmx's own indicator <style> is turned off in base.html. Frames only from this site
 # (the portal's branding preview). A view may send its own, stricter or looser, policy instead.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "object-src 'none'",
-    "frame-ancestors 'self'",
-    "form-action 'self'",
-    "base-uri 'self'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "frame-ancestors 'self'",
+        "form-action 'self'",
+        "base-uri 'self'",
+    ]
+)
 # An email shown in a frame on this site: inline styles are how emails are written; nothing else runs.
-EMAIL_DOCUMENT_POLICY = "; ".join([
-    "default-src 'none'",
-    "style-src 'unsafe-inline'",
-    "img-src 'self' data:",
-    "frame-ancestors 'self'",
-    "form-action 'none'",
-    "base-uri 'none'",
-])
+EMAIL_DOCUMENT_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",
+        "img-src 'self' data:",
+        "frame-ancestors 'self'",
+        "form-action 'none'",
+        "base-uri 'none'",
+    ]
+)
 
 
 def wants_partial() -> bool:

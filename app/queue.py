@@ -6,6 +6,7 @@ Out of the box the web process runs queued work itself in background threads
 (RUN_WORKER_IN_PROCESS, on by default); production turns that off and runs
 `flask --app app worker` instead.
 """
+
 from __future__ import annotations
 
 import functools

@@ -5,6 +5,7 @@ Money is written as a JSON number with its currency's decimal places (`100.00`),
 float; moments as ISO 8601 in UTC. The pydantic models are also the OpenAPI document's schemas
 (app/api/schemas.py re-exports them with the API's own request and response models).
 """
+
 from __future__ import annotations
 
 import json
@@ -197,4 +198,6 @@ def campaign_data(summary: CampaignSummary) -> dict:
 
 def campaign_event(*, event_id: str, event_type: str, summary: CampaignSummary, created_at: datetime) -> str:
     """The exact JSON body of a campaign's webhook event (the CampaignWebhookEvent schema)."""
-    return dumps({"id": event_id, "type": event_type, "createdAt": iso_utc(created_at), "data": {"campaign": campaign_data(summary)}})
+    return dumps(
+        {"id": event_id, "type": event_type, "createdAt": iso_utc(created_at), "data": {"campaign": campaign_data(summary)}}
+    )

@@ -1,4 +1,5 @@
 """Secrets at rest: password hashes (Argon2), encryption (Fernet, rotatable), token hashes."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Queued work. Each task runs in an app context with its own database session."""
+
 from __future__ import annotations
 
 from huey import crontab

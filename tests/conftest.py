@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when TEST_DATABASE_URL
 is set), a real SMTP server capturing every email, and factories for partners and consumers.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -160,12 +161,16 @@ def empty_postgres(postgres_url):
     engine = make_engine(postgres_url)
     tables = [table.name for table in SQLModel.metadata.sorted_tables]
     with engine.connect() as connection:
-        sequences = [row[0] for row in connection.exec_driver_sql(
-            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
-            " WHERE schemaname = current_schema()"
-        )]
-    delete_all = "; ".join([f'DELETE FROM "{name}"' for name in reversed(tables)]
-                           + [f"ALTER SEQUENCE {sequence} RESTART" for sequence in sequences])
+        sequences = [
+            row[0]
+            for row in connection.exec_driver_sql(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
+                " WHERE schemaname = current_schema()"
+            )
+        ]
+    delete_all = "; ".join(
+        [f'DELETE FROM "{name}"' for name in reversed(tables)] + [f"ALTER SEQUENCE {sequence} RESTART" for sequence in sequences]
+    )
     truncate_all = "TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " RESTART IDENTITY CASCADE"
 
     def empty():
@@ -351,13 +356,30 @@ def make_brand(session):
     from app.db import write_transaction
     from app.models import Brand
 
-    def make(name: str | None = None, *, category="Food & Dining", denominations="1000,2500,5000", min_amount=None,
-             max_amount=None, currencies="USD", has_pin=True, supports_retry=True):
+    def make(
+        name: str | None = None,
+        *,
+        category="Food & Dining",
+        denominations="1000,2500,5000",
+        min_amount=None,
+        max_amount=None,
+        currencies="USD",
+        has_pin=True,
+        supports_retry=True,
+    ):
         name = name or unique("Brand")
         brand = Brand(
-            slug=name.lower().replace(" ", "-"), name=name, category=category, description=f"{name} gift card",
-            currencies=currencies, denominations=denominations, min_amount=min_amount, max_amount=max_amount,
-            has_pin=has_pin, supports_retry=supports_retry, redemption_url="https://redeem.example.com/x?code={code}",
+            slug=name.lower().replace(" ", "-"),
+            name=name,
+            category=category,
+            description=f"{name} gift card",
+            currencies=currencies,
+            denominations=denominations,
+            min_amount=min_amount,
+            max_amount=max_amount,
+            has_pin=has_pin,
+            supports_retry=supports_retry,
+            redemption_url="https://redeem.example.com/x?code={code}",
             redemption_instructions="1. Open the site.\n2. Enter the code.",
         )
         with write_transaction(session):
@@ -394,8 +416,9 @@ def make_team_member(session):
     from app.services import team
 
     def make(partner, role: str = "admin", *, email: str | None = None, name: str = "Terry Team", ready: bool = True):
-        member, _temporary = team.invite(session, partner=partner, email=email or f"{unique(role)}@example.com",
-                                         full_name=name, role=role, actor="test")
+        member, _temporary = team.invite(
+            session, partner=partner, email=email or f"{unique(role)}@example.com", full_name=name, role=role, actor="test"
+        )
         if ready:
             with write_transaction(session):
                 member.password_hash = hash_password(TEAM_PASSWORD)

@@ -2,6 +2,7 @@
 seed's JSON envelope (app/api/responses.py). CSRF does not apply: callers are servers that sign
 every request, not browsers with cookies. Every request counts against its API key's rate limit
 (API_RATE_LIMIT, one budget shared by all endpoints)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,9 +37,7 @@ def rate_limit_key() -> str:
     return "api-ip:" + (request.remote_addr or "")
 
 
-limiter.shared_limit(
-    lambda: current_app.extensions["settings"].API_RATE_LIMIT, scope="partner-api", key_func=rate_limit_key
-)(bp)
+limiter.shared_limit(lambda: current_app.extensions["settings"].API_RATE_LIMIT, scope="partner-api", key_func=rate_limit_key)(bp)
 
 
 class IdConverter(BaseConverter):
@@ -54,6 +53,7 @@ class IdConverter(BaseConverter):
 
     def to_url(self, value) -> str:
         return str(int(value))
+
 
 _HTTP_CODES = {
     400: "VALIDATION_ERROR",
@@ -183,4 +183,3 @@ def register_api(app: Flask) -> None:
         if _is_api_path():
             return http_error(exc)
         return previous_405(exc) if previous_405 else exc
-

@@ -25,6 +25,7 @@ about which check failed; the reason is logged.
 Before any of that, every request counts against its client IP's budget (API_IP_RATE_LIMIT),
 so made-up keys (each with a fresh per-key budget, API_RATE_LIMIT) cannot flood the checks.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,5 +1,6 @@
 """The catalog through the partner API: GET /catalog lists the brands the partner's customers can
 buy, with the partner's price adjustment and bonus (app/services/catalog.py decides which)."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -2,6 +2,7 @@
 validated by hand to keep the seed's exact behaviour); GET /customers[/<id>] reads them and
 POST /customers/<id>/deactivate|reactivate switches them off and on. Another partner's
 customer is always 404, never 403."""
+
 from __future__ import annotations
 
 import json
@@ -156,11 +157,7 @@ def list_customers():
         conditions.append(Consumer.is_active == (query.status == "active"))
     total = session.exec(select(func.count()).select_from(Consumer).where(*conditions)).one()
     consumers = session.exec(
-        select(Consumer)
-        .where(*conditions)
-        .order_by(Consumer.id)
-        .offset((query.page - 1) * query.perPage)
-        .limit(query.perPage)
+        select(Consumer).where(*conditions).order_by(Consumer.id).offset((query.page - 1) * query.perPage).limit(query.perPage)
     ).all()
     page = schemas.CustomerPage(items=[], page=query.page, perPage=query.perPage, total=total).model_dump()
     page["items"] = customers_data(session, list(consumers))

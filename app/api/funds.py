@@ -1,6 +1,7 @@
 """Money through the partner API: POST /customers/<id>/funds/credit|debit move money between the
 partner's funds and a customer's general wallet (once per idempotency key, app/services/funds.py);
 GET /balance shows the partner's funds per currency."""
+
 from __future__ import annotations
 
 from flask import g

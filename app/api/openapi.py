@@ -5,6 +5,7 @@ Both are public: they are not signed.
 ROUTES is the one list of the API's operations; a test checks it names every route the
 blueprint serves, so the document cannot fall behind the views.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,10 +21,13 @@ from app.api.responses import json_response
 ERROR_CODES = {
     400: ("VALIDATION_ERROR", "Validation error or malformed request; the message names the field."),
     402: ("BUSINESS_RULE_ERROR", "Insufficient balance."),
-    403: ("", "Authentication failed (the seed's {\"Message\": ...} body, not the envelope)."),
+    403: ("", 'Authentication failed (the seed\'s {"Message": ...} body, not the envelope).'),
     404: ("NOT_FOUND", "The resource does not exist (or belongs to another partner)."),
-    429: ("TOO_MANY_REQUESTS", "Too many requests for this API key, or from this IP address whatever the key; "
-                               "wait the seconds in the Retry-After header."),
+    429: (
+        "TOO_MANY_REQUESTS",
+        "Too many requests for this API key, or from this IP address whatever the key; "
+        "wait the seconds in the Retry-After header.",
+    ),
     500: ("INTERNAL_ERROR", "Something went wrong on our side."),
 }
 # Path parameters by name: ids are database ids, an order is named by its public id.
@@ -55,167 +59,423 @@ class Route:
 
 
 ROUTES: list[Route] = [
-    Route("POST", "/customer", "api.create_customer", "Create a customer with a funded wallet",
-          schemas.CreatedCustomer, request=schemas.CustomerCreate, errors=(400, 402, 403, 500),
-          description="The seed's Create Customer. The initial funds come out of the partner's funds. "
-                      "An existing customer without a wallet in the currency gets one. Duplicate email in "
-                      "that currency: 400 'Some customers already have wallets in the requested currency'. "
-                      "Partner funds too low: 402 'Unable to pre-charge all currency groups'."),
-    Route("GET", "/customers", "api.list_customers", "List customers (paginated)",
-          schemas.CustomerPage, query=schemas.CustomerQuery,
-          description="Filter by exact email and by status; ordered by id."),
-    Route("GET", "/customers/{customerId}", "api.get_customer", "Get a customer with their wallets",
-          schemas.Customer, errors=(403, 404, 500)),
-    Route("POST", "/customers/{customerId}/deactivate", "api.deactivate_customer", "Deactivate a customer",
-          schemas.Customer, errors=(403, 404, 500),
-          description="A deactivated customer can still sign in and look, but cannot order."),
-    Route("POST", "/customers/{customerId}/reactivate", "api.reactivate_customer", "Reactivate a customer",
-          schemas.Customer, errors=(403, 404, 500)),
-    Route("POST", "/customers/{customerId}/funds/credit", "api.credit_customer",
-          "Add money to a customer's wallet from the partner's funds",
-          schemas.FundsResult, request=schemas.FundsChange, errors=(400, 402, 403, 404, 500), tags=("Funds",),
-          description="Idempotent on idempotencyKey: a repeat returns the first result (same transactionId) "
-                      "and moves nothing. Partner funds too low: 402 'Unable to pre-charge all currency groups'."),
-    Route("POST", "/customers/{customerId}/funds/debit", "api.debit_customer",
-          "Take money from a customer's wallet back to the partner's funds",
-          schemas.FundsResult, request=schemas.FundsChange, errors=(400, 402, 403, 404, 500), tags=("Funds",),
-          description="Idempotent on idempotencyKey. A wallet never goes below zero: "
-                      "402 'Insufficient wallet balance'."),
-    Route("GET", "/balance", "api.balance", "The partner's available funds per currency",
-          schemas.Balance, errors=(403, 500), tags=("Funds",)),
-    Route("GET", "/catalog", "api.list_catalog", "List the brands the partner's customers can buy (paginated)",
-          schemas.CatalogPage, query=schemas.CatalogQuery, tags=("Catalog",),
-          description="Enabled brands with the partner's price adjustment (discountPercent, and a fee per "
-                      "currency in amounts), bonus (value or cash, percent, promo window, whether active now), "
-                      "fixed denominations or a min-max range, and currencies. Filter by currency and exact "
-                      "category; ordered by name."),
-    Route("POST", "/orders", "api.create_order", "Buy a gift card for a customer with their wallet balance",
-          schemas.Order, request=schemas.OrderCreate, errors=(400, 402, 403, 404, 500), tags=("Orders",),
-          description="Charges the customer's balances (campaign, then general, then bonus) and answers at once "
-                      "with the order, usually pending; fulfilment follows (poll GET /orders/{publicId} or register "
-                      "a webhook). Idempotent on externalRefId: the same reference with the same body returns the "
-                      "same order and charges once; with a different body it is a 400 naming externalRefId. A "
-                      "deactivated customer, a brand not available to the partner, an amount that is not one of the "
-                      "brand's denominations or outside its range, or a currency the brand or partner does not "
-                      "use is a 400 naming the field. Balance too low: 402 'Insufficient wallet balance'. "
-                      "Nothing is charged when the answer is an error."),
-    Route("GET", "/orders", "api.list_orders", "List orders (paginated, newest first)",
-          schemas.OrderPage, query=schemas.OrderQuery, errors=(400, 403, 404, 500), tags=("Orders",),
-          description="Filter by status, customerId, externalRefId and creation day (from, to: UTC days, both "
-                      "included). Cards are never listed: read one order for its card."),
-    Route("GET", "/orders/{publicId}", "api.get_order", "Get an order, with its card once completed",
-          schemas.Order, errors=(403, 404, 500), tags=("Orders",),
-          description="card holds the number, PIN and redemption link when the status is completed, else null."),
-    Route("GET", "/transactions", "api.list_transactions", "List the partner's ledger transactions (paginated, newest first)",
-          schemas.TransactionPage, query=schemas.TransactionQuery, errors=(400, 403, 404, 500), tags=("Transactions",),
-          description="Types credit, debit, rebate, refund, adjustment; statuses completed, pending, failed. "
-                      "Filter by type, status, customerId and creation day (from, to: UTC days, both included). "
-                      "Amounts are positive: the type says which way the money went."),
-    Route("POST", "/webhooks", "api.create_webhook", "Register a webhook for order and campaign events",
-          schemas.CreatedWebhook, request=schemas.WebhookCreate, tags=("Webhooks",),
-          description="Events order.completed and order.failed (a WebhookEvent), campaign.ended and campaign.budget_low "
-                      "(a CampaignWebhookEvent) are POSTed to an HTTPS URL on "
-                      "the public internet, signed like your requests: x-signature = base64(HMAC-SHA256(secret, "
-                      "'POST' + LF + x-timestamp + LF + x-client-id + LF + body)), plus x-event-id (the same on every "
-                      "retry). Any 2xx answer delivers it; anything else, a timeout or a redirect is retried with a "
-                      "doubling delay, up to a limit. The secret is shown only in this answer. At most 10 webhooks."),
-    Route("GET", "/webhooks", "api.list_webhooks", "List the partner's webhooks",
-          schemas.WebhookList, errors=(403, 500), tags=("Webhooks",)),
-    Route("DELETE", "/webhooks/{webhookId}", "api.delete_webhook", "Delete a webhook",
-          schemas.Webhook, errors=(403, 404, 500), tags=("Webhooks",),
-          description="Nothing more is sent to it; deliveries still pending give up."),
-    Route("GET", "/webhooks/{webhookId}/deliveries", "api.list_deliveries",
-          "List a webhook's deliveries with every attempt (paginated, newest first)",
-          schemas.DeliveryPage, query=schemas.DeliveryQuery, errors=(400, 403, 404, 500), tags=("Webhooks",)),
-    Route("POST", "/campaigns", "api.create_campaign", "Create a campaign with a budget from the partner's funds",
-          schemas.Campaign, request=schemas.CampaignCreate, errors=(400, 402, 403, 500), tags=("Campaigns",),
-          description="The budget moves from the partner's funds into the campaign at once; each customer added later "
-                      "gets perCustomerAmount from it, spent first (before their general and bonus balances) on the "
-                      "brands and categories listed (none listed: every brand), while the campaign is active and inside "
-                      "its window. It starts now (or at startsAt: scheduled until then). Idempotent on idempotencyKey: "
-                      "the same body again returns the same campaign and moves nothing; another body is a 400. "
-                      "Partner funds too low: 402 BUSINESS_RULE_ERROR, nothing created."),
-    Route("GET", "/campaigns", "api.list_campaigns", "List campaigns (paginated, newest first)",
-          schemas.CampaignPage, query=schemas.CampaignQuery, errors=(400, 403, 500), tags=("Campaigns",),
-          description="Filter by status: scheduled, active, paused or ended."),
-    Route("GET", "/campaigns/{campaignId}", "api.get_campaign", "Get a campaign with its money",
-          schemas.Campaign, errors=(403, 404, 500), tags=("Campaigns",),
-          description="budget = returned + remaining + unused + spent, always."),
-    Route("PATCH", "/campaigns/{campaignId}", "api.update_campaign", "Change a campaign's rules from now on",
-          schemas.Campaign, request=schemas.CampaignUpdate, errors=(400, 402, 403, 404, 500), tags=("Campaigns",),
-          description="Fields left out keep their value; endsAt null removes the end date. Allocations already made "
-                      "and past transactions stay as they were. An ended campaign can't change: 402."),
-    Route("POST", "/campaigns/{campaignId}/budget", "api.change_campaign_budget", "Increase or decrease a campaign's budget",
-          schemas.CampaignBudgetResult, request=schemas.CampaignBudgetChange, errors=(400, 402, 403, 404, 500),
-          tags=("Campaigns",),
-          description="A positive amount moves partner funds into the budget (402 when they are too low); a negative "
-                      "one moves unallocated budget back (402 when the budget has less left). Idempotent on "
-                      "idempotencyKey: a repeat returns the first transactionId and moves nothing. An ended campaign's "
-                      "budget can only decrease."),
-    Route("POST", "/campaigns/{campaignId}/members", "api.add_campaign_members", "Add customers to a campaign",
-          schemas.MemberResults, request=schemas.CampaignMembersAdd, errors=(400, 402, 403, 404, 500), tags=("Campaigns",),
-          description="Each customer added gets perCustomerAmount from the budget in a campaign balance of their own. "
-                      "A result per id: allocated, already_member (nothing more), not_found (not your customer), "
-                      "inactive (deactivated), insufficient_budget (the budget can't pay it: nothing moved). "
-                      "An ended campaign takes no members: 402."),
-    Route("DELETE", "/campaigns/{campaignId}/members/{customerId}", "api.remove_campaign_member",
-          "Remove a customer from a campaign", schemas.MemberRemoved, errors=(403, 404, 500), tags=("Campaigns",),
-          description="Their unused campaign balance goes back to the budget."),
-    Route("POST", "/campaigns/{campaignId}/pause", "api.pause_campaign", "Pause a campaign: its balances can't be spent",
-          schemas.Campaign, errors=(402, 403, 404, 500), tags=("Campaigns",),
-          description="Only an active campaign can be paused: 402 otherwise."),
-    Route("POST", "/campaigns/{campaignId}/resume", "api.resume_campaign", "Resume a paused campaign",
-          schemas.Campaign, errors=(402, 403, 404, 500), tags=("Campaigns",),
-          description="Only a paused campaign can be resumed: 402 otherwise."),
-    Route("POST", "/campaigns/{campaignId}/end", "api.end_campaign", "End a campaign for good",
-          schemas.CampaignEnded, errors=(402, 403, 404, 500), tags=("Campaigns",),
-          description="Spending stops; every member's unused balance goes back to the budget, and the budget to "
-                      "partner funds when returnUnusedOnEnd is set (else use return-unused). Already ended: 402."),
-    Route("POST", "/campaigns/{campaignId}/return-unused", "api.return_unused_campaign_budget",
-          "Return a campaign's unallocated budget to the partner's funds",
-          schemas.CampaignReturned, errors=(403, 404, 500), tags=("Campaigns",)),
-    Route("GET", "/openapi.json", "api.openapi_document", "This document (OpenAPI 3.1)",
-          None, errors=(), signed=False, tags=("Documentation",)),
-    Route("GET", "/docs", "api.docs_page", "The API documentation as a web page",
-          None, errors=(), signed=False, tags=("Documentation",)),
+    Route(
+        "POST",
+        "/customer",
+        "api.create_customer",
+        "Create a customer with a funded wallet",
+        schemas.CreatedCustomer,
+        request=schemas.CustomerCreate,
+        errors=(400, 402, 403, 500),
+        description="The seed's Create Customer. The initial funds come out of the partner's funds. "
+        "An existing customer without a wallet in the currency gets one. Duplicate email in "
+        "that currency: 400 'Some customers already have wallets in the requested currency'. "
+        "Partner funds too low: 402 'Unable to pre-charge all currency groups'.",
+    ),
+    Route(
+        "GET",
+        "/customers",
+        "api.list_customers",
+        "List customers (paginated)",
+        schemas.CustomerPage,
+        query=schemas.CustomerQuery,
+        description="Filter by exact email and by status; ordered by id.",
+    ),
+    Route(
+        "GET",
+        "/customers/{customerId}",
+        "api.get_customer",
+        "Get a customer with their wallets",
+        schemas.Customer,
+        errors=(403, 404, 500),
+    ),
+    Route(
+        "POST",
+        "/customers/{customerId}/deactivate",
+        "api.deactivate_customer",
+        "Deactivate a customer",
+        schemas.Customer,
+        errors=(403, 404, 500),
+        description="A deactivated customer can still sign in and look, but cannot order.",
+    ),
+    Route(
+        "POST",
+        "/customers/{customerId}/reactivate",
+        "api.reactivate_customer",
+        "Reactivate a customer",
+        schemas.Customer,
+        errors=(403, 404, 500),
+    ),
+    Route(
+        "POST",
+        "/customers/{customerId}/funds/credit",
+        "api.credit_customer",
+        "Add money to a customer's wallet from the partner's funds",
+        schemas.FundsResult,
+        request=schemas.FundsChange,
+        errors=(400, 402, 403, 404, 500),
+        tags=("Funds",),
+        description="Idempotent on idempotencyKey: a repeat returns the first result (same transactionId) "
+        "and moves nothing. Partner funds too low: 402 'Unable to pre-charge all currency groups'.",
+    ),
+    Route(
+        "POST",
+        "/customers/{customerId}/funds/debit",
+        "api.debit_customer",
+        "Take money from a customer's wallet back to the partner's funds",
+        schemas.FundsResult,
+        request=schemas.FundsChange,
+        errors=(400, 402, 403, 404, 500),
+        tags=("Funds",),
+        description="Idempotent on idempotencyKey. A wallet never goes below zero: 402 'Insufficient wallet balance'.",
+    ),
+    Route(
+        "GET",
+        "/balance",
+        "api.balance",
+        "The partner's available funds per currency",
+        schemas.Balance,
+        errors=(403, 500),
+        tags=("Funds",),
+    ),
+    Route(
+        "GET",
+        "/catalog",
+        "api.list_catalog",
+        "List the brands the partner's customers can buy (paginated)",
+        schemas.CatalogPage,
+        query=schemas.CatalogQuery,
+        tags=("Catalog",),
+        description="Enabled brands with the partner's price adjustment (discountPercent, and a fee per "
+        "currency in amounts), bonus (value or cash, percent, promo window, whether active now), "
+        "fixed denominations or a min-max range, and currencies. Filter by currency and exact "
+        "category; ordered by name.",
+    ),
+    Route(
+        "POST",
+        "/orders",
+        "api.create_order",
+        "Buy a gift card for a customer with their wallet balance",
+        schemas.Order,
+        request=schemas.OrderCreate,
+        errors=(400, 402, 403, 404, 500),
+        tags=("Orders",),
+        description="Charges the customer's balances (campaign, then general, then bonus) and answers at once "
+        "with the order, usually pending; fulfilment follows (poll GET /orders/{publicId} or register "
+        "a webhook). Idempotent on externalRefId: the same reference with the same body returns the "
+        "same order and charges once; with a different body it is a 400 naming externalRefId. A "
+        "deactivated customer, a brand not available to the partner, an amount that is not one of the "
+        "brand's denominations or outside its range, or a currency the brand or partner does not "
+        "use is a 400 naming the field. Balance too low: 402 'Insufficient wallet balance'. "
+        "Nothing is charged when the answer is an error.",
+    ),
+    Route(
+        "GET",
+        "/orders",
+        "api.list_orders",
+        "List orders (paginated, newest first)",
+        schemas.OrderPage,
+        query=schemas.OrderQuery,
+        errors=(400, 403, 404, 500),
+        tags=("Orders",),
+        description="Filter by status, customerId, externalRefId and creation day (from, to: UTC days, both "
+        "included). Cards are never listed: read one order for its card.",
+    ),
+    Route(
+        "GET",
+        "/orders/{publicId}",
+        "api.get_order",
+        "Get an order, with its card once completed",
+        schemas.Order,
+        errors=(403, 404, 500),
+        tags=("Orders",),
+        description="card holds the number, PIN and redemption link when the status is completed, else null.",
+    ),
+    Route(
+        "GET",
+        "/transactions",
+        "api.list_transactions",
+        "List the partner's ledger transactions (paginated, newest first)",
+        schemas.TransactionPage,
+        query=schemas.TransactionQuery,
+        errors=(400, 403, 404, 500),
+        tags=("Transactions",),
+        description="Types credit, debit, rebate, refund, adjustment; statuses completed, pending, failed. "
+        "Filter by type, status, customerId and creation day (from, to: UTC days, both included). "
+        "Amounts are positive: the type says which way the money went.",
+    ),
+    Route(
+        "POST",
+        "/webhooks",
+        "api.create_webhook",
+        "Register a webhook for order and campaign events",
+        schemas.CreatedWebhook,
+        request=schemas.WebhookCreate,
+        tags=("Webhooks",),
+        description="Events order.completed and order.failed (a WebhookEvent), campaign.ended and campaign.budget_low "
+        "(a CampaignWebhookEvent) are POSTed to an HTTPS URL on "
+        "the public internet, signed like your requests: x-signature = base64(HMAC-SHA256(secret, "
+        "'POST' + LF + x-timestamp + LF + x-client-id + LF + body)), plus x-event-id (the same on every "
+        "retry). Any 2xx answer delivers it; anything else, a timeout or a redirect is retried with a "
+        "doubling delay, up to a limit. The secret is shown only in this answer. At most 10 webhooks.",
+    ),
+    Route(
+        "GET",
+        "/webhooks",
+        "api.list_webhooks",
+        "List the partner's webhooks",
+        schemas.WebhookList,
+        errors=(403, 500),
+        tags=("Webhooks",),
+    ),
+    Route(
+        "DELETE",
+        "/webhooks/{webhookId}",
+        "api.delete_webhook",
+        "Delete a webhook",
+        schemas.Webhook,
+        errors=(403, 404, 500),
+        tags=("Webhooks",),
+        description="Nothing more is sent to it; deliveries still pending give up.",
+    ),
+    Route(
+        "GET",
+        "/webhooks/{webhookId}/deliveries",
+        "api.list_deliveries",
+        "List a webhook's deliveries with every attempt (paginated, newest first)",
+        schemas.DeliveryPage,
+        query=schemas.DeliveryQuery,
+        errors=(400, 403, 404, 500),
+        tags=("Webhooks",),
+    ),
+    Route(
+        "POST",
+        "/campaigns",
+        "api.create_campaign",
+        "Create a campaign with a budget from the partner's funds",
+        schemas.Campaign,
+        request=schemas.CampaignCreate,
+        errors=(400, 402, 403, 500),
+        tags=("Campaigns",),
+        description="The budget moves from the partner's funds into the campaign at once; each customer added later "
+        "gets perCustomerAmount from it, spent first (before their general and bonus balances) on the "
+        "brands and categories listed (none listed: every brand), while the campaign is active and inside "
+        "its window. It starts now (or at startsAt: scheduled until then). Idempotent on idempotencyKey: "
+        "the same body again returns the same campaign and moves nothing; another body is a 400. "
+        "Partner funds too low: 402 BUSINESS_RULE_ERROR, nothing created.",
+    ),
+    Route(
+        "GET",
+        "/campaigns",
+        "api.list_campaigns",
+        "List campaigns (paginated, newest first)",
+        schemas.CampaignPage,
+        query=schemas.CampaignQuery,
+        errors=(400, 403, 500),
+        tags=("Campaigns",),
+        description="Filter by status: scheduled, active, paused or ended.",
+    ),
+    Route(
+        "GET",
+        "/campaigns/{campaignId}",
+        "api.get_campaign",
+        "Get a campaign with its money",
+        schemas.Campaign,
+        errors=(403, 404, 500),
+        tags=("Campaigns",),
+        description="budget = returned + remaining + unused + spent, always.",
+    ),
+    Route(
+        "PATCH",
+        "/campaigns/{campaignId}",
+        "api.update_campaign",
+        "Change a campaign's rules from now on",
+        schemas.Campaign,
+        request=schemas.CampaignUpdate,
+        errors=(400, 402, 403, 404, 500),
+        tags=("Campaigns",),
+        description="Fields left out keep their value; endsAt null removes the end date. Allocations already made "
+        "and past transactions stay as they were. An ended campaign can't change: 402.",
+    ),
+    Route(
+        "POST",
+        "/campaigns/{campaignId}/budget",
+        "api.change_campaign_budget",
+        "Increase or decrease a campaign's budget",
+        schemas.CampaignBudgetResult,
+        request=schemas.CampaignBudgetChange,
+        errors=(400, 402, 403, 404, 500),
+        tags=("Campaigns",),
+        description="A positive amount moves partner funds into the budget (402 when they are too low); a negative "
+        "one moves unallocated budget back (402 when the budget has less left). Idempotent on "
+        "idempotencyKey: a repeat returns the first transactionId and moves nothing. An ended campaign's "
+        "budget can only decrease.",
+    ),
+    Route(
+        "POST",
+        "/campaigns/{campaignId}/members",
+        "api.add_campaign_members",
+        "Add customers to a campaign",
+        schemas.MemberResults,
+        request=schemas.CampaignMembersAdd,
+        errors=(400, 402, 403, 404, 500),
+        tags=("Campaigns",),
+        description="Each customer added gets perCustomerAmount from the budget in a campaign balance of their own. "
+        "A result per id: allocated, already_member (nothing more), not_found (not your customer), "
+        "inactive (deactivated), insufficient_budget (the budget can't pay it: nothing moved). "
+        "An ended campaign takes no members: 402.",
+    ),
+    Route(
+        "DELETE",
+        "/campaigns/{campaignId}/members/{customerId}",
+        "api.remove_campaign_member",
+        "Remove a customer from a campaign",
+        schemas.MemberRemoved,
+        errors=(403, 404, 500),
+        tags=("Campaigns",),
+        description="Their unused campaign balance goes back to the budget.",
+    ),
+    Route(
+        "POST",
+        "/campaigns/{campaignId}/pause",
+        "api.pause_campaign",
+        "Pause a campaign: its balances can't be spent",
+        schemas.Campaign,
+        errors=(402, 403, 404, 500),
+        tags=("Campaigns",),
+        description="Only an active campaign can be paused: 402 otherwise.",
+    ),
+    Route(
+        "POST",
+        "/campaigns/{campaignId}/resume",
+        "api.resume_campaign",
+        "Resume a paused campaign",
+        schemas.Campaign,
+        errors=(402, 403, 404, 500),
+        tags=("Campaigns",),
+        description="Only a paused campaign can be resumed: 402 otherwise.",
+    ),
+    Route(
+        "POST",
+        "/campaigns/{campaignId}/end",
+        "api.end_campaign",
+        "End a campaign for good",
+        schemas.CampaignEnded,
+        errors=(402, 403, 404, 500),
+        tags=("Campaigns",),
+        description="Spending stops; every member's unused balance goes back to the budget, and the budget to "
+        "partner funds when returnUnusedOnEnd is set (else use return-unused). Already ended: 402.",
+    ),
+    Route(
+        "POST",
+        "/campaigns/{campaignId}/return-unused",
+        "api.return_unused_campaign_budget",
+        "Return a campaign's unallocated budget to the partner's funds",
+        schemas.CampaignReturned,
+        errors=(403, 404, 500),
+        tags=("Campaigns",),
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        "api.openapi_document",
+        "This document (OpenAPI 3.1)",
+        None,
+        errors=(),
+        signed=False,
+        tags=("Documentation",),
+    ),
+    Route(
+        "GET",
+        "/docs",
+        "api.docs_page",
+        "The API documentation as a web page",
+        None,
+        errors=(),
+        signed=False,
+        tags=("Documentation",),
+    ),
 ]
 
 AUTH_HEADERS = [
     ("x-api-key", "apiKey", "The API key issued to the partner.", "gsk_..."),
     ("x-client-id", "clientId", "The partner's client id.", "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"),
     ("x-timestamp", "timestamp", "ISO 8601 with Z or an offset; at most 5 minutes from now.", "2026-02-12T14:30:00.000Z"),
-    ("x-signature", "signature",
-     "base64(HMAC-SHA256(hmac_secret, STRING_TO_SIGN)), where STRING_TO_SIGN depends on x-signature-version. "
-     'Version 1 (the default): METHOD + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY; it does not cover '
-     "the path or the query, so prefer version 2. "
-     'Version 2: METHOD + "\\n" + PATH + "\\n" + QUERY + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY, '
-     "where PATH is the path as sent (e.g. /api/partner/v1/customers/1), QUERY the query string without the '?', "
-     "its name=value parameters sorted by name then value and kept percent-encoded as sent (empty when none; "
-     "'status=active&email=a%40b.example' signs as 'email=a%40b.example&status=active'). "
-     "BODY is the raw body sent, empty when none. Each signature is accepted once. A key can be set to require "
-     "version 2: version 1 requests with it are refused (403).", "3yV1pQk0mL8sR2tW6xZ9aB4cD7eF0gH1iJ5kN8oP2qU="),
+    (
+        "x-signature",
+        "signature",
+        "base64(HMAC-SHA256(hmac_secret, STRING_TO_SIGN)), where STRING_TO_SIGN depends on x-signature-version. "
+        'Version 1 (the default): METHOD + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY; it does not cover '
+        "the path or the query, so prefer version 2. "
+        'Version 2: METHOD + "\\n" + PATH + "\\n" + QUERY + "\\n" + TIMESTAMP + "\\n" + CLIENT_ID + "\\n" + BODY, '
+        "where PATH is the path as sent (e.g. /api/partner/v1/customers/1), QUERY the query string without the '?', "
+        "its name=value parameters sorted by name then value and kept percent-encoded as sent (empty when none; "
+        "'status=active&email=a%40b.example' signs as 'email=a%40b.example&status=active'). "
+        "BODY is the raw body sent, empty when none. Each signature is accepted once. A key can be set to require "
+        "version 2: version 1 requests with it are refused (403).",
+        "3yV1pQk0mL8sR2tW6xZ9aB4cD7eF0gH1iJ5kN8oP2qU=",
+    ),
 ]
 # Optional, so it is no security scheme (those are all required): a header parameter of every signed operation.
 SIGNATURE_VERSION_HEADER = (
-    "x-signature-version", "signatureVersion",
+    "x-signature-version",
+    "signatureVersion",
     "Optional: which string x-signature signs, 1 (the default) or 2 (also covers the path and query; see "
-    "x-signature). Any other value is refused (403).", "2",
+    "x-signature). Any other value is refused (403).",
+    "2",
 )
 _SIGNATURE_VERSION_PARAMETER = {
-    "name": SIGNATURE_VERSION_HEADER[0], "in": "header", "required": False, "description": SIGNATURE_VERSION_HEADER[2],
-    "schema": {"type": "string", "enum": ["1", "2"], "default": "1"}, "example": SIGNATURE_VERSION_HEADER[3],
+    "name": SIGNATURE_VERSION_HEADER[0],
+    "in": "header",
+    "required": False,
+    "description": SIGNATURE_VERSION_HEADER[2],
+    "schema": {"type": "string", "enum": ["1", "2"], "default": "1"},
+    "example": SIGNATURE_VERSION_HEADER[3],
 }
 _DOCUMENTS_ONLY = {"api.openapi_document", "api.docs_page"}
 SCHEMA_MODELS: list[type[BaseModel]] = [
-    schemas.CustomerCreate, schemas.FundsChange, schemas.CustomerQuery, schemas.CreatedCustomer,
-    schemas.Customer, schemas.CustomerPage, schemas.WalletBalance, schemas.FundsResult, schemas.Balance,
-    schemas.CurrencyBalance, schemas.CatalogQuery, schemas.OrderQuery, schemas.TransactionQuery, schemas.DeliveryQuery,
-    schemas.CatalogPage, schemas.OrderCreate, schemas.Order, schemas.OrderPage,
-    schemas.TransactionPage, schemas.WebhookCreate, schemas.Webhook, schemas.CreatedWebhook, schemas.WebhookList,
-    schemas.DeliveryPage, schemas.WebhookEvent, schemas.CampaignWebhookEvent, schemas.CampaignCreate, schemas.CampaignUpdate,
-    schemas.CampaignQuery, schemas.CampaignBudgetChange, schemas.CampaignMembersAdd, schemas.Campaign, schemas.CampaignPage,
-    schemas.CampaignBudgetResult, schemas.MemberResults, schemas.MemberRemoved, schemas.CampaignEnded, schemas.CampaignReturned,
-    schemas.CampaignWallet, schemas.ErrorEnvelope, schemas.ErrorDetail, schemas.Forbidden,
+    schemas.CustomerCreate,
+    schemas.FundsChange,
+    schemas.CustomerQuery,
+    schemas.CreatedCustomer,
+    schemas.Customer,
+    schemas.CustomerPage,
+    schemas.WalletBalance,
+    schemas.FundsResult,
+    schemas.Balance,
+    schemas.CurrencyBalance,
+    schemas.CatalogQuery,
+    schemas.OrderQuery,
+    schemas.TransactionQuery,
+    schemas.DeliveryQuery,
+    schemas.CatalogPage,
+    schemas.OrderCreate,
+    schemas.Order,
+    schemas.OrderPage,
+    schemas.TransactionPage,
+    schemas.WebhookCreate,
+    schemas.Webhook,
+    schemas.CreatedWebhook,
+    schemas.WebhookList,
+    schemas.DeliveryPage,
+    schemas.WebhookEvent,
+    schemas.CampaignWebhookEvent,
+    schemas.CampaignCreate,
+    schemas.CampaignUpdate,
+    schemas.CampaignQuery,
+    schemas.CampaignBudgetChange,
+    schemas.CampaignMembersAdd,
+    schemas.Campaign,
+    schemas.CampaignPage,
+    schemas.CampaignBudgetResult,
+    schemas.MemberResults,
+    schemas.MemberRemoved,
+    schemas.CampaignEnded,
+    schemas.CampaignReturned,
+    schemas.CampaignWallet,
+    schemas.ErrorEnvelope,
+    schemas.ErrorDetail,
+    schemas.Forbidden,
 ]
 
 
@@ -224,9 +484,7 @@ def _ref(model: type[BaseModel]) -> dict:
 
 
 def component_schemas() -> dict:
-    _, top = models_json_schema(
-        [(model, "validation") for model in SCHEMA_MODELS], ref_template="#/components/schemas/{model}"
-    )
+    _, top = models_json_schema([(model, "validation") for model in SCHEMA_MODELS], ref_template="#/components/schemas/{model}")
     return top.get("$defs", {})
 
 
@@ -246,8 +504,7 @@ def _operation(route: Route) -> dict:
     if route.query is not None:
         query_schema = route.query.model_json_schema()
         for name, prop in query_schema.get("properties", {}).items():
-            parameters.append({"name": name, "in": "query", "required": name in query_schema.get("required", []),
-                               "schema": prop})
+            parameters.append({"name": name, "in": "query", "required": name in query_schema.get("required", []), "schema": prop})
     if parameters:
         operation["parameters"] = parameters
     if route.request is not None:
@@ -259,11 +516,15 @@ def _operation(route: Route) -> dict:
         operation["responses"] = {
             "200": {
                 "description": "Success",
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["success", "data"],
-                    "properties": {"success": {"const": True}, "data": _ref(route.response)},
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["success", "data"],
+                            "properties": {"success": {"const": True}, "data": _ref(route.response)},
+                        }
+                    }
+                },
             },
             **{str(status): {"$ref": f"#/components/responses/{status}"} for status in _errors(route)},
         }
@@ -289,20 +550,25 @@ def _webhooks() -> dict:
         ]
     }
     return {
-        event: {"post": {
-            "operationId": event.replace(".", "_"),
-            "summary": summary,
-            "tags": ["Webhooks"],
-            "parameters": [{"name": h, "in": "header", **spec} for h, spec in signature_headers.items()],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}},
-            "responses": {"2XX": {"description": "Delivered; anything else is retried."}},
-        }}
+        event: {
+            "post": {
+                "operationId": event.replace(".", "_"),
+                "summary": summary,
+                "tags": ["Webhooks"],
+                "parameters": [{"name": h, "in": "header", **spec} for h, spec in signature_headers.items()],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(model)}}},
+                "responses": {"2XX": {"description": "Delivered; anything else is retried."}},
+            }
+        }
         for event, summary, model in [
             ("order.completed", "An order was completed: its card was issued", schemas.WebhookEvent),
             ("order.failed", "An order failed and was refunded", schemas.WebhookEvent),
             ("campaign.ended", "A campaign ended (by hand or at its end date)", schemas.CampaignWebhookEvent),
-            ("campaign.budget_low", "A campaign's remaining budget fell below its perCustomerAmount (once per crossing)",
-             schemas.CampaignWebhookEvent),
+            (
+                "campaign.budget_low",
+                "A campaign's remaining budget fell below its perCustomerAmount (once per crossing)",
+                schemas.CampaignWebhookEvent,
+            ),
         ]
     }
 
@@ -314,8 +580,11 @@ def openapi() -> dict:
     responses = {}
     for status, (code, description) in ERROR_CODES.items():
         model = schemas.Forbidden if status == 403 else schemas.ErrorEnvelope
-        example = ({"Message": FORBIDDEN_MESSAGE} if status == 403
-                   else {"success": False, "error": {"error": code, "message": description}})
+        example = (
+            {"Message": FORBIDDEN_MESSAGE}
+            if status == 403
+            else {"success": False, "error": {"error": code, "message": description}}
+        )
         responses[str(status)] = {
             "description": description,
             "content": {"application/json": {"schema": _ref(model), "example": example}},
@@ -326,8 +595,8 @@ def openapi() -> dict:
             "title": "Partner API",
             "version": "1",
             "description": "Signed server-to-server API for partners. Every answer is "
-                           '{"success": true, "data": ...} or {"success": false, "error": {"error": CODE, "message": ...}}; '
-                           "money is a JSON number in major units with the currency's decimal places.",
+            '{"success": true, "data": ...} or {"success": false, "error": {"error": CODE, "message": ...}}; '
+            "money is a JSON number in major units with the currency's decimal places.",
         },
         "paths": paths,
         "webhooks": _webhooks(),
@@ -338,8 +607,14 @@ def openapi() -> dict:
                 for header, name, description, _ in AUTH_HEADERS
             },
             "parameters": {
-                name: {"name": header, "in": "header", "required": True, "description": description,
-                       "schema": {"type": "string"}, "example": example}
+                name: {
+                    "name": header,
+                    "in": "header",
+                    "required": True,
+                    "description": description,
+                    "schema": {"type": "string"},
+                    "example": example,
+                }
                 for header, name, description, example in AUTH_HEADERS
             },
             "responses": responses,

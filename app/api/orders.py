@@ -2,6 +2,7 @@
 balance (once per externalRefId), GET /orders[/<publicId>] reads them. Another partner's order
 or customer is always 404. The card's number and PIN are shown only by GET /orders/<publicId>
 (and the POST's answer) once the order is completed: never in lists or webhooks."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ Redis (`SET key NX EX`) when REDIS_URL is set, else the database table
 remembered while its timestamp is still accepted (5 minutes either side); rows are kept
 for 10 minutes and purged at most once a minute per process.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """JSON in the seed's envelope, with exact decimals: money is written as a JSON number with
 its currency's decimal places (`100.00`), never through a float (app/representations.py)."""
+
 from __future__ import annotations
 
 from flask import Response

@@ -5,6 +5,7 @@ Money is a JSON *number* read as Decimal (the body is parsed with `parse_float=D
 a float; a string, a boolean or a float is refused. Responses are dumped in Python mode so
 Decimals reach app/api/responses.dumps, which writes them as exact JSON numbers.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -121,7 +122,9 @@ class OrderCreate(ApiModel):
     amount: Annotated[JsonNumber, Field(gt=0, examples=[25], json_schema_extra={"exclusiveMinimum": 0})]
     currency: CurrencyCode
     recipient: RecipientIn | None = Field(default=None, description="Who gets the card; leave out to send it to the customer")
-    senderName: str | None = Field(default=None, max_length=200, description="Shown to the recipient; the customer's name when left out")
+    senderName: str | None = Field(
+        default=None, max_length=200, description="Shown to the recipient; the customer's name when left out"
+    )
     message: str = Field(default="", max_length=300)
     externalRefId: str = Field(
         min_length=1,
@@ -161,9 +164,16 @@ class TransactionQuery(ApiModel):
 
 
 class WebhookCreate(ApiModel):
-    url: str = Field(min_length=1, max_length=500, description="An HTTPS URL on the public internet", examples=["https://partner.example.com/hooks/giftstore"])
+    url: str = Field(
+        min_length=1,
+        max_length=500,
+        description="An HTTPS URL on the public internet",
+        examples=["https://partner.example.com/hooks/giftstore"],
+    )
     events: list[WEBHOOK_EVENT] = Field(
-        default=["order.completed", "order.failed"], min_length=1, max_length=4,
+        default=["order.completed", "order.failed"],
+        min_length=1,
+        max_length=4,
         description="Leave out for order.completed and order.failed",
     )
 
@@ -195,21 +205,33 @@ Moment = Annotated[
     AwareDatetime,
     BeforeValidator(_moment_text),
     AfterValidator(_in_utc),
-    WithJsonSchema({"type": "string", "format": "date-time", "description": "ISO 8601 with a time zone, e.g. 2026-12-31T23:59:59Z"}),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "description": "ISO 8601 with a time zone, e.g. 2026-12-31T23:59:59Z"}
+    ),
 ]
-IdempotencyKey = Annotated[str, Field(
-    min_length=8,
-    max_length=80,
-    pattern=r"^[A-Za-z0-9_.:-]+$",
-    description="Unique per request you mean once; repeating it returns the first result.",
-    examples=["campaign-2026-wellness"],
-)]
+IdempotencyKey = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Unique per request you mean once; repeating it returns the first result.",
+        examples=["campaign-2026-wellness"],
+    ),
+]
 CampaignName = Annotated[str, Field(min_length=1, max_length=120, examples=["Wellness"])]
-BrandSlugs = Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(
-    max_length=200, description="Brand slugs (from GET /catalog) it pays for; leave brands and categories empty for every brand",
-    examples=[["calm-spa"]])]
-Categories = Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(
-    max_length=200, description="Catalog categories it pays for, e.g. Health & Beauty", examples=[["Health & Beauty"]])]
+BrandSlugs = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=60)]],
+    Field(
+        max_length=200,
+        description="Brand slugs (from GET /catalog) it pays for; leave brands and categories empty for every brand",
+        examples=[["calm-spa"]],
+    ),
+]
+Categories = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=60)]],
+    Field(max_length=200, description="Catalog categories it pays for, e.g. Health & Beauty", examples=[["Health & Beauty"]]),
+]
 Priority = Annotated[int, Field(ge=0, le=1000, description="Higher is spent first")]
 CAMPAIGN_STATUS = Literal["scheduled", "active", "paused", "ended"]
 
@@ -237,8 +259,10 @@ class CampaignUpdate(ApiModel):
     endsAt: Moment | None = Field(default=None, description="null removes the end date")
     brands: BrandSlugs | None = None
     categories: Categories | None = None
-    perCustomerAmount: Annotated[JsonNumber | None, Field(default=None, gt=0, json_schema_extra={"exclusiveMinimum": 0},
-                                                          description="For members added from now on")]
+    perCustomerAmount: Annotated[
+        JsonNumber | None,
+        Field(default=None, gt=0, json_schema_extra={"exclusiveMinimum": 0}, description="For members added from now on"),
+    ]
     priority: Priority | None = None
     returnUnusedOnEnd: bool | None = None
 
@@ -254,8 +278,12 @@ class CampaignQuery(ApiModel):
 
 
 class CampaignBudgetChange(ApiModel):
-    amount: Annotated[JsonNumber, Field(examples=[100], description="Positive: more from partner funds; negative: "
-                                                                    "unallocated budget back to partner funds")]
+    amount: Annotated[
+        JsonNumber,
+        Field(
+            examples=[100], description="Positive: more from partner funds; negative: unallocated budget back to partner funds"
+        ),
+    ]
     idempotencyKey: IdempotencyKey
 
 
@@ -303,7 +331,8 @@ class Customer(ApiModel):
     createdAt: str = Field(description="ISO 8601, UTC")
     wallets: list[WalletBalance | CampaignWallet] = Field(
         description="A general wallet (with its bonus balance) per currency; GET /customers/{customerId} also lists "
-                    "the customer's campaign balances (kind campaign)")
+        "the customer's campaign balances (kind campaign)"
+    )
 
 
 T = TypeVar("T")
@@ -566,5 +595,5 @@ def validate(model: type[M], data) -> M:
         elif first.get("type") == "extra_forbidden":
             message = "is not a known field"
         elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         raise ApiError(400, "VALIDATION_ERROR", f"{field}: {message}.".replace("..", ".")) from None

@@ -1,5 +1,6 @@
 """The partner's ledger through the API: GET /transactions lists every transaction of the partner
 (its own funding, its customers' credits, debits, rebates and refunds), newest first."""
+
 from __future__ import annotations
 
 from flask import g, request

@@ -1,6 +1,7 @@
 """Webhooks through the partner API: register an HTTPS URL for order events (its signing secret
 is shown once), list and delete them, and read every delivery with its attempts
 (app/services/webhooks.py sends them)."""
+
 from __future__ import annotations
 
 from flask import g, request

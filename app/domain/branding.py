@@ -3,6 +3,7 @@
 Pure: no database, no Flask. The use cases (drafts, publishing, versions) are app/services/branding.py's;
 how a look is worn by the store and its emails is app/look.py's; uploaded logos are app/domain/uploaded_logos.py's.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,11 @@ class VersionStatus(StrEnum):
 
 DRAFT, PUBLISHED, ARCHIVED = VersionStatus.DRAFT, VersionStatus.PUBLISHED, VersionStatus.ARCHIVED
 
-COLOR_FIELDS = {"primary_color": "The primary colour", "accent_color": "The accent colour", "background_color": "The background colour"}
+COLOR_FIELDS = {
+    "primary_color": "The primary colour",
+    "accent_color": "The accent colour",
+    "background_color": "The background colour",
+}
 FIELDS = ("store_name", *COLOR_FIELDS, "support_email", "footer_text")
 DEFAULT_COLORS = {"primary_color": "#1f6feb", "accent_color": "#f59e0b", "background_color": "#ffffff"}
 STORE_NAME_MAX = 120
@@ -135,7 +140,9 @@ def _support_email(email: str) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise InvalidInput(f"The support email '{email[:80]}' is not a valid email address: {exc}", field="support_email") from None
+        raise InvalidInput(
+            f"The support email '{email[:80]}' is not a valid email address: {exc}", field="support_email"
+        ) from None
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")

@@ -1,4 +1,5 @@
 """A bulk upload's states: checking -> checked -> committing -> committed, or failed (while checking or committing)."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -8,6 +8,7 @@ only for a brand the campaign allows (no brands and no categories listed = every
 The seed's deduction order: eligible campaign balances (higher priority first, then the one ending
 soonest, one without an end last, then the older campaign), then the general balance, then bonus.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -66,11 +67,7 @@ def initial_status(starts_at: datetime, now: datetime) -> CampaignStatus:
 
 def is_spendable(status: CampaignStatus | str, starts_at: datetime, ends_at: datetime | None, now: datetime) -> bool:
     """A campaign balance pays only while the campaign is active and `now` is inside [starts_at, ends_at)."""
-    return (
-        CampaignStatus(status) is CampaignStatus.ACTIVE
-        and starts_at <= now
-        and (ends_at is None or now < ends_at)
-    )
+    return CampaignStatus(status) is CampaignStatus.ACTIVE and starts_at <= now and (ends_at is None or now < ends_at)
 
 
 def allows_brand(brand_slugs: Iterable[str], categories: Iterable[str], brand_slug: str, brand_category: str) -> bool:
@@ -209,7 +206,8 @@ def spending_order(balances: Iterable[Balance], now: datetime, brand: BrandLike)
     for other brands is left out. One currency: the caller passes the balances of the price's currency."""
     balances = list(balances)
     campaigns = [
-        b for b in balances
+        b
+        for b in balances
         if b.kind == CAMPAIGN and b.campaign is not None and b.campaign.spendable(now) and b.campaign.allows(brand)
     ]
     campaigns.sort(key=_campaign_order)

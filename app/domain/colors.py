@@ -4,6 +4,7 @@ Pure Python. The store and its emails put text on the partner's primary and back
 the text colour is picked here so it reads, and the editor warns when even the best pick falls
 below WCAG AA for normal text (4.5:1).
 """
+
 from __future__ import annotations
 
 import re

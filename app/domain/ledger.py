@@ -1,4 +1,5 @@
 """Double-entry rules: accounts, transaction types and statuses, balanced postings."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

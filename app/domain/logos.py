@@ -3,6 +3,7 @@
 The SVG has no ids, scripts, external references or <foreignObject>, so it is safe to inline
 many of them in one page or to serve them as `image/svg+xml`.
 """
+
 from __future__ import annotations
 
 import hashlib

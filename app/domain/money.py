@@ -1,4 +1,5 @@
 """Money: integer minor units with an ISO 4217 currency. Never a float."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Order states: pending -> completed | failed. Final states never change."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -4,6 +4,7 @@ A page number is a positive integer up to LAST_PAGE. Anything that isn't one (mi
 negative, "²") is page 1; a number past LAST_PAGE, however long, is LAST_PAGE (a view that knows
 its count shows its own last page instead), so no offset a database can't hold is ever built.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """The password policy, in one place: the form, the inline checklist and the server use it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,9 +9,20 @@ MAX_LENGTH = 128
 
 # A few of the most common passwords that satisfy the length rule.
 _COMMON = {
-    "password123", "password1234", "1234567890", "qwertyuiop", "iloveyou123",
-    "welcome123", "letmein123", "passw0rd123", "abc1234567", "qwerty12345",
-    "administrator", "0987654321", "1q2w3e4r5t", "changeme123",
+    "password123",
+    "password1234",
+    "1234567890",
+    "qwertyuiop",
+    "iloveyou123",
+    "welcome123",
+    "letmein123",
+    "passw0rd123",
+    "abc1234567",
+    "qwerty12345",
+    "administrator",
+    "0987654321",
+    "1q2w3e4r5t",
+    "changeme123",
 }
 
 
@@ -32,9 +44,7 @@ def password_rules(password: str, *, email: str = "") -> list[Rule]:
         Rule(
             "not_guessable",
             "Not a common password and not your email",
-            bool(password)
-            and lowered not in _COMMON
-            and not (len(local_part) >= 3 and local_part in lowered),
+            bool(password) and lowered not in _COMMON and not (len(local_part) >= 3 and local_part in lowered),
         ),
     ]
 

@@ -6,6 +6,7 @@ Rounding, written down once:
 - a bonus, of either kind, rounds DOWN (never a fraction of a cent, never more than promised);
 - a fee is a fixed amount added to the price.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """When a sign-in session is over: the rule the store and the portal share (pure, no database)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 
 (Generated brand logos, the SVG tiles, are app/domain/logos.py's.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

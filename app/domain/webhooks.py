@@ -1,4 +1,5 @@
 """A webhook delivery's states: pending (tried again until it is delivered or gives up) -> delivered | failed."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,4 +1,5 @@
 """Alembic environment: migrations target SQLModel.metadata; `flask init-db` passes the connection."""
+
 from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel

@@ -1,4 +1,5 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
+
 from app.models.branding import BrandingVersion
 from app.models.bulk import BulkUpload, BulkUploadRow
 from app.models.campaign import Campaign, CampaignMember

@@ -15,9 +15,7 @@ class Account(SQLModel, table=True):
     `consumer:7:general:USD`, so each owner has one account per kind and currency.
     """
 
-    __table_args__ = (
-        CheckConstraint("balance >= 0 OR kind = 'partner_deposits'", name="account_balance_not_negative"),
-    )
+    __table_args__ = (CheckConstraint("balance >= 0 OR kind = 'partner_deposits'", name="account_balance_not_negative"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=120, unique=True)

@@ -17,9 +17,7 @@ class SignInSession(SQLModel, table=True):
     """
 
     __tablename__ = "sign_in_session"
-    __table_args__ = (
-        CheckConstraint("(consumer_id IS NULL) <> (team_member_id IS NULL)", name="sign_in_session_one_person"),
-    )
+    __table_args__ = (CheckConstraint("(consumer_id IS NULL) <> (team_member_id IS NULL)", name="sign_in_session_one_person"),)
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)

@@ -12,6 +12,7 @@ The portal keeps its own sign-in in the session (`portal_member`), apart from th
 flask-login consumer session, so one browser can be in both without mixing them up.
 Every module in this package is imported by `register_portal` and adds its views to `bp`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -164,11 +165,7 @@ def partner_funds() -> list[Money]:
 @bp.context_processor
 def portal_context():
     member = current_member()
-    nav = [
-        (endpoint, label)
-        for endpoint, label, role in NAV
-        if member is not None and role_allows(member.role, role)
-    ]
+    nav = [(endpoint, label) for endpoint, label, role in NAV if member is not None and role_allows(member.role, role)]
     return {"member": member, "partner": current_partner(), "can": can, "nav": nav, "portal_funds": partner_funds}
 
 

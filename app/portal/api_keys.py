@@ -2,6 +2,7 @@
 query) or allow the seed's v1 again. A new key's credentials are on the answer to the
 form that made it, and nowhere else: that page is never stored (no-store, no htmx history), and
 the address bar shows the list's URL, so reloading or going back shows the list, not the secrets."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -21,8 +22,14 @@ def _at_the_list(status: int = 200, **headers) -> tuple[int, dict]:
 
 def _list(error: str | None = None, label: str = "", status: int = 200, require_v2: bool = False):
     listing = api_key_service.key_list(db_session(), current_partner())
-    return render_template("portal/api_keys/index.html", keys=listing.keys, creators=listing.creators, error=error, label=label,
-                           require_v2=require_v2), *_at_the_list(status)
+    return render_template(
+        "portal/api_keys/index.html",
+        keys=listing.keys,
+        creators=listing.creators,
+        error=error,
+        label=label,
+        require_v2=require_v2,
+    ), *_at_the_list(status)
 
 
 def _issued(key: ApiKey, credentials: ApiCredentials, *, replaced: ApiKey | None = None):
@@ -40,8 +47,9 @@ def api_keys_create():
     label = request.form.get("label", "")
     require_v2 = request.form.get("require_signature_v2") == "1"
     try:
-        key, credentials = api_key_service.create(db_session(), partner=current_partner(), label=label, require_signature_v2=require_v2,
-                                                  by=current_member())
+        key, credentials = api_key_service.create(
+            db_session(), partner=current_partner(), label=label, require_signature_v2=require_v2, by=current_member()
+        )
     except InvalidInput as error:
         return _list(error.message, label[:200], 422, require_v2=require_v2)
     return _issued(key, credentials)
@@ -78,7 +86,9 @@ def api_keys_signature_version(key_id: int):
     key = _key(key_id)
     required = request.form.get("require_signature_v2") == "1"
     try:
-        api_key_service.set_require_signature_v2(db_session(), partner=current_partner(), key=key, required=required, by=current_member())
+        api_key_service.set_require_signature_v2(
+            db_session(), partner=current_partner(), key=key, required=required, by=current_member()
+        )
     except InvalidInput as error:
         return _list(error.message, status=422)
     if required:

@@ -1,4 +1,5 @@
 """The audit log (admins): every change a team member or the API made, newest first, filterable."""
+
 from __future__ import annotations
 
 from flask import render_template, request
@@ -16,8 +17,14 @@ PAGE_SIZE = 50
 def audit_log():
     action = request.args.get("action", "").strip()[:60]
     who = request.args.get("who", "").strip()[:120]
-    log = audit.audit_log(db_session(), partner=current_partner(), action=action, who=who,
-                          page=page_number(request.args.get("page")), size=PAGE_SIZE)
+    log = audit.audit_log(
+        db_session(),
+        partner=current_partner(),
+        action=action,
+        who=who,
+        page=page_number(request.args.get("page")),
+        size=PAGE_SIZE,
+    )
     context = dict(events=log, action=action, who=who, actions=log.actions)
     template = "portal/_audit_rows.html" if wants_partial() else "portal/audit.html"
     return render_template(template, **context)

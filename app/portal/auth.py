@@ -1,4 +1,5 @@
 """Portal sign-in: email and password, the first-login password change, sign out."""
+
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -48,10 +49,17 @@ def set_password():
     password = request.form.get("password", "")
     token = sign_in_token()
     try:
-        team.set_password(db_session(), member=member, password=password, confirmation=request.form.get("confirmation", ""),
-                          current_sign_in=token)
+        team.set_password(
+            db_session(),
+            member=member,
+            password=password,
+            confirmation=request.form.get("confirmation", ""),
+            current_sign_in=token,
+        )
     except InvalidInput as error:
-        return render_template("portal/set_password.html", error=error.message, rules=password_rules(password, email=member.email)), 422
+        return render_template(
+            "portal/set_password.html", error=error.message, rules=password_rules(password, email=member.email)
+        ), 422
     sign_in(member, token)  # the change ended every other session; this one goes on, with the new epoch in its cookie
     flash("Your password is set.", "success")
     return redirect(url_for("portal.home"), 303)
@@ -61,4 +69,6 @@ def set_password():
 def password_rules_check():
     """Inline checklist of the password policy, updated as the member types."""
     member = current_member()
-    return render_template("store/_password_rules.html", rules=password_rules(request.form.get("password", ""), email=member.email))
+    return render_template(
+        "store/_password_rules.html", rules=password_rules(request.form.get("password", ""), email=member.email)
+    )

@@ -5,6 +5,7 @@ panel: contrast warnings and the preview frames with a new URL, so they reload w
 without the page reloading. The store and its emails keep the published look until Publish.
 Anyone on the team may look; only admins change anything.
 """
+
 from __future__ import annotations
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
@@ -47,8 +48,13 @@ def _preview_page() -> str:
 
 
 def _context(
-    *, error: str | None = None, field: str | None = None, submitted: dict | None = None,
-    terms_error: str | None = None, terms_text: str | None = None, page: str | None = None,
+    *,
+    error: str | None = None,
+    field: str | None = None,
+    submitted: dict | None = None,
+    terms_error: str | None = None,
+    terms_text: str | None = None,
+    page: str | None = None,
 ) -> dict:
     partner = current_partner()
     editor = branding.editor(db_session(), partner)
@@ -57,7 +63,11 @@ def _context(
         draft=draft,
         # What the form shows: the draft, or what was sent when it was refused (a plain form post).
         values={name: getattr(editor.shown, name) for name in FIELDS} | (submitted or {}),
-        colour_fields={"primary_color": "Primary colour", "accent_color": "Accent colour", "background_color": "Background colour"},
+        colour_fields={
+            "primary_color": "Primary colour",
+            "accent_color": "Accent colour",
+            "background_color": "Background colour",
+        },
         look=draft_look(partner, draft),
         warnings=editor.warnings,
         versions=editor.versions,
@@ -140,8 +150,13 @@ def upload_branding_logo():
     upload = request.files.get("logo")
     data = upload.read(LOGO_MAX_BYTES + 1) if upload else b""
     try:
-        branding.upload_logo(db_session(), partner=current_partner(), data=data,
-                             filename=(upload.filename or "") if upload else "", by=current_member())
+        branding.upload_logo(
+            db_session(),
+            partner=current_partner(),
+            data=data,
+            filename=(upload.filename or "") if upload else "",
+            by=current_member(),
+        )
     except InvalidInput as error:
         return _panel(422, error=error.message, field=error.field)
     return _saved("Logo added to the draft.")
@@ -176,7 +191,9 @@ def restore_branding_version(version_id: int):
 @portal_route("/branding/terms", role=ADMIN, methods=("POST",))
 def publish_terms():
     try:
-        terms = branding.publish_terms(db_session(), partner=current_partner(), body=request.form.get("terms", ""), by=current_member())
+        terms = branding.publish_terms(
+            db_session(), partner=current_partner(), body=request.form.get("terms", ""), by=current_member()
+        )
     except InvalidInput as error:
         return _panel(422, terms_error=error.message, terms_text=request.form.get("terms", ""))
     flash(f"Terms version {terms.version} published: consumers accept it at their next visit.", "success")

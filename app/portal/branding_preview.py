@@ -3,6 +3,7 @@
 Nobody is signed in to the store here, so a sample consumer with a sample wallet stands in; the
 catalog is the partner's own (or one sample gift card when it is empty). Nothing is saved.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -38,8 +39,14 @@ EMAILS = {"welcome", "delivery"}
 
 def sample_consumer(partner) -> Consumer:
     return Consumer(
-        id=0, partner_id=partner.id, email="alex.sample@example.com", full_name="Alex Sample", password_hash="",
-        must_change_password=False, accepted_terms_version=partner.terms_version, is_active=True,
+        id=0,
+        partner_id=partner.id,
+        email="alex.sample@example.com",
+        full_name="Alex Sample",
+        password_hash="",
+        must_change_password=False,
+        accepted_terms_version=partner.terms_version,
+        is_active=True,
     )
 
 
@@ -52,9 +59,17 @@ def sample_offer(partner, currency: str) -> Offer:
     """A gift card to show when the partner's catalog is still empty."""
     name = "Sample Gift Card"
     brand = Brand(
-        id=0, slug="sample-gift-card", name=name, category="Food & Dining", description="A gift card to show the look of your store.",
-        color="#334155", logo_svg=brand_logo_svg(name, color="#334155"), currencies=currency, denominations="2500,5000,10000",
-        redemption_instructions="1. Visit the shop.\n2. Show the card number at the till.", has_pin=True,
+        id=0,
+        slug="sample-gift-card",
+        name=name,
+        category="Food & Dining",
+        description="A gift card to show the look of your store.",
+        color="#334155",
+        logo_svg=brand_logo_svg(name, color="#334155"),
+        currencies=currency,
+        denominations="2500,5000,10000",
+        redemption_instructions="1. Visit the shop.\n2. Show the card number at the till.",
+        has_pin=True,
     )
     settings = PartnerBrand(partner_id=partner.id, brand_id=0, bonus_type="value", bonus_percent=Decimal(10))
     return Offer(brand, settings, utcnow())
@@ -84,17 +99,31 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
     with _in_store(partner):
         if page == "welcome":
             return build_welcome_email(
-                partner=partner, consumer=consumer, temporary_password="kfq7-m2xp-9tzr",
+                partner=partner,
+                consumer=consumer,
+                temporary_password="kfq7-m2xp-9tzr",
                 login_url=external_url("store.login", slug=partner.slug),
-                expires_at=utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"]), look=look,
+                expires_at=utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"]),
+                look=look,
             ).html
         if page == "delivery":
-            return build_gift_card_email(partner=partner, order=_sample_order(partner, consumer, offer), brand=offer.brand, card=IssuedCard(
-                number="6012 3456 7890 1234", pin="4321", reference="preview",
-                redemption_url=(offer.brand.redemption_url or "").replace("{code}", "601234567890"),
-            ), look=look).html
+            return build_gift_card_email(
+                partner=partner,
+                order=_sample_order(partner, consumer, offer),
+                brand=offer.brand,
+                card=IssuedCard(
+                    number="6012 3456 7890 1234",
+                    pin="4321",
+                    reference="preview",
+                    redemption_url=(offer.brand.redemption_url or "").replace("{code}", "601234567890"),
+                ),
+                look=look,
+            ).html
         context = dict(
-            partner=partner, look=look, consumer=consumer, wallets=wallets,
+            partner=partner,
+            look=look,
+            consumer=consumer,
+            wallets=wallets,
             get_flashed_messages=lambda *args, **kwargs: [],  # the portal's messages are not the store's
         )
         if page == "home":
@@ -103,17 +132,24 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
             search = CatalogSearch()
             tiles = Markup(render_template("store/_catalog.html", results=results, search=search, **context))
             return render_template(
-                "store/home.html", catalog=tiles, search=search, sorts=catalog.SORTS,
-                categories=catalog.categories(session, partner, currency=currency) or [offer.brand.category], **context,
+                "store/home.html",
+                catalog=tiles,
+                search=search,
+                sorts=catalog.SORTS,
+                categories=catalog.categories(session, partner, currency=currency) or [offer.brand.category],
+                **context,
             )
         if page == "brand":
-            return render_template(
-                "store/brand.html", offer=offer, choice=amount_choice(offer, None, wallets), **context
-            )
+            return render_template("store/brand.html", offer=offer, choice=amount_choice(offer, None, wallets), **context)
         if page == "checkout":
             fields = {
-                "amount": "50", "send_to": "someone", "email": "sam@example.com", "name": "Sam", "sender_name": consumer.full_name,
-                "message": "Happy birthday, Sam!", "idempotency_key": orders.new_idempotency_key(),
+                "amount": "50",
+                "send_to": "someone",
+                "email": "sam@example.com",
+                "name": "Sam",
+                "sender_name": consumer.full_name,
+                "message": "Happy birthday, Sam!",
+                "idempotency_key": orders.new_idempotency_key(),
             }
             return render_template("store/checkout.html", offer=offer, fields=fields, error=None, field=None, **context)
     raise ValueError(f"no preview page {page!r}")
@@ -122,7 +158,18 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
 def _sample_order(partner, consumer: Consumer, offer: Offer) -> Order:
     currency = offer.brand.currency_list[0] if offer.brand.currency_list else "USD"
     return Order(
-        public_id="GS-PREVIEW", partner_id=partner.id, consumer_id=0, brand_id=offer.brand.id or 0, currency=currency,
-        face_value=50_00, price=50_00, card_value=55_00, recipient_email="sam@example.com", recipient_name="Sam",
-        sender_name=consumer.full_name, message="Happy birthday, Sam!", to_self=False, idempotency_key="preview",
+        public_id="GS-PREVIEW",
+        partner_id=partner.id,
+        consumer_id=0,
+        brand_id=offer.brand.id or 0,
+        currency=currency,
+        face_value=50_00,
+        price=50_00,
+        card_value=55_00,
+        recipient_email="sam@example.com",
+        recipient_name="Sam",
+        sender_name=consumer.full_name,
+        message="Happy birthday, Sam!",
+        to_self=False,
+        idempotency_key="preview",
     )

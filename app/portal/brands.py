@@ -1,5 +1,6 @@
 """Brands in the portal: the whole global catalog with this partner's settings (viewers look,
 admins change). A brand the partner never set up is simply not offered in its store yet."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,15 @@ class BrandSearch:
 def brands():
     """The catalog; only its results (#brand-rows) for the filters' htmx requests."""
     search = BrandSearch.from_args(request.args)
-    found = catalog.brand_list(db_session(), partner=current_partner(), query=search.q, category=search.category,
-                               offered={"yes": True, "no": False}.get(search.enabled), page=search.page, size=PAGE_SIZE)
+    found = catalog.brand_list(
+        db_session(),
+        partner=current_partner(),
+        query=search.q,
+        category=search.category,
+        offered={"yes": True, "no": False}.get(search.enabled),
+        page=search.page,
+        size=PAGE_SIZE,
+    )
     context = dict(lines=found, search=search, enabled_filters=ENABLED_FILTERS)
     if wants_partial():
         body = render_template("portal/brands/_rows.html", **context)
@@ -66,8 +74,13 @@ def _line(brand_id: int) -> BrandLine:
 
 def _edit_page(line: BrandLine, form: BrandForm, *, error: str | None = None, field: str | None = None, status: int = 200):
     return render_template(
-        "portal/brands/show.html", line=line, form=form, error=error, field=field,
-        bonus_types=BONUS_TYPES, fee_currency=line.currency,
+        "portal/brands/show.html",
+        line=line,
+        form=form,
+        error=error,
+        field=field,
+        bonus_types=BONUS_TYPES,
+        fee_currency=line.currency,
     ), status
 
 
@@ -83,7 +96,9 @@ def brands_update(brand_id: int):
     brand = line.brand
     form = BrandForm(**{key: request.form.get(key, "").strip()[:40] for key in BrandForm.names()})
     try:
-        changed = catalog.change_brand_settings(db_session(), partner=current_partner(), brand=brand, form=form, by=current_member())
+        changed = catalog.change_brand_settings(
+            db_session(), partner=current_partner(), brand=brand, form=form, by=current_member()
+        )
     except InvalidInput as error:
         return _edit_page(line, form, error=error.message, field=error.field, status=422)
     flash(f"{brand.name} is saved: the store shows it now." if changed else f"Nothing changed for {brand.name}.", "success")

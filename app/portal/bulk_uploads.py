@@ -1,4 +1,5 @@
 """CSV bulk upload of consumers (operators): upload, a checked preview with progress, commit, error rows as CSV."""
+
 from __future__ import annotations
 
 import re
@@ -20,10 +21,15 @@ ROWS_PER_PAGE = 50
 
 
 def _index(error: str | None = None, status: int = 200):
-    found = bulk.upload_list(db_session(), partner=current_partner(), page=page_number(request.args.get("page")), size=UPLOADS_PER_PAGE)
+    found = bulk.upload_list(
+        db_session(), partner=current_partner(), page=page_number(request.args.get("page")), size=UPLOADS_PER_PAGE
+    )
     return render_template(
-        "portal/bulk/index.html", uploads=found, error=error,
-        max_rows=current_app.config["BULK_UPLOAD_MAX_ROWS"], max_bytes=current_app.config["BULK_UPLOAD_MAX_BYTES"],
+        "portal/bulk/index.html",
+        uploads=found,
+        error=error,
+        max_rows=current_app.config["BULK_UPLOAD_MAX_ROWS"],
+        max_bytes=current_app.config["BULK_UPLOAD_MAX_BYTES"],
     ), status
 
 
@@ -46,14 +52,18 @@ def upload():
         return _index(error.message, 422)
     earlier = bulk.earlier_upload_of_same_file(session, upload)
     if earlier is not None:
-        flash(f"You uploaded this same file on {earlier.created_at:%Y-%m-%d %H:%M} UTC: consumers it already created show as skipped.", "info")
+        flash(
+            f"You uploaded this same file on {earlier.created_at:%Y-%m-%d %H:%M} UTC: consumers it already created show as skipped.",
+            "info",
+        )
     return redirect(url_for("portal.bulk_uploads_preview", public_id=upload.public_id), 303)
 
 
 @portal_route("/bulk-uploads/template.csv", role="operator", endpoint="bulk_uploads_template")
 def template_csv():
-    return Response(bulk.TEMPLATE_CSV, mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="consumers-template.csv"'})
+    return Response(
+        bulk.TEMPLATE_CSV, mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="consumers-template.csv"'}
+    )
 
 
 def _upload(public_id: str) -> BulkUpload:
@@ -77,8 +87,11 @@ def _context(upload: BulkUpload) -> dict:
     needs = bulk.funds_needed(session, current_partner(), upload)
     return context | dict(
         funds_of=_initial_funds,
-        results=results, outcome=outcome,
-        needs=needs, short=any(need.short for need in needs), to_commit=bulk.rows_to_commit(session, upload),
+        results=results,
+        outcome=outcome,
+        needs=needs,
+        short=any(need.short for need in needs),
+        to_commit=bulk.rows_to_commit(session, upload),
     )
 
 
@@ -98,8 +111,11 @@ def progress(public_id: str):
 def errors_csv(public_id: str):
     upload = _upload(public_id)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", upload.filename.rsplit(".", 1)[0]).strip("-.")[:80] or "upload"
-    return Response(bulk.error_csv(db_session(), upload), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{stem}-errors.csv"'})
+    return Response(
+        bulk.error_csv(db_session(), upload),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{stem}-errors.csv"'},
+    )
 
 
 @portal_route("/bulk-uploads/<public_id>/commit", role="operator", methods=("POST",), endpoint="bulk_uploads_commit")

@@ -7,6 +7,7 @@ Forms that move money carry an idempotency key made when the form is drawn (like
 a double submit moves money once. htmx gets the changed section back (422 with the form and its error
 in place on bad input); a plain form gets 303 back to the page (PRG), or the page again with 422.
 """
+
 from __future__ import annotations
 
 import re
@@ -118,10 +119,14 @@ class CampaignForm:
     @classmethod
     def of(cls, campaign: Campaign) -> CampaignForm:
         return cls(
-            name=campaign.name, currency=campaign.currency,
+            name=campaign.name,
+            currency=campaign.currency,
             per_consumer_amount=f"{Money(campaign.per_consumer_amount, campaign.currency).to_decimal()}",
-            brands=tuple(campaign.brand_slug_list), categories=tuple(campaign.category_list),
-            starts_at=_moment(campaign.starts_at), ends_at=_moment(campaign.ends_at), priority=str(campaign.priority),
+            brands=tuple(campaign.brand_slug_list),
+            categories=tuple(campaign.category_list),
+            starts_at=_moment(campaign.starts_at),
+            ends_at=_moment(campaign.ends_at),
+            priority=str(campaign.priority),
             return_unused_on_end=campaign.return_unused_on_end,
         )
 
@@ -130,12 +135,17 @@ class CampaignForm:
         form = request.form
         text = lambda key, size=200: form.get(key, "").strip()[:size]  # noqa: E731
         return cls(
-            name=text("name"), currency=text("currency", 3), budget=text("budget", 40),
+            name=text("name"),
+            currency=text("currency", 3),
+            budget=text("budget", 40),
             per_consumer_amount=text("per_consumer_amount", 40),
             brands=tuple(value[:200] for value in form.getlist("brands")[:500]),
             categories=tuple(value[:200] for value in form.getlist("categories")[:500]),
-            starts_at=text("starts_at", 40), ends_at=text("ends_at", 40), priority=text("priority", 10),
-            return_unused_on_end=form.get("return_unused_on_end") == "yes", idempotency_key=text("idempotency_key", 100),
+            starts_at=text("starts_at", 40),
+            ends_at=text("ends_at", 40),
+            priority=text("priority", 10),
+            return_unused_on_end=form.get("return_unused_on_end") == "yes",
+            idempotency_key=text("idempotency_key", 100),
         )
 
 
@@ -201,8 +211,13 @@ def _list_context(form: CampaignForm | None = None, *, error: str | None = None,
     status = status if status in STATUSES else ""
     return dict(
         campaigns=campaign_service.list_campaigns(db_session(), partner=partner, status=status),
-        status=status, statuses=STATUSES, currencies=partner.currency_list,
-        form=form or CampaignForm.fresh(partner.currency_list[0]), error=error, field=field, **_choices(),
+        status=status,
+        statuses=STATUSES,
+        currencies=partner.currency_list,
+        form=form or CampaignForm.fresh(partner.currency_list[0]),
+        error=error,
+        field=field,
+        **_choices(),
     )
 
 
@@ -210,7 +225,9 @@ def _list_context(form: CampaignForm | None = None, *, error: str | None = None,
 def campaigns():
     """The list; only its rows (#campaign-rows) for the status filter's htmx requests."""
     context = _list_context()
-    return _partial_or_page("portal/campaigns/_rows.html", lambda: render_template("portal/campaigns/list.html", **context), context)
+    return _partial_or_page(
+        "portal/campaigns/_rows.html", lambda: render_template("portal/campaigns/list.html", **context), context
+    )
 
 
 def _create(form: CampaignForm):
@@ -218,12 +235,20 @@ def _create(form: CampaignForm):
     if not form.idempotency_key:
         raise InvalidInput(_FORM_EXPIRED, field="idempotency_key")
     return campaign_service.create_campaign(
-        db_session(), partner=current_partner(), name=form.name, currency=currency,
+        db_session(),
+        partner=current_partner(),
+        name=form.name,
+        currency=currency,
         budget=_amount(form.budget, currency, label="Budget", field="budget"),
         per_consumer_amount=_amount(form.per_consumer_amount, currency, label="Amount per consumer", field="per_consumer_amount"),
-        idempotency_key=form.idempotency_key, brand_slugs=form.brands, categories=form.categories,
-        starts_at=_when(form.starts_at, label="start", field="starts_at"), ends_at=_when(form.ends_at, label="end", field="ends_at"),
-        priority=_priority(form.priority), return_unused_on_end=form.return_unused_on_end, by=current_member(),
+        idempotency_key=form.idempotency_key,
+        brand_slugs=form.brands,
+        categories=form.categories,
+        starts_at=_when(form.starts_at, label="start", field="starts_at"),
+        ends_at=_when(form.ends_at, label="end", field="ends_at"),
+        priority=_priority(form.priority),
+        return_unused_on_end=form.return_unused_on_end,
+        by=current_member(),
     )
 
 
@@ -233,14 +258,21 @@ def campaigns_create():
     try:
         created = _create(form)
     except DomainError as error:
-        context = _list_context(form, error=_problem(error, form.currency or current_partner().currency_list[0]), field=error.field)
-        return _partial_or_page("portal/campaigns/_new.html", lambda: render_template("portal/campaigns/list.html", **context), context, 422)
+        context = _list_context(
+            form, error=_problem(error, form.currency or current_partner().currency_list[0]), field=error.field
+        )
+        return _partial_or_page(
+            "portal/campaigns/_new.html", lambda: render_template("portal/campaigns/list.html", **context), context, 422
+        )
     campaign = created.campaign
     if created.replayed:
         flash(f"{campaign.name} was already created (the form was sent twice): nothing more was moved.", "info")
     else:
-        flash(f"{campaign.name} was created with a budget of {format_money(Money.parse(form.budget, campaign.currency))}, "
-              "from your partner funds.", "success")
+        flash(
+            f"{campaign.name} was created with a budget of {format_money(Money.parse(form.budget, campaign.currency))}, "
+            "from your partner funds.",
+            "success",
+        )
     location = url_for("portal.campaigns_show", campaign_id=campaign.id)
     if wants_partial():  # the form was sent by htmx: a full page load of the new campaign
         response = make_response("", 204)
@@ -260,18 +292,26 @@ def _context(campaign: Campaign, view: CampaignView | None = None) -> dict:
     session = db_session()
     view = view or CampaignView()
     search = request.args.get("q", "").strip()[:120]
-    members = campaign_service.members_page(session, campaign=campaign, search=search, page=page_number(request.args.get("page")),
-                                            size=MEMBERS_PAGE)
-    history = campaign_service.budget_history(session, campaign=campaign, page=page_number(request.args.get("history")),
-                                              size=HISTORY_PAGE)
+    members = campaign_service.members_page(
+        session, campaign=campaign, search=search, page=page_number(request.args.get("page")), size=MEMBERS_PAGE
+    )
+    history = campaign_service.budget_history(
+        session, campaign=campaign, page=page_number(request.args.get("history")), size=HISTORY_PAGE
+    )
     choices = _choices()
     names = {brand.slug: brand.name for brand in choices["brands"]}
     return dict(
-        campaign=campaign, summary=campaign_service.campaign_summary(session, campaign), members=members, search=search,
-        history=history, view=view, budget_form=view.budget_form or BudgetForm.fresh(),
+        campaign=campaign,
+        summary=campaign_service.campaign_summary(session, campaign),
+        members=members,
+        search=search,
+        history=history,
+        view=view,
+        budget_form=view.budget_form or BudgetForm.fresh(),
         edit_form=view.edit_form or CampaignForm.of(campaign),
         per_consumer=Money(campaign.per_consumer_amount, campaign.currency),
-        can_buy=scope_label([names.get(slug, slug) for slug in campaign.brand_slug_list], campaign.category_list), **choices,
+        can_buy=scope_label([names.get(slug, slug) for slug in campaign.brand_slug_list], campaign.category_list),
+        **choices,
     )
 
 
@@ -284,7 +324,9 @@ def campaigns_show(campaign_id: int):
     """The campaign; only its members (#campaign-members) for the member search's htmx requests."""
     campaign = _campaign(campaign_id)
     context = _context(campaign)
-    return _partial_or_page("portal/campaigns/_members.html", lambda: render_template("portal/campaigns/show.html", **context), context)
+    return _partial_or_page(
+        "portal/campaigns/_members.html", lambda: render_template("portal/campaigns/show.html", **context), context
+    )
 
 
 def _back(campaign: Campaign):
@@ -297,8 +339,11 @@ def _section(campaign: Campaign, partial: str, view: CampaignView, status: int =
         context = _context(campaign, view)
         body = render_template(partial, **context) + render_template("portal/campaigns/_summary.html", oob=True, **context)
         if partial.endswith("_budget.html"):
-            body += render_template("portal/_partner_funds.html", balances=[partner_funds(db_session(), current_partner(), c)
-                                                                           for c in current_partner().currency_list], oob=True)
+            body += render_template(
+                "portal/_partner_funds.html",
+                balances=[partner_funds(db_session(), current_partner(), c) for c in current_partner().currency_list],
+                oob=True,
+            )
         return body, status
     return _page(campaign, view, status)
 
@@ -352,7 +397,9 @@ def _add(campaign: Campaign, emails: list[str]) -> list[MemberLine]:
 
 def _added(lines: list[MemberLine], campaign: Campaign) -> str:
     allocated = [line for line in lines if line.outcome == MemberOutcome.ALLOCATED.value]
-    total = Money(campaign.per_consumer_amount * len(allocated), campaign.currency) if allocated else Money.zero(campaign.currency)
+    total = (
+        Money(campaign.per_consumer_amount * len(allocated), campaign.currency) if allocated else Money.zero(campaign.currency)
+    )
     if len(lines) == 1:
         line = lines[0]
         if allocated:
@@ -407,8 +454,9 @@ def _change_budget(campaign: Campaign, form: BudgetForm):
     if amount.amount <= 0:
         raise InvalidInput("The amount must be more than zero.", field="amount")
     signed = Money(amount.amount * DIRECTIONS[form.direction], campaign.currency)
-    return campaign_service.change_budget(db_session(), campaign=campaign, amount=signed, idempotency_key=form.idempotency_key,
-                                          by=current_member())
+    return campaign_service.change_budget(
+        db_session(), campaign=campaign, amount=signed, idempotency_key=form.idempotency_key, by=current_member()
+    )
 
 
 @portal_route("/campaigns/<int:campaign_id>/budget", role="admin", methods=("POST",))
@@ -425,8 +473,10 @@ def campaigns_budget(campaign_id: int):
         notice = "This change was already made (the form was sent twice): nothing more was moved."
     else:
         verb = "increased" if form.direction == "increase" else "decreased"
-        notice = (f"The budget was {verb} by {format_money(Money.parse(form.amount, campaign.currency))}. "
-                  f"{format_money(changed.remaining)} is left to allocate.")
+        notice = (
+            f"The budget was {verb} by {format_money(Money.parse(form.amount, campaign.currency))}. "
+            f"{format_money(changed.remaining)} is left to allocate."
+        )
     if wants_partial():
         return _section(changed.campaign, "portal/campaigns/_budget.html", CampaignView(budget_notice=notice))
     flash(notice, "success")
@@ -462,7 +512,9 @@ def _status_change(campaign_id: int, change, message: str):
 
 @portal_route("/campaigns/<int:campaign_id>/pause", role="admin", methods=("POST",))
 def campaigns_pause(campaign_id: int):
-    return _status_change(campaign_id, campaign_service.pause, "{name} is paused: its balances can't be spent until it is resumed.")
+    return _status_change(
+        campaign_id, campaign_service.pause, "{name} is paused: its balances can't be spent until it is resumed."
+    )
 
 
 @portal_route("/campaigns/<int:campaign_id>/resume", role="admin", methods=("POST",))
@@ -494,9 +546,18 @@ def _edit(campaign: Campaign, form: CampaignForm) -> Campaign:
     # The end date as shown (to the minute) is "unchanged": re-saving never moves it by its seconds.
     ends_at = KEEP if form.ends_at == _moment(campaign.ends_at) else _when(form.ends_at, label="end", field="ends_at")
     return campaign_service.update_campaign(
-        db_session(), campaign=campaign, name=form.name, ends_at=ends_at, brand_slugs=form.brands, categories=form.categories,
-        per_consumer_amount=_amount(form.per_consumer_amount, campaign.currency, label="Amount per consumer", field="per_consumer_amount"),
-        priority=_priority(form.priority), return_unused_on_end=form.return_unused_on_end, by=current_member(),
+        db_session(),
+        campaign=campaign,
+        name=form.name,
+        ends_at=ends_at,
+        brand_slugs=form.brands,
+        categories=form.categories,
+        per_consumer_amount=_amount(
+            form.per_consumer_amount, campaign.currency, label="Amount per consumer", field="per_consumer_amount"
+        ),
+        priority=_priority(form.priority),
+        return_unused_on_end=form.return_unused_on_end,
+        by=current_member(),
     )
 
 

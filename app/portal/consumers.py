@@ -5,6 +5,7 @@ Every change is one service call (app/services/consumers.py, funds.py) holding t
 record in one transaction. Funds forms carry an idempotency key made when the form is drawn, so a double
 submit moves money once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,15 +51,23 @@ class ConsumerSearch:
         )
 
     def link_args(self, page: int) -> dict:
-        return {key: value for key, value in {"q": self.q, "status": self.status, "page": page if page > 1 else None}.items() if value}
+        return {
+            key: value for key, value in {"q": self.q, "status": self.status, "page": page if page > 1 else None}.items() if value
+        }
 
 
 @portal_route("/consumers", role="viewer")
 def consumers():
     """The list; only its results (#consumer-rows) for the filters' htmx requests."""
     search = ConsumerSearch.from_args(request.args)
-    found = consumer_service.consumer_list(db_session(), partner=current_partner(), query=search.q,
-                                           active=None if not search.status else search.status == "active", page=search.page, size=PAGE_SIZE)
+    found = consumer_service.consumer_list(
+        db_session(),
+        partner=current_partner(),
+        query=search.q,
+        active=None if not search.status else search.status == "active",
+        page=search.page,
+        size=PAGE_SIZE,
+    )
     context = dict(consumers=found, balances=found.balances, search=search)
     template = "portal/consumers/_rows.html" if wants_partial() else "portal/consumers/index.html"
     response = make_response(render_template(template, **context))
@@ -82,8 +91,13 @@ def consumers_new():
     form = {key: request.form.get(key, "").strip() for key in ("full_name", "email", "currency", "initial_funds")}
     try:
         created = consumer_service.add_consumer(
-            db_session(), partner=partner, email=form["email"], full_name=form["full_name"], currency=form["currency"],
-            initial_funds=form["initial_funds"], by=current_member(),
+            db_session(),
+            partner=partner,
+            email=form["email"],
+            full_name=form["full_name"],
+            currency=form["currency"],
+            initial_funds=form["initial_funds"],
+            by=current_member(),
         )
     except DomainError as error:
         return _new_form(form, error.message, 422)
@@ -115,14 +129,18 @@ class FundsForm:
     @classmethod
     def from_request(cls) -> FundsForm:
         form = request.form
-        return cls(**{key: form.get(key, "").strip()[:200] for key in ("direction", "amount", "currency", "reason", "idempotency_key")})
+        return cls(
+            **{key: form.get(key, "").strip()[:200] for key in ("direction", "amount", "currency", "reason", "idempotency_key")}
+        )
 
 
 def _consumer(consumer_id: int) -> Consumer:
     return partner_consumer(db_session(), partner=current_partner(), consumer_id=consumer_id)
 
 
-def _funds_context(consumer: Consumer, form: FundsForm | None = None, *, error: str | None = None, notice: str | None = None) -> dict:
+def _funds_context(
+    consumer: Consumer, form: FundsForm | None = None, *, error: str | None = None, notice: str | None = None
+) -> dict:
     session = db_session()
     partner = current_partner()
     wallets = consumer_service.wallets(session, consumer)
@@ -146,7 +164,14 @@ def _statement_context(consumer: Consumer) -> dict:
     )
 
 
-def _page(consumer: Consumer, *, form: FundsForm | None = None, funds_error: str | None = None, error: str | None = None, status: int = 200):
+def _page(
+    consumer: Consumer,
+    *,
+    form: FundsForm | None = None,
+    funds_error: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+):
     return render_template(
         "portal/consumers/show.html",
         error=error,
@@ -167,8 +192,9 @@ def _back_to(consumer: Consumer):
 
 def _set_active(consumer_id: int, active: bool):
     consumer = _consumer(consumer_id)
-    unchanged = not consumer_service.change_consumer_status(db_session(), partner=current_partner(), consumer=consumer,
-                                                            active=active, by=current_member())
+    unchanged = not consumer_service.change_consumer_status(
+        db_session(), partner=current_partner(), consumer=consumer, active=active, by=current_member()
+    )
     if unchanged:
         flash(f"{consumer.full_name} is already {'active' if active else 'deactivated'}.", "info")
     elif active:
@@ -211,8 +237,15 @@ def consumers_funds(consumer_id: int):
     form = FundsForm.from_request()
     try:
         result = add_or_remove_funds(
-            db_session(), partner=current_partner(), consumer=consumer, direction=form.direction, amount=form.amount,
-            currency=form.currency, reason=form.reason, idempotency_key=form.idempotency_key, by=current_member(),
+            db_session(),
+            partner=current_partner(),
+            consumer=consumer,
+            direction=form.direction,
+            amount=form.amount,
+            currency=form.currency,
+            reason=form.reason,
+            idempotency_key=form.idempotency_key,
+            by=current_member(),
         )
     except DomainError as error:
         problem = error.message
@@ -226,6 +259,8 @@ def consumers_funds(consumer_id: int):
         amount = Money(result.transaction.amount, result.transaction.currency)
         notice = f"{format_money(amount)} {direction} the general wallet. It now holds {format_money(result.wallet_balance)}."
     if wants_partial():
-        return render_template("portal/consumers/_funds_changed.html", **_funds_context(consumer, notice=notice), **_statement_context(consumer))
+        return render_template(
+            "portal/consumers/_funds_changed.html", **_funds_context(consumer, notice=notice), **_statement_context(consumer)
+        )
     flash(notice, "success")
     return _back_to(consumer)

@@ -4,6 +4,7 @@ spent on cards and how orders went, per day and per brand.
 Charts are SVG drawn here on the server (no script): bar geometry is computed below, the template
 draws it, and a table under each chart holds the same numbers for screen readers and copying.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -67,7 +68,17 @@ def side_by_side(days: list[reports.DayTotals], measures: list[Measure], zero: M
         for m, (kind, value) in enumerate(measures):
             height = _scaled(value(day), _amount(top), PLOT_HEIGHT)
             if height:
-                bars.append(Bar(round(n * slot + slot * 0.1 + m * width, 1), PLOT_HEIGHT - height, round(width, 1), height, kind, day.day.isoformat(), value(day)))
+                bars.append(
+                    Bar(
+                        round(n * slot + slot * 0.1 + m * width, 1),
+                        PLOT_HEIGHT - height,
+                        round(width, 1),
+                        height,
+                        kind,
+                        day.day.isoformat(),
+                        value(day),
+                    )
+                )
     return Chart(bars, top, PLOT_HEIGHT)
 
 
@@ -82,7 +93,9 @@ def stacked(days: list[reports.DayTotals], measures: list[Measure]) -> Chart:
             height = _scaled(value(day), top, PLOT_HEIGHT)
             if height:
                 y = round(y - height, 1)
-                bars.append(Bar(round(n * slot + slot * 0.15, 1), y, round(slot * 0.7, 1), height, kind, day.day.isoformat(), value(day)))
+                bars.append(
+                    Bar(round(n * slot + slot * 0.15, 1), y, round(slot * 0.7, 1), height, kind, day.day.isoformat(), value(day))
+                )
     return Chart(bars, top, PLOT_HEIGHT)
 
 
@@ -91,7 +104,15 @@ def brand_chart(brands: list[reports.BrandTotals], zero: Money) -> Chart:
     top = _top([brand.spend for brand in brands], zero)
     space = CHART_WIDTH - BRAND_LABEL_WIDTH - 110  # room for the amount after the longest bar
     bars = [
-        Bar(BRAND_LABEL_WIDTH, n * BRAND_ROW + 4, max(_scaled(brand.spend, top.amount, space), 1), BRAND_ROW - 8, "brand", brand.name, brand.spend)
+        Bar(
+            BRAND_LABEL_WIDTH,
+            n * BRAND_ROW + 4,
+            max(_scaled(brand.spend, top.amount, space), 1),
+            BRAND_ROW - 8,
+            "brand",
+            brand.name,
+            brand.spend,
+        )
         for n, brand in enumerate(brands)
     ]
     return Chart(bars, top, len(brands) * BRAND_ROW + 8)
@@ -114,9 +135,21 @@ def dashboard():
     zero = Money.zero(report.currency)
     charts = dict(
         money=side_by_side(report.days, [("funds", lambda day: day.funds_added), ("spend", lambda day: day.spend)], zero),
-        orders=stacked(report.days, [("completed", lambda day: day.completed), ("failed", lambda day: day.failed), ("pending", lambda day: day.pending)]),
+        orders=stacked(
+            report.days,
+            [("completed", lambda day: day.completed), ("failed", lambda day: day.failed), ("pending", lambda day: day.pending)],
+        ),
         brands=brand_chart(report.brands, zero),
     )
-    body = render_template("portal/dashboard/index.html", report=report, charts=charts, funds=partner_funds(), periods=reports.PERIODS,
-                           currencies=partner.currency_list, error=error, chart_width=CHART_WIDTH, label_width=BRAND_LABEL_WIDTH)
+    body = render_template(
+        "portal/dashboard/index.html",
+        report=report,
+        charts=charts,
+        funds=partner_funds(),
+        periods=reports.PERIODS,
+        currencies=partner.currency_list,
+        error=error,
+        chart_width=CHART_WIDTH,
+        label_width=BRAND_LABEL_WIDTH,
+    )
     return make_response(body, 422 if error else 200)

@@ -1,5 +1,6 @@
 """Orders in the portal: everyone on the team finds and reads them; operators retry a failed one
 and send a card again; only admins send it to a corrected address (the buyer is told)."""
+
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request, url_for
@@ -76,5 +77,7 @@ def change_recipient(public_id: str):
         order_support.change_recipient(db_session(), partner=current_partner(), order=order, email=email, by=current_member())
     except DomainError as problem:
         return _detail(public_id, error=problem.message, email=email, status=422)
-    flash(f"The recipient is now {order.recipient_email}, and the card was sent there. The consumer was told by email.", "success")
+    flash(
+        f"The recipient is now {order.recipient_email}, and the card was sent there. The consumer was told by email.", "success"
+    )
     return redirect(url_for("portal.order", public_id=public_id), 303)

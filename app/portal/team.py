@@ -1,4 +1,5 @@
 """The team page (admins): invite members, change roles, deactivate, resend an invitation."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -31,8 +32,12 @@ def invite_member():
     form = {key: request.form.get(key, "") for key in ("email", "full_name", "role")}
     try:
         email = team_service.invite_from_portal(
-            db_session(), partner=current_partner(), email=form["email"], full_name=form["full_name"],
-            role=form["role"], by=current_member(),
+            db_session(),
+            partner=current_partner(),
+            email=form["email"],
+            full_name=form["full_name"],
+            role=form["role"],
+            by=current_member(),
         )
     except InvalidInput as error:
         return _page(error.message, form, 422)
@@ -48,7 +53,9 @@ def _member(member_id: int):
 def change_member_role(member_id: int):
     member = _member(member_id)
     try:
-        team_service.change_role(db_session(), partner=current_partner(), member=member, role=request.form.get("role", ""), by=current_member())
+        team_service.change_role(
+            db_session(), partner=current_partner(), member=member, role=request.form.get("role", ""), by=current_member()
+        )
     except InvalidInput as error:
         return _page(error.message, status=422)
     flash(f"{member.email} is now {member.role}.", "success")

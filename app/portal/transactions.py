@@ -1,4 +1,5 @@
 """The partner's ledger transactions: a filtered list with pages, and the same list as a CSV of any size."""
+
 from __future__ import annotations
 
 from flask import Response, make_response, render_template, request
@@ -12,11 +13,21 @@ from app.services import reports
 
 
 def _list(filter, error: str | None):
-    results = None if error else reports.transaction_page(
-        db_session(), partner=current_partner(), filter=filter, page=page_number(request.args.get("page"))
+    results = (
+        None
+        if error
+        else reports.transaction_page(
+            db_session(), partner=current_partner(), filter=filter, page=page_number(request.args.get("page"))
+        )
     )
-    context = dict(results=results, filter=filter, error=error, form=request.args,
-                   types=reports.TRANSACTION_TYPES, statuses=reports.TRANSACTION_STATUSES)
+    context = dict(
+        results=results,
+        filter=filter,
+        error=error,
+        form=request.args,
+        types=reports.TRANSACTION_TYPES,
+        statuses=reports.TRANSACTION_STATUSES,
+    )
     template = "portal/transactions/_rows.html" if wants_partial() else "portal/transactions/list.html"
     response = make_response(render_template(template, **context), 422 if error else 200)
     response.vary.add("HX-Request")

@@ -1,4 +1,5 @@
 """Gift-card providers: who actually issues the card. The simulated one is the default."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Everything is derived from the order's reference, so the same order always gets the same
 card (like a real provider's idempotency key) and tests are deterministic.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ The key and its HMAC secret are shown once, when issued (app/services/partners.i
 keeps only the key's hash and the encrypted secret). A revoked key stops at its next request:
 the API looks the key up on every call. Another partner's key is simply not found.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -41,7 +42,11 @@ class KeyList:
 def key_list(session: Session, partner: Partner) -> KeyList:
     found = keys(session, partner)
     creator_ids = {key.created_by_id for key in found if key.created_by_id}
-    creators = dict(session.exec(select(TeamMember.id, TeamMember.email).where(col(TeamMember.id).in_(creator_ids))).all()) if creator_ids else {}
+    creators = (
+        dict(session.exec(select(TeamMember.id, TeamMember.email).where(col(TeamMember.id).in_(creator_ids))).all())
+        if creator_ids
+        else {}
+    )
     # ids of loaded rows are never None
     return KeyList(found, cast(dict[int, str], creators))
 
@@ -92,10 +97,19 @@ def _issue(
 
 
 def _record_created(session: Session, *, partner: Partner, key: ApiKey, by: TeamMember | None, actor: str | None = None) -> None:
-    audit.record(session, partner_id=row_id(partner), member=by, actor=actor, action="api_key.create", subject_type="api_key",
-                 subject_id=row_id(key), summary=f"Created key {key.prefix}…" + (f" ({key.label})" if key.label else "")
-                 + (", v2 signatures only" if key.require_signature_v2 else ""),
-                 details={"prefix": key.prefix, "label": key.label, "requireSignatureV2": key.require_signature_v2})
+    audit.record(
+        session,
+        partner_id=row_id(partner),
+        member=by,
+        actor=actor,
+        action="api_key.create",
+        subject_type="api_key",
+        subject_id=row_id(key),
+        summary=f"Created key {key.prefix}…"
+        + (f" ({key.label})" if key.label else "")
+        + (", v2 signatures only" if key.require_signature_v2 else ""),
+        details={"prefix": key.prefix, "label": key.label, "requireSignatureV2": key.require_signature_v2},
+    )
 
 
 def set_require_signature_v2(
@@ -108,17 +122,20 @@ def set_require_signature_v2(
     """
     required = bool(required)
     with write_transaction(session):
-        changed = cast(CursorResult, session.execute(
-            update(ApiKey)
-            .where(
-                col(ApiKey.id) == key.id,
-                col(ApiKey.partner_id) == partner.id,
-                col(ApiKey.revoked_at).is_(None),
-                col(ApiKey.require_signature_v2) != required,
-            )
-            .values(require_signature_v2=required)
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        changed = cast(
+            CursorResult,
+            session.execute(
+                update(ApiKey)
+                .where(
+                    col(ApiKey.id) == key.id,
+                    col(ApiKey.partner_id) == partner.id,
+                    col(ApiKey.revoked_at).is_(None),
+                    col(ApiKey.require_signature_v2) != required,
+                )
+                .values(require_signature_v2=required)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         session.refresh(key)
         if key.revoked_at is not None:
             raise InvalidInput(f"The key {key.prefix}… is revoked.", field="key")
@@ -131,8 +148,11 @@ def set_require_signature_v2(
                 action="api_key.require_v2" if required else "api_key.allow_v1",
                 subject_type="api_key",
                 subject_id=row_id(key),
-                summary=(f"Key {key.prefix}… now accepts only v2 signatures" if required
-                         else f"Key {key.prefix}… accepts v1 signatures again"),
+                summary=(
+                    f"Key {key.prefix}… now accepts only v2 signatures"
+                    if required
+                    else f"Key {key.prefix}… accepts v1 signatures again"
+                ),
                 details={"prefix": key.prefix, "requireSignatureV2": required},
             )
     return key
@@ -142,18 +162,29 @@ def revoke(session: Session, *, partner: Partner, key: ApiKey, by: TeamMember) -
     """An admin (`by`) stops the key at once, audited. Refused (InvalidInput) when it already was revoked."""
     with write_transaction(session):
         _revoke(session, partner, key)
-        audit.record(session, partner_id=row_id(partner), member=by, action="api_key.revoke", subject_type="api_key", subject_id=row_id(key),
-                     summary=f"Revoked key {key.prefix}…", details={"prefix": key.prefix})
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="api_key.revoke",
+            subject_type="api_key",
+            subject_id=row_id(key),
+            summary=f"Revoked key {key.prefix}…",
+            details={"prefix": key.prefix},
+        )
     return key
 
 
 def _revoke(session: Session, partner: Partner, key: ApiKey) -> None:
-    revoked = cast(CursorResult, session.execute(
-        update(ApiKey)
-        .where(col(ApiKey.id) == key.id, col(ApiKey.partner_id) == partner.id, col(ApiKey.revoked_at).is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    revoked = cast(
+        CursorResult,
+        session.execute(
+            update(ApiKey)
+            .where(col(ApiKey.id) == key.id, col(ApiKey.partner_id) == partner.id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if not revoked:
         raise InvalidInput(f"The key {key.prefix}… is already revoked.", field="key")
     session.refresh(key)
@@ -167,9 +198,19 @@ def rotate(session: Session, *, partner: Partner, key: ApiKey, by: TeamMember) -
             _revoke(session, partner, key)
         except InvalidInput as error:
             raise InvalidInput(f"{error.message} Create a new key instead.", field=error.field) from None
-        new, credentials = _issue(session, partner=partner, label=key.label, created_by=by, require_signature_v2=key.require_signature_v2)
-        audit.record(session, partner_id=row_id(partner), member=by, action="api_key.rotate", subject_type="api_key", subject_id=row_id(key),
-                     summary=f"Replaced key {key.prefix}… with {new.prefix}…", details={"revoked": key.prefix, "issued": new.prefix})
+        new, credentials = _issue(
+            session, partner=partner, label=key.label, created_by=by, require_signature_v2=key.require_signature_v2
+        )
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="api_key.rotate",
+            subject_type="api_key",
+            subject_id=row_id(key),
+            summary=f"Replaced key {key.prefix}… with {new.prefix}…",
+            details={"revoked": key.prefix, "issued": new.prefix},
+        )
     return new, credentials
 
 
@@ -180,6 +221,8 @@ def create_outside_portal(
     are the only copy in clear."""
     label = clean_label(label)
     with write_transaction(session):
-        key, credentials = _issue(session, partner=partner, label=label, created_by=None, require_signature_v2=require_signature_v2)
+        key, credentials = _issue(
+            session, partner=partner, label=label, created_by=None, require_signature_v2=require_signature_v2
+        )
         _record_created(session, partner=partner, key=key, by=None, actor=actor)
     return key, credentials

@@ -3,6 +3,7 @@
 Record it in the same write transaction as the change, so a change and its record commit
 (or roll back) together.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,5 +64,7 @@ def audit_log(session: Session, *, partner: Partner, action: str = "", who: str 
     events = session.exec(
         select(AuditEvent).where(*conditions).order_by(col(AuditEvent.id).desc()).offset((page - 1) * size).limit(size)
     ).all()
-    actions = session.exec(select(AuditEvent.action).where(AuditEvent.partner_id == partner.id).distinct().order_by(AuditEvent.action)).all()
+    actions = session.exec(
+        select(AuditEvent.action).where(AuditEvent.partner_id == partner.id).distinct().order_by(AuditEvent.action)
+    ).all()
     return AuditLog(list(events), total, page, size, list(actions))

@@ -9,6 +9,7 @@ is one write transaction with its audit row, `by` the team member who made it.
 The rules (fields, contrast) are app/domain/branding.py's, uploaded logos app/domain/uploaded_logos.py's,
 and how the store and emails wear a look app/look.py's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -134,10 +135,26 @@ def _draft_to_edit(session: Session, *, partner: Partner, by: TeamMember) -> Bra
     return draft
 
 
-def _record(session: Session, *, partner: Partner, by: TeamMember, action: str, subject: BrandingVersion, summary: str,
-            details: dict | None = None) -> None:
-    audit.record(session, partner_id=row_id(partner), member=by, action=action, subject_type="branding_version",
-                 subject_id=row_id(subject), summary=summary, details=details)
+def _record(
+    session: Session,
+    *,
+    partner: Partner,
+    by: TeamMember,
+    action: str,
+    subject: BrandingVersion,
+    summary: str,
+    details: dict | None = None,
+) -> None:
+    audit.record(
+        session,
+        partner_id=row_id(partner),
+        member=by,
+        action=action,
+        subject_type="branding_version",
+        subject_id=row_id(subject),
+        summary=summary,
+        details=details,
+    )
 
 
 def update_draft(
@@ -157,8 +174,15 @@ def update_draft(
                 setattr(draft, name, value)
             draft.updated_at = utcnow()
             session.add(draft)
-            _record(session, partner=partner, by=by, action="branding.draft", subject=draft,
-                    summary=f"Draft version {draft.version}: {', '.join(changed)} changed", details=changed)
+            _record(
+                session,
+                partner=partner,
+                by=by,
+                action="branding.draft",
+                subject=draft,
+                summary=f"Draft version {draft.version}: {', '.join(changed)} changed",
+                details=changed,
+            )
     return draft, changed
 
 
@@ -170,9 +194,15 @@ def upload_logo(session: Session, *, partner: Partner, data: bytes, filename: st
         draft.logo_png, draft.logo_width, draft.logo_height = logo.png, logo.width, logo.height
         draft.updated_at = utcnow()
         session.add(draft)
-        _record(session, partner=partner, by=by, action="branding.logo", subject=draft,
-                summary=f"Logo uploaded to draft version {draft.version} ({draft.logo_width}×{draft.logo_height})",
-                details={"filename": filename[:200], "bytes": len(data)})
+        _record(
+            session,
+            partner=partner,
+            by=by,
+            action="branding.logo",
+            subject=draft,
+            summary=f"Logo uploaded to draft version {draft.version} ({draft.logo_width}×{draft.logo_height})",
+            details={"filename": filename[:200], "bytes": len(data)},
+        )
     return draft
 
 
@@ -182,8 +212,14 @@ def remove_logo(session: Session, *, partner: Partner, by: TeamMember) -> Brandi
         draft.logo_png = draft.logo_width = draft.logo_height = None
         draft.updated_at = utcnow()
         session.add(draft)
-        _record(session, partner=partner, by=by, action="branding.logo_removed", subject=draft,
-                summary=f"Logo removed from draft version {draft.version}")
+        _record(
+            session,
+            partner=partner,
+            by=by,
+            action="branding.logo_removed",
+            subject=draft,
+            summary=f"Logo removed from draft version {draft.version}",
+        )
     return draft
 
 
@@ -217,8 +253,15 @@ def publish(session: Session, *, partner: Partner, by: TeamMember) -> BrandingVe
         session.add(partner)
         look = {name: getattr(draft, name) for name in FIELDS} | {"logo": draft.logo_width is not None}
         warnings = [check.message for check in contrast_warnings(draft)]
-        _record(session, partner=partner, by=by, action="branding.publish", subject=draft,
-                summary=f"Branding version {draft.version} published", details=look | {"contrast_warnings": warnings})
+        _record(
+            session,
+            partner=partner,
+            by=by,
+            action="branding.publish",
+            subject=draft,
+            summary=f"Branding version {draft.version} published",
+            details=look | {"contrast_warnings": warnings},
+        )
     return draft
 
 
@@ -234,8 +277,14 @@ def restore(session: Session, *, partner: Partner, version_id: int, by: TeamMemb
             setattr(draft, name, getattr(source, name))
         draft.updated_at = utcnow()
         session.add(draft)
-        _record(session, partner=partner, by=by, action="branding.restore", subject=source,
-                summary=f"Version {source.version} copied into draft version {draft.version}")
+        _record(
+            session,
+            partner=partner,
+            by=by,
+            action="branding.restore",
+            subject=source,
+            summary=f"Version {source.version} copied into draft version {draft.version}",
+        )
     return source, draft
 
 
@@ -279,6 +328,13 @@ def publish_terms(session: Session, *, partner: Partner, body: object, by: TeamM
         if current is not None and current.body.strip() == text:
             raise InvalidInput("These terms are the same as the current version.", field="terms")
         terms = partner_service.publish_terms(session, partner=partner, body=text)
-        audit.record(session, partner_id=row_id(partner), member=by, action="terms.publish", subject_type="terms_version",
-                     subject_id=terms.version, summary=f"Terms of use version {terms.version} published")
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="terms.publish",
+            subject_type="terms_version",
+            subject_id=terms.version,
+            summary=f"Terms of use version {terms.version} published",
+        )
     return terms

@@ -7,6 +7,7 @@ create and deactivate rows a batch at a time; each batch is one write transactio
 marks its rows committed, so a repeated commit, a retried task or the same file uploaded again
 never creates a second wallet or credits twice.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,7 +68,9 @@ def read_rows(data: bytes, *, max_bytes: int, max_rows: int) -> list[tuple[int, 
     as the separator. Row 1 is the first row under the header; blank rows are skipped.
     """
     if len(data) > max_bytes:
-        raise InvalidInput(f"The file is bigger than {_size(max_bytes)}, the most one upload can be. Split it into smaller files.")
+        raise InvalidInput(
+            f"The file is bigger than {_size(max_bytes)}, the most one upload can be. Split it into smaller files."
+        )
     if not data.strip():
         raise InvalidInput("The file is empty.")
     if b"\x00" in data:
@@ -121,7 +124,9 @@ def _canonical_line(number: int, values: list[str], positions: dict[str, int], w
     csv.writer(out, lineterminator="\r\n").writerow(cells)
     line = out.getvalue()[:-2]
     if len(line) > MAX_ROW or any(len(cell) > MAX_CELL for cell in cells):
-        raise InvalidInput(f"Row {number} is too long for a consumer (a value longer than {MAX_CELL} characters). Is this the right file?")
+        raise InvalidInput(
+            f"Row {number} is too long for a consumer (a value longer than {MAX_CELL} characters). Is this the right file?"
+        )
     return line
 
 
@@ -149,9 +154,16 @@ def upload_file(session: Session, *, partner: Partner, member: TeamMember, filen
         session.add(upload)
         session.flush()
         session.execute(insert(BulkUploadRow), [dict(upload_id=upload.id, row_number=number, raw=raw) for number, raw in rows])
-        audit.record(session, partner_id=row_id(partner), member=member, action="bulk_upload.upload", subject_type="bulk_upload",
-                     subject_id=upload.public_id, summary=f"Uploaded {filename} ({len(rows)} rows) to check",
-                     details={"filename": filename, "rows": len(rows), "sha256": upload.sha256})
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=member,
+            action="bulk_upload.upload",
+            subject_type="bulk_upload",
+            subject_id=upload.public_id,
+            summary=f"Uploaded {filename} ({len(rows)} rows) to check",
+            details={"filename": filename, "rows": len(rows), "sha256": upload.sha256},
+        )
         upload_id = upload.id
         on_commit(session, lambda: enqueue("check_bulk_upload", upload_id))
     return upload
@@ -164,7 +176,9 @@ def _display_name(filename: str) -> str:
 
 
 def partner_upload(session: Session, *, partner: Partner, public_id: str) -> BulkUpload:
-    upload = session.exec(select(BulkUpload).where(BulkUpload.public_id == public_id, BulkUpload.partner_id == partner.id)).first()
+    upload = session.exec(
+        select(BulkUpload).where(BulkUpload.public_id == public_id, BulkUpload.partner_id == partner.id)
+    ).first()
     if upload is None:
         raise NotFound("There is no such upload.")
     return upload
@@ -178,7 +192,9 @@ def upload_list(session: Session, *, partner: Partner, page: int = 1, size: int 
         select(BulkUpload, TeamMember.email)
         .join(TeamMember, col(TeamMember.id) == BulkUpload.team_member_id, isouter=True)
         .where(BulkUpload.partner_id == partner.id)
-        .order_by(col(BulkUpload.id).desc()).offset((page - 1) * size).limit(size)
+        .order_by(col(BulkUpload.id).desc())
+        .offset((page - 1) * size)
+        .limit(size)
     ).all()
     return Page(list(uploads), total, page, size)
 
@@ -186,7 +202,9 @@ def upload_list(session: Session, *, partner: Partner, page: int = 1, size: int 
 def earlier_upload_of_same_file(session: Session, upload: BulkUpload) -> BulkUpload | None:
     return session.exec(
         select(BulkUpload)
-        .where(BulkUpload.partner_id == upload.partner_id, BulkUpload.sha256 == upload.sha256, col(BulkUpload.id) < row_id(upload))
+        .where(
+            BulkUpload.partner_id == upload.partner_id, BulkUpload.sha256 == upload.sha256, col(BulkUpload.id) < row_id(upload)
+        )
         .order_by(col(BulkUpload.id).desc())
     ).first()
 
@@ -209,8 +227,16 @@ class RowCheck:
     message: str = ""
 
     def values(self) -> dict:
-        return dict(id=self.id, action=self.action, email=self.email[:254], full_name=self.full_name[:200], currency=self.currency[:3],
-                    amount=self.amount, outcome=self.outcome, message=self.message[:300])
+        return dict(
+            id=self.id,
+            action=self.action,
+            email=self.email[:254],
+            full_name=self.full_name[:200],
+            currency=self.currency[:3],
+            amount=self.amount,
+            outcome=self.outcome,
+            message=self.message[:300],
+        )
 
 
 @dataclass
@@ -248,7 +274,9 @@ class FileCheck:
             raise InvalidInput("Enter a currency (e.g. USD).")
         check.currency = normalize_currency(cells[3])
         if check.currency not in self.partner.currency_list:
-            raise InvalidInput(f"{check.currency} is not a currency of this program (it has {', '.join(self.partner.currency_list)}).")
+            raise InvalidInput(
+                f"{check.currency} is not a currency of this program (it has {', '.join(self.partner.currency_list)})."
+            )
         amount = Money.parse(cells[4].strip() or "0", check.currency, field="initial_funds")
         if amount.amount < 0:
             raise InvalidInput("initial_funds cannot be negative.")
@@ -280,13 +308,23 @@ class Known:
         if not emails:
             return cls({}, set())
         found = session.exec(
-            select(Consumer.email, Consumer.id, Consumer.is_active).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(emails))
+            select(Consumer.email, Consumer.id, Consumer.is_active).where(
+                Consumer.partner_id == partner.id, col(Consumer.email).in_(emails)
+            )
         ).all()
         people = {email: (consumer_id, active) for email, consumer_id, active in found}
-        wallets = set(session.exec(
-            select(Account.consumer_id, Account.currency)
-            .where(col(Account.consumer_id).in_([consumer_id for consumer_id, _ in people.values()]), Account.kind == AccountKind.GENERAL.value)
-        ).all()) if people else set()
+        wallets = (
+            set(
+                session.exec(
+                    select(Account.consumer_id, Account.currency).where(
+                        col(Account.consumer_id).in_([consumer_id for consumer_id, _ in people.values()]),
+                        Account.kind == AccountKind.GENERAL.value,
+                    )
+                ).all()
+            )
+            if people
+            else set()
+        )
         # consumer ids of loaded rows (never None)
         return cls(cast(dict[str, tuple[int, bool]], people), cast(set[tuple[int, str]], wallets))
 
@@ -319,11 +357,13 @@ def check(session: Session, upload_id: int) -> str:
         return "skipped"
     partner = referenced(session, Partner, upload.partner_id)
     rows = session.exec(
-        select(BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.raw).where(col(BulkUploadRow.upload_id) == upload_id).order_by(col(BulkUploadRow.row_number))
+        select(BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.raw)
+        .where(col(BulkUploadRow.upload_id) == upload_id)
+        .order_by(col(BulkUploadRow.row_number))
     ).all()
     file_check = FileCheck(partner)
     for start in range(0, len(rows), CHECK_CHUNK):
-        checks = [file_check.values(*row) for row in rows[start:start + CHECK_CHUNK]]
+        checks = [file_check.values(*row) for row in rows[start : start + CHECK_CHUNK]]
         known = Known.load(session, partner, {c.email for c in checks if c.outcome != ERROR})
         for row_check in checks:
             known.decide(row_check)
@@ -336,23 +376,35 @@ def check(session: Session, upload_id: int) -> str:
 
 
 def _set(session: Session, upload_id: int, **values) -> None:
-    session.execute(update(BulkUpload).where(col(BulkUpload.id) == upload_id).values(**values).execution_options(synchronize_session=False))
+    session.execute(
+        update(BulkUpload).where(col(BulkUpload.id) == upload_id).values(**values).execution_options(synchronize_session=False)
+    )
 
 
 def _counts(session: Session, upload_id: int) -> dict[str, int]:
-    by_outcome = dict(session.exec(
-        select(BulkUploadRow.outcome, func.count()).where(BulkUploadRow.upload_id == upload_id).group_by(BulkUploadRow.outcome)
-    ).all())
-    return dict(to_create=by_outcome.get(CREATE, 0), to_deactivate=by_outcome.get(DEACTIVATE, 0),
-                skipped=by_outcome.get(SKIP, 0), errors=by_outcome.get(ERROR, 0))
+    by_outcome = dict(
+        session.exec(
+            select(BulkUploadRow.outcome, func.count())
+            .where(BulkUploadRow.upload_id == upload_id)
+            .group_by(BulkUploadRow.outcome)
+        ).all()
+    )
+    return dict(
+        to_create=by_outcome.get(CREATE, 0),
+        to_deactivate=by_outcome.get(DEACTIVATE, 0),
+        skipped=by_outcome.get(SKIP, 0),
+        errors=by_outcome.get(ERROR, 0),
+    )
 
 
 def fail_check(session: Session, upload_id: int, problem: str) -> None:
     """The check gave up (its last attempt failed): say so instead of showing progress forever."""
     with write_transaction(session):
         session.execute(
-            update(BulkUpload).where(col(BulkUpload.id) == upload_id, col(BulkUpload.status) == UploadStatus.CHECKING)
-            .values(status=UploadStatus.FAILED, failure=f"Checking stopped: {problem}"[:500]).execution_options(synchronize_session=False)
+            update(BulkUpload)
+            .where(col(BulkUpload.id) == upload_id, col(BulkUpload.status) == UploadStatus.CHECKING)
+            .values(status=UploadStatus.FAILED, failure=f"Checking stopped: {problem}"[:500])
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -375,15 +427,23 @@ def funds_needed(session: Session, partner: Partner, upload: BulkUpload) -> list
     totals = session.exec(
         select(BulkUploadRow.currency, func.sum(BulkUploadRow.amount))
         .where(BulkUploadRow.upload_id == upload.id, BulkUploadRow.outcome == CREATE, col(BulkUploadRow.committed).is_(False))
-        .group_by(BulkUploadRow.currency).order_by(BulkUploadRow.currency)
+        .group_by(BulkUploadRow.currency)
+        .order_by(BulkUploadRow.currency)
     ).all()
-    return [FundsNeeded(Money(int(total or 0), currency), partner_funds(session, partner, currency)) for currency, total in totals]
+    return [
+        FundsNeeded(Money(int(total or 0), currency), partner_funds(session, partner, currency)) for currency, total in totals
+    ]
 
 
 def rows_to_commit(session: Session, upload: BulkUpload) -> int:
     return session.exec(
-        select(func.count()).select_from(BulkUploadRow)
-        .where(BulkUploadRow.upload_id == upload.id, col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]), col(BulkUploadRow.committed).is_(False))
+        select(func.count())
+        .select_from(BulkUploadRow)
+        .where(
+            BulkUploadRow.upload_id == upload.id,
+            col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]),
+            col(BulkUploadRow.committed).is_(False),
+        )
     ).one()
 
 
@@ -394,7 +454,11 @@ def rows_page(session: Session, upload: BulkUpload, *, outcome: str, page: int, 
         conditions.append(BulkUploadRow.outcome == outcome)
     total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).one()
     rows = session.exec(
-        select(BulkUploadRow).where(*conditions).order_by(col(BulkUploadRow.row_number)).offset((page - 1) * per_page).limit(per_page)
+        select(BulkUploadRow)
+        .where(*conditions)
+        .order_by(col(BulkUploadRow.row_number))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
     ).all()
     return Page(list(rows), total, page, per_page)
 
@@ -403,9 +467,10 @@ def error_csv(session: Session, upload: BulkUpload) -> str:
     """The rows in error with their original values and the reason: fix them and upload this file again."""
     rows = session.exec(
         select(BulkUploadRow.raw, BulkUploadRow.message)
-        .where(col(BulkUploadRow.upload_id) == upload.id, col(BulkUploadRow.outcome) == ERROR).order_by(col(BulkUploadRow.row_number))
+        .where(col(BulkUploadRow.upload_id) == upload.id, col(BulkUploadRow.outcome) == ERROR)
+        .order_by(col(BulkUploadRow.row_number))
     )
-    return csv_export.csv_text([[*COLUMNS, "error"], *([*_cells(raw)[:len(COLUMNS)], message] for raw, message in rows)])
+    return csv_export.csv_text([[*COLUMNS, "error"], *([*_cells(raw)[: len(COLUMNS)], message] for raw, message in rows)])
 
 
 # --- commit --------------------------------------------------------------------------------
@@ -416,11 +481,16 @@ def request_commit(session: Session, *, partner: Partner, upload: BulkUpload, me
     with write_transaction(session):
         session.refresh(upload)
         if upload.status != UploadStatus.CHECKED:
-            raise InvalidInput(cast(dict[str, str], {
-                UploadStatus.CHECKING: "This file is still being checked.",
-                UploadStatus.COMMITTING: "This upload is already being committed.",
-                UploadStatus.COMMITTED: "This upload has already been committed.",
-            }).get(upload.status, "This upload can't be committed. Upload the file again."))
+            raise InvalidInput(
+                cast(
+                    dict[str, str],
+                    {
+                        UploadStatus.CHECKING: "This file is still being checked.",
+                        UploadStatus.COMMITTING: "This upload is already being committed.",
+                        UploadStatus.COMMITTED: "This upload has already been committed.",
+                    },
+                ).get(upload.status, "This upload can't be committed. Upload the file again.")
+            )
         count = rows_to_commit(session, upload)
         if not count:
             raise InvalidInput("There are no valid rows left to commit.")
@@ -431,15 +501,27 @@ def request_commit(session: Session, *, partner: Partner, upload: BulkUpload, me
                 + "; ".join(f"{need.needed} needed, {need.available} available" for need in short)
                 + ". Add funds, then commit."
             )
-        claimed = cast(CursorResult, session.execute(
-            update(BulkUpload).where(col(BulkUpload.id) == upload.id, col(BulkUpload.status) == UploadStatus.CHECKED)
-            .values(status=UploadStatus.COMMITTING, failure="").execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(BulkUpload)
+                .where(col(BulkUpload.id) == upload.id, col(BulkUpload.status) == UploadStatus.CHECKED)
+                .values(status=UploadStatus.COMMITTING, failure="")
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not claimed:
             raise InvalidInput("This upload is already being committed.")
-        audit.record(session, partner_id=row_id(partner), member=member, action="bulk_upload.commit", subject_type="bulk_upload",
-                     subject_id=upload.public_id, summary=f"Committing {count} rows of {upload.filename}",
-                     details={"rows": count, "to_create": upload.to_create, "to_deactivate": upload.to_deactivate})
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=member,
+            action="bulk_upload.commit",
+            subject_type="bulk_upload",
+            subject_id=upload.public_id,
+            summary=f"Committing {count} rows of {upload.filename}",
+            details={"rows": count, "to_create": upload.to_create, "to_deactivate": upload.to_deactivate},
+        )
         upload_id, member_id = upload.id, member.id
         on_commit(session, lambda: enqueue("commit_bulk_upload", upload_id, member_id))
     return count
@@ -464,10 +546,21 @@ def commit(session: Session, upload_id: int, member_id: int | None) -> str:
         # Plain columns, not ORM rows: the batch's write transaction begins with a rollback that would expire them.
         batch: Sequence[Any] = session.exec(
             select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
-                   BulkUploadRow.id, BulkUploadRow.row_number, BulkUploadRow.outcome, BulkUploadRow.email,
-                   BulkUploadRow.full_name, BulkUploadRow.currency, BulkUploadRow.amount)
-            .where(BulkUploadRow.upload_id == upload_id, col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]), col(BulkUploadRow.committed).is_(False))
-            .order_by(BulkUploadRow.row_number).limit(COMMIT_BATCH)
+                BulkUploadRow.id,
+                BulkUploadRow.row_number,
+                BulkUploadRow.outcome,
+                BulkUploadRow.email,
+                BulkUploadRow.full_name,
+                BulkUploadRow.currency,
+                BulkUploadRow.amount,
+            )
+            .where(
+                BulkUploadRow.upload_id == upload_id,
+                col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]),
+                col(BulkUploadRow.committed).is_(False),
+            )
+            .order_by(BulkUploadRow.row_number)
+            .limit(COMMIT_BATCH)
         ).all()
         if not batch:
             return _finish(session, upload, member)
@@ -476,34 +569,57 @@ def commit(session: Session, upload_id: int, member_id: int | None) -> str:
         except _BatchTaken:
             continue
         except PartnerFundsTooLow:
-            return _finish(session, upload, member, failure=(
-                f"Partner funds ran out at row {batch[0].row_number}: the rows before it were committed. "
-                "Add funds, then commit the rest."))
+            return _finish(
+                session,
+                upload,
+                member,
+                failure=(
+                    f"Partner funds ran out at row {batch[0].row_number}: the rows before it were committed. "
+                    "Add funds, then commit the rest."
+                ),
+            )
 
 
 def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch: Sequence[Any], *, actor: str) -> None:
     with write_transaction(session):
         ids = [row.id for row in batch]
-        claimed = cast(CursorResult, session.execute(
-            update(BulkUploadRow).where(col(BulkUploadRow.id).in_(ids), col(BulkUploadRow.committed).is_(False))
-            .values(committed=True).execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(BulkUploadRow)
+                .where(col(BulkUploadRow.id).in_(ids), col(BulkUploadRow.committed).is_(False))
+                .values(committed=True)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if claimed != len(ids):
             raise _BatchTaken()
         creates = [row for row in batch if row.outcome == CREATE]
-        created = consumers.create_consumers_in_bulk(session, partner=partner, actor=actor, wallets=[
-            consumers.BulkWallet(row.email, row.full_name, Money(row.amount or 0, row.currency)) for row in creates])
+        created = consumers.create_consumers_in_bulk(
+            session,
+            partner=partner,
+            actor=actor,
+            wallets=[consumers.BulkWallet(row.email, row.full_name, Money(row.amount or 0, row.currency)) for row in creates],
+        )
         deactivations = [row for row in batch if row.outcome == DEACTIVATE]
         deactivated = consumers.deactivate_in_bulk(session, partner=partner, emails=[row.email for row in deactivations])
-        found_done = [dict(id=row.id, outcome=SKIP, message=f"Already had a {row.currency} wallet when committed.")
-                      for row in creates if (row.email, row.currency) in created.skipped]
-        found_done += [dict(id=row.id, outcome=SKIP, message="Already deactivated when committed.")
-                       for row in deactivations if row.email not in deactivated]
+        found_done = [
+            dict(id=row.id, outcome=SKIP, message=f"Already had a {row.currency} wallet when committed.")
+            for row in creates
+            if (row.email, row.currency) in created.skipped
+        ]
+        found_done += [
+            dict(id=row.id, outcome=SKIP, message="Already deactivated when committed.")
+            for row in deactivations
+            if row.email not in deactivated
+        ]
         if found_done:
             session.execute(update(BulkUploadRow), found_done)
         session.execute(
-            update(BulkUpload).where(col(BulkUpload.id) == upload.id)
-            .values(done_rows=BulkUpload.done_rows + len(batch)).execution_options(synchronize_session=False)
+            update(BulkUpload)
+            .where(col(BulkUpload.id) == upload.id)
+            .values(done_rows=BulkUpload.done_rows + len(batch))
+            .execution_options(synchronize_session=False)
         )
         welcome = created.new_consumer_ids
         if welcome:
@@ -513,23 +629,46 @@ def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch:
 def _finish(session: Session, upload: BulkUpload, member: TeamMember | None, failure: str = "") -> str:
     with write_transaction(session):
         status = UploadStatus.CHECKED if failure else UploadStatus.COMMITTED
-        finished = cast(CursorResult, session.execute(
-            update(BulkUpload).where(col(BulkUpload.id) == upload.id, col(BulkUpload.status) == UploadStatus.COMMITTING)
-            .values(status=status, failure=failure, committed_at=None if failure else utcnow(), **_counts(session, row_id(upload)))
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        finished = cast(
+            CursorResult,
+            session.execute(
+                update(BulkUpload)
+                .where(col(BulkUpload.id) == upload.id, col(BulkUpload.status) == UploadStatus.COMMITTING)
+                .values(
+                    status=status, failure=failure, committed_at=None if failure else utcnow(), **_counts(session, row_id(upload))
+                )
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not finished:  # another worker finished it
             return "skipped"
-        committed = dict(session.exec(
-            select(BulkUploadRow.outcome, func.count())
-            .where(BulkUploadRow.upload_id == upload.id, col(BulkUploadRow.committed).is_(True)).group_by(BulkUploadRow.outcome)
-        ).all())
-        counts = {"created": committed.get(CREATE, 0), "deactivated": committed.get(DEACTIVATE, 0),
-                  "skipped": committed.get(SKIP, 0), "remaining": rows_to_commit(session, upload)}
-        summary = (f"Committed {upload.filename}: {counts['created']} created, {counts['deactivated']} deactivated, "
-                   f"{counts['skipped']} skipped" + (f", {counts['remaining']} not committed yet" if failure else ""))
-        audit.record(session, partner_id=upload.partner_id, member=member, action="bulk_upload.committed",
-                     subject_type="bulk_upload", subject_id=upload.public_id, summary=summary, details=counts)
+        committed = dict(
+            session.exec(
+                select(BulkUploadRow.outcome, func.count())
+                .where(BulkUploadRow.upload_id == upload.id, col(BulkUploadRow.committed).is_(True))
+                .group_by(BulkUploadRow.outcome)
+            ).all()
+        )
+        counts = {
+            "created": committed.get(CREATE, 0),
+            "deactivated": committed.get(DEACTIVATE, 0),
+            "skipped": committed.get(SKIP, 0),
+            "remaining": rows_to_commit(session, upload),
+        }
+        summary = (
+            f"Committed {upload.filename}: {counts['created']} created, {counts['deactivated']} deactivated, "
+            f"{counts['skipped']} skipped" + (f", {counts['remaining']} not committed yet" if failure else "")
+        )
+        audit.record(
+            session,
+            partner_id=upload.partner_id,
+            member=member,
+            action="bulk_upload.committed",
+            subject_type="bulk_upload",
+            subject_id=upload.public_id,
+            summary=summary,
+            details=counts,
+        )
     return status
 
 

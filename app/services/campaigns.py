@@ -23,6 +23,7 @@ Idempotency: `create_campaign` is once per (partner, key) (a unique constraint o
 `change_budget` is once per (campaign, key), the key kept on its ledger transaction. A repeat returns the
 first result and moves nothing; the same key for a different request is refused.
 """
+
 from __future__ import annotations
 
 import re
@@ -107,17 +108,37 @@ def _actor(by: TeamMember | None, actor: str) -> str:
     return actor or audit.actor_label(by)
 
 
-def _audit(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: str, action: str, summary: str,
-           details: dict | None = None) -> None:
-    audit.record(session, partner_id=campaign.partner_id, member=by, actor=actor or None, action=action,
-                 subject_type="campaign", subject_id=row_id(campaign), summary=summary, details=details)
+def _audit(
+    session: Session,
+    campaign: Campaign,
+    *,
+    by: TeamMember | None,
+    actor: str,
+    action: str,
+    summary: str,
+    details: dict | None = None,
+) -> None:
+    audit.record(
+        session,
+        partner_id=campaign.partner_id,
+        member=by,
+        actor=actor or None,
+        action=action,
+        subject_type="campaign",
+        subject_id=row_id(campaign),
+        summary=summary,
+        details=details,
+    )
 
 
 def _lock(session: Session, campaign_id: int) -> Campaign:
     """Inside a write transaction: wait for, then hold, this campaign's row until commit; the campaign as
     committed now (PostgreSQL: the row lock; SQLite: the write lock is already held)."""
     session.execute(
-        update(Campaign).where(col(Campaign.id) == campaign_id).values(updated_at=utcnow()).execution_options(synchronize_session=False)
+        update(Campaign)
+        .where(col(Campaign.id) == campaign_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return referenced(session, Campaign, campaign_id, populate_existing=True)
 
@@ -137,9 +158,20 @@ def _budget(session: Session, campaign: Campaign, *, fresh: bool = False) -> Acc
     return account
 
 
-def _move(session: Session, campaign: Campaign, source: Account, target: Account, amount: int, *, type: TransactionType,
-          memo: str, actor: str, consumer_id: int | None = None, order_id: int | None = None,
-          idempotency_key: str | None = None) -> Transaction:
+def _move(
+    session: Session,
+    campaign: Campaign,
+    source: Account,
+    target: Account,
+    amount: int,
+    *,
+    type: TransactionType,
+    memo: str,
+    actor: str,
+    consumer_id: int | None = None,
+    order_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Transaction:
     return ledger.post_transaction(
         session,
         partner_id=campaign.partner_id,
@@ -160,7 +192,9 @@ def _wallets(session: Session, campaign_id: int, *, consumer_id: int | None = No
     statement = select(Account).where(Account.campaign_id == campaign_id, Account.kind == AccountKind.CAMPAIGN.value)
     if consumer_id is not None:
         statement = statement.where(Account.consumer_id == consumer_id)
-    return list(session.exec(statement.order_by(col(Account.id)).with_for_update().execution_options(populate_existing=True)).all())
+    return list(
+        session.exec(statement.order_by(col(Account.id)).with_for_update().execution_options(populate_existing=True)).all()
+    )
 
 
 def _check_key(idempotency_key: str) -> str:
@@ -174,12 +208,16 @@ def _check_amount(amount: Money, currency: str, *, field: str) -> None:
         raise InvalidInput(f"{field} must be in the campaign's currency, {currency}.", field=field)
 
 
-def _partner_lists(session: Session, partner_id: int, brand_slugs: Sequence[str], categories: Sequence[str]) -> tuple[list[str], list[str]]:
+def _partner_lists(
+    session: Session, partner_id: int, brand_slugs: Sequence[str], categories: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """The lists cleaned and checked against the partner's own brands; categories in the catalog's spelling."""
     slugs = rules.clean_list(brand_slugs, field="brands", label="brand")
     cats = rules.clean_list(categories, field="categories", label="category")
     offered = session.exec(
-        select(Brand.slug, Brand.category).join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id).where(col(PartnerBrand.partner_id) == partner_id)
+        select(Brand.slug, Brand.category)
+        .join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id)
+        .where(col(PartnerBrand.partner_id) == partner_id)
     ).all()
     known_slugs = {slug for slug, _category in offered}
     known_categories = {category.casefold(): category for _slug, category in offered}
@@ -213,14 +251,25 @@ def _budget_key(campaign: Campaign, idempotency_key: str) -> str:
     return f"{campaign.partner_id}:campaign/{campaign.id}/{idempotency_key}"
 
 
-def _replay_create(session: Session, campaign: Campaign, *, name: str, currency: str, budget: Money,
-                   per_consumer_amount: Money) -> CampaignCreated:
+def _replay_create(
+    session: Session, campaign: Campaign, *, name: str, currency: str, budget: Money, per_consumer_amount: Money
+) -> CampaignCreated:
     assert campaign.idempotency_key is not None  # it was found by its key
-    funded = session.exec(
-        select(Transaction.amount).where(Transaction.campaign_id == campaign.id,
-                                         Transaction.idempotency_key == _create_key(campaign.partner_id, campaign.idempotency_key))
-    ).first() or 0
-    if (campaign.name, campaign.currency, campaign.per_consumer_amount, funded) != (name, currency, per_consumer_amount.amount, budget.amount):
+    funded = (
+        session.exec(
+            select(Transaction.amount).where(
+                Transaction.campaign_id == campaign.id,
+                Transaction.idempotency_key == _create_key(campaign.partner_id, campaign.idempotency_key),
+            )
+        ).first()
+        or 0
+    )
+    if (campaign.name, campaign.currency, campaign.per_consumer_amount, funded) != (
+        name,
+        currency,
+        per_consumer_amount.amount,
+        budget.amount,
+    ):
         raise InvalidInput(KEY_REUSED, field="idempotency_key")
     return CampaignCreated(campaign, True)
 
@@ -276,28 +325,65 @@ def create_campaign(
         if existing is not None:
             return _replay_create(session, existing, **replay)
         campaign = Campaign(
-            partner_id=row_id(partner), name=name, currency=currency, per_consumer_amount=per_consumer_amount.amount,
-            brand_slugs=",".join(slugs), categories=",".join(cats), starts_at=starts_at, ends_at=ends_at,
-            priority=priority, status=rules.initial_status(starts_at, now).value, return_unused_on_end=return_unused_on_end,
-            created_by_id=by.id if by is not None else None, created_by=actor, idempotency_key=idempotency_key,
-            created_at=now, updated_at=now,
+            partner_id=row_id(partner),
+            name=name,
+            currency=currency,
+            per_consumer_amount=per_consumer_amount.amount,
+            brand_slugs=",".join(slugs),
+            categories=",".join(cats),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            priority=priority,
+            status=rules.initial_status(starts_at, now).value,
+            return_unused_on_end=return_unused_on_end,
+            created_by_id=by.id if by is not None else None,
+            created_by=actor,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            updated_at=now,
         )
         session.add(campaign)
         session.flush()
-        budget_account = ledger.open_account(session, AccountKind.CAMPAIGN_BUDGET, currency, partner_id=row_id(partner), campaign_id=row_id(campaign))
+        budget_account = ledger.open_account(
+            session, AccountKind.CAMPAIGN_BUDGET, currency, partner_id=row_id(partner), campaign_id=row_id(campaign)
+        )
         campaign.budget_account_id = budget_account.id
         if budget.amount:
             try:
-                _move(session, campaign, _funds(session, campaign), budget_account, budget.amount, type=TransactionType.CREDIT,
-                      memo=f"Campaign budget: {name}", actor=actor, idempotency_key=_create_key(row_id(partner), idempotency_key))
+                _move(
+                    session,
+                    campaign,
+                    _funds(session, campaign),
+                    budget_account,
+                    budget.amount,
+                    type=TransactionType.CREDIT,
+                    memo=f"Campaign budget: {name}",
+                    actor=actor,
+                    idempotency_key=_create_key(row_id(partner), idempotency_key),
+                )
             except InsufficientFunds:
                 raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="budget") from None
         session.add(campaign)
-        _audit(session, campaign, by=by, actor=actor, action="campaign.create",
-               summary=f"Created campaign {name} with a budget of {budget}, {per_consumer_amount} per consumer",
-               details={"name": name, "currency": currency, "budget": budget.amount, "per_consumer_amount": per_consumer_amount.amount,
-                        "brands": slugs, "categories": cats, "starts_at": starts_at, "ends_at": ends_at, "priority": priority,
-                        "return_unused_on_end": return_unused_on_end})
+        _audit(
+            session,
+            campaign,
+            by=by,
+            actor=actor,
+            action="campaign.create",
+            summary=f"Created campaign {name} with a budget of {budget}, {per_consumer_amount} per consumer",
+            details={
+                "name": name,
+                "currency": currency,
+                "budget": budget.amount,
+                "per_consumer_amount": per_consumer_amount.amount,
+                "brands": slugs,
+                "categories": cats,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "priority": priority,
+                "return_unused_on_end": return_unused_on_end,
+            },
+        )
     return CampaignCreated(campaign, False)
 
 
@@ -333,7 +419,8 @@ def update_campaign(
         changes["return_unused_on_end"] = bool(return_unused_on_end)
     if brand_slugs is not None or categories is not None:
         slugs, cats = _partner_lists(
-            session, campaign.partner_id,
+            session,
+            campaign.partner_id,
             campaign.brand_slug_list if brand_slugs is None else brand_slugs,
             campaign.category_list if categories is None else categories,
         )
@@ -352,9 +439,15 @@ def update_campaign(
         for key, value in changed.items():
             setattr(campaign, key, value)
         session.add(campaign)
-        _audit(session, campaign, by=by, actor=actor, action="campaign.update",
-               summary=f"Changed campaign {campaign.name}: {', '.join(sorted(changed))}",
-               details={"before": before, "after": changed})
+        _audit(
+            session,
+            campaign,
+            by=by,
+            actor=actor,
+            action="campaign.update",
+            summary=f"Changed campaign {campaign.name}: {', '.join(sorted(changed))}",
+            details={"before": before, "after": changed},
+        )
     return campaign
 
 
@@ -391,22 +484,51 @@ def change_budget(
             if campaign.status == CampaignStatus.ENDED.value:
                 raise CampaignChangeRefused(ENDED)
             try:
-                transaction = _move(session, campaign, funds, budget, amount.amount, type=TransactionType.CREDIT,
-                                    memo=f"Campaign budget increased: {campaign.name}", actor=actor, idempotency_key=key)
+                transaction = _move(
+                    session,
+                    campaign,
+                    funds,
+                    budget,
+                    amount.amount,
+                    type=TransactionType.CREDIT,
+                    memo=f"Campaign budget increased: {campaign.name}",
+                    actor=actor,
+                    idempotency_key=key,
+                )
             except InsufficientFunds:
                 raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="amount") from None
         else:
             try:
-                transaction = _move(session, campaign, budget, funds, -amount.amount, type=TransactionType.DEBIT,
-                                    memo=f"Campaign budget decreased: {campaign.name}", actor=actor, idempotency_key=key)
+                transaction = _move(
+                    session,
+                    campaign,
+                    budget,
+                    funds,
+                    -amount.amount,
+                    type=TransactionType.DEBIT,
+                    memo=f"Campaign budget decreased: {campaign.name}",
+                    actor=actor,
+                    idempotency_key=key,
+                )
             except InsufficientFunds:
                 raise InsufficientFunds(BUDGET_TOO_LOW, field="amount") from None
         remaining = _money(campaign, _budget(session, campaign).balance)
         _tell_if_budget_low(session, campaign, before=before, after=remaining.amount)
-        _audit(session, campaign, by=by, actor=actor, action="campaign.budget",
-               summary=f"{'Increased' if amount.amount > 0 else 'Decreased'} the budget of {campaign.name} by "
-                       f"{_money(campaign, abs(amount.amount))}",
-               details={"amount": amount.amount, "currency": amount.currency, "remaining": remaining.amount, "transaction": transaction.id})
+        _audit(
+            session,
+            campaign,
+            by=by,
+            actor=actor,
+            action="campaign.budget",
+            summary=f"{'Increased' if amount.amount > 0 else 'Decreased'} the budget of {campaign.name} by "
+            f"{_money(campaign, abs(amount.amount))}",
+            details={
+                "amount": amount.amount,
+                "currency": amount.currency,
+                "remaining": remaining.amount,
+                "transaction": transaction.id,
+            },
+        )
     return BudgetChanged(campaign, transaction, remaining, False)
 
 
@@ -414,7 +536,9 @@ def _tell_if_budget_low(session: Session, campaign: Campaign, *, before: int, af
     """Inside the change's transaction: the `campaign.budget_low` webhook, once per crossing: the budget could
     pay the next member's allocation before this change (`before`) and can't after it (`after`)."""
     next_allocation = _money(campaign, campaign.per_consumer_amount)
-    if not rules.budget_low(_money(campaign, before), next_allocation) and rules.budget_low(_money(campaign, after), next_allocation):
+    if not rules.budget_low(_money(campaign, before), next_allocation) and rules.budget_low(
+        _money(campaign, after), next_allocation
+    ):
         webhooks.queue_campaign_event(session, summary=campaign_summary(session, campaign), event_type="campaign.budget_low")
 
 
@@ -443,10 +567,28 @@ def add_members(
         if campaign.status == CampaignStatus.ENDED.value:
             raise CampaignChangeRefused(ENDED)
         amount = campaign.per_consumer_amount
-        consumers = {c.id: c for c in session.exec(select(Consumer).where(col(Consumer.id).in_(ids), Consumer.partner_id == campaign.partner_id))} if ids else {}
-        members = {m.consumer_id: m for m in session.exec(
-            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, col(CampaignMember.consumer_id).in_(ids))
-            .execution_options(populate_existing=True))} if ids else {}
+        consumers = (
+            {
+                c.id: c
+                for c in session.exec(
+                    select(Consumer).where(col(Consumer.id).in_(ids), Consumer.partner_id == campaign.partner_id)
+                )
+            }
+            if ids
+            else {}
+        )
+        members = (
+            {
+                m.consumer_id: m
+                for m in session.exec(
+                    select(CampaignMember)
+                    .where(CampaignMember.campaign_id == campaign.id, col(CampaignMember.consumer_id).in_(ids))
+                    .execution_options(populate_existing=True)
+                )
+            }
+            if ids
+            else {}
+        )
         budget = _budget(session, campaign, fresh=True)
         before = budget.balance
         out_of_budget = False
@@ -463,16 +605,36 @@ def add_members(
             else:
                 try:
                     with session.begin_nested():  # one consumer's allocation: all of it, or none of it
-                        wallet = ledger.open_account(session, AccountKind.CAMPAIGN, campaign.currency, partner_id=campaign.partner_id,
-                                                     consumer_id=consumer_id, campaign_id=campaign.id)
+                        wallet = ledger.open_account(
+                            session,
+                            AccountKind.CAMPAIGN,
+                            campaign.currency,
+                            partner_id=campaign.partner_id,
+                            consumer_id=consumer_id,
+                            campaign_id=campaign.id,
+                        )
                         if member is None:
-                            member = CampaignMember(campaign_id=row_id(campaign), consumer_id=consumer_id, account_id=row_id(wallet), joined_at=utcnow())
+                            member = CampaignMember(
+                                campaign_id=row_id(campaign),
+                                consumer_id=consumer_id,
+                                account_id=row_id(wallet),
+                                joined_at=utcnow(),
+                            )
                         else:  # added again after a removal
                             member.removed_at, member.joined_at = None, utcnow()
                         session.add(member)
                         session.flush()
-                        _move(session, campaign, budget, wallet, amount, type=TransactionType.CREDIT, memo=f"{campaign.name} allowance",
-                              actor=actor, consumer_id=consumer_id)
+                        _move(
+                            session,
+                            campaign,
+                            budget,
+                            wallet,
+                            amount,
+                            type=TransactionType.CREDIT,
+                            memo=f"{campaign.name} allowance",
+                            actor=actor,
+                            consumer_id=consumer_id,
+                        )
                     results.append(MemberResult(consumer_id, MemberOutcome.ALLOCATED, _money(campaign, amount)))
                 except InsufficientFunds:
                     out_of_budget = True
@@ -482,9 +644,15 @@ def add_members(
         counts = {outcome.value: [r.consumer_id for r in results if r.outcome is outcome] for outcome in MemberOutcome}
         allocated = len(counts[MemberOutcome.ALLOCATED.value])
         _tell_if_budget_low(session, campaign, before=before, after=_budget(session, campaign, fresh=True).balance)
-        _audit(session, campaign, by=by, actor=actor, action="campaign.add_members",
-               summary=f"Added {allocated} of {len(ids)} consumers to {campaign.name} ({_money(campaign, amount * allocated)} allocated)",
-               details={outcome: ids_ for outcome, ids_ in counts.items() if ids_} | {"amount": amount})
+        _audit(
+            session,
+            campaign,
+            by=by,
+            actor=actor,
+            action="campaign.add_members",
+            summary=f"Added {allocated} of {len(ids)} consumers to {campaign.name} ({_money(campaign, amount * allocated)} allocated)",
+            details={outcome: ids_ for outcome, ids_ in counts.items() if ids_} | {"amount": amount},
+        )
     return results
 
 
@@ -501,8 +669,13 @@ def remove_member(
     with write_transaction(session):
         campaign = _lock(session, row_id(campaign))
         member = session.exec(
-            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == consumer_id,
-                                         col(CampaignMember.removed_at).is_(None)).execution_options(populate_existing=True)
+            select(CampaignMember)
+            .where(
+                CampaignMember.campaign_id == campaign.id,
+                CampaignMember.consumer_id == consumer_id,
+                col(CampaignMember.removed_at).is_(None),
+            )
+            .execution_options(populate_existing=True)
         ).first()
         if member is None:
             raise NotFound("This consumer is not a member of the campaign.", field="consumer_id")
@@ -510,29 +683,48 @@ def remove_member(
         for wallet in _wallets(session, row_id(campaign), consumer_id=consumer_id):
             if wallet.balance > 0:
                 returned += wallet.balance
-                _move(session, campaign, wallet, _budget(session, campaign), wallet.balance, type=TransactionType.DEBIT,
-                      memo=f"{campaign.name} allowance returned: removed from the campaign", actor=actor, consumer_id=consumer_id)
+                _move(
+                    session,
+                    campaign,
+                    wallet,
+                    _budget(session, campaign),
+                    wallet.balance,
+                    type=TransactionType.DEBIT,
+                    memo=f"{campaign.name} allowance returned: removed from the campaign",
+                    actor=actor,
+                    consumer_id=consumer_id,
+                )
         member.removed_at = utcnow()
         session.add(member)
-        _audit(session, campaign, by=by, actor=actor, action="campaign.remove_member",
-               summary=f"Removed consumer {consumer_id} from {campaign.name}; {_money(campaign, returned)} back to the budget",
-               details={"consumer_id": consumer_id, "returned": returned})
+        _audit(
+            session,
+            campaign,
+            by=by,
+            actor=actor,
+            action="campaign.remove_member",
+            summary=f"Removed consumer {consumer_id} from {campaign.name}; {_money(campaign, returned)} back to the budget",
+            details={"consumer_id": consumer_id, "returned": returned},
+        )
     return MemberRemoved(member, _money(campaign, returned))
 
 
 # --- pause, resume, end -----------------------------------------------------------------------
 
 
-def _change_status(session: Session, campaign: Campaign, *, to: CampaignStatus, allowed_from: Sequence[CampaignStatus],
-                   now: datetime, **values) -> Campaign | None:
+def _change_status(
+    session: Session, campaign: Campaign, *, to: CampaignStatus, allowed_from: Sequence[CampaignStatus], now: datetime, **values
+) -> Campaign | None:
     """Move the campaign to `to` if it is in one of `allowed_from` (a conditional UPDATE: of two racing
     changes one wins); the campaign after the change, or None when it wasn't in one of them."""
-    changed = cast(CursorResult, session.execute(
-        update(Campaign)
-        .where(col(Campaign.id) == campaign.id, col(Campaign.status).in_([s.value for s in allowed_from]))
-        .values(status=to.value, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    changed = cast(
+        CursorResult,
+        session.execute(
+            update(Campaign)
+            .where(col(Campaign.id) == campaign.id, col(Campaign.status).in_([s.value for s in allowed_from]))
+            .values(status=to.value, updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     fresh = session.get(Campaign, campaign.id, populate_existing=True)
     return fresh if changed else None
 
@@ -562,11 +754,19 @@ def resume(session: Session, *, campaign: Campaign, by: TeamMember | None = None
     return resumed
 
 
-def _end(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: str, now: datetime, reason: str) -> CampaignEnded | None:
+def _end(
+    session: Session, campaign: Campaign, *, by: TeamMember | None, actor: str, now: datetime, reason: str
+) -> CampaignEnded | None:
     """Inside a write transaction: end the campaign (None if it had already ended), return every member's
     unused balance to the budget and, if the campaign says so, the budget to the partner's funds."""
-    ended = _change_status(session, campaign, to=CampaignStatus.ENDED, now=now, ended_at=now,
-                           allowed_from=[CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
+    ended = _change_status(
+        session,
+        campaign,
+        to=CampaignStatus.ENDED,
+        now=now,
+        ended_at=now,
+        allowed_from=[CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE, CampaignStatus.PAUSED],
+    )
     if ended is None:
         return None
     actor = _actor(by, actor)
@@ -575,20 +775,37 @@ def _end(session: Session, campaign: Campaign, *, by: TeamMember | None, actor: 
     for wallet in _wallets(session, row_id(ended)):
         if wallet.balance > 0:
             to_budget += wallet.balance
-            _move(session, ended, wallet, budget, wallet.balance, type=TransactionType.DEBIT,
-                  memo=f"{ended.name} allowance returned: the campaign ended", actor=actor, consumer_id=wallet.consumer_id)
+            _move(
+                session,
+                ended,
+                wallet,
+                budget,
+                wallet.balance,
+                type=TransactionType.DEBIT,
+                memo=f"{ended.name} allowance returned: the campaign ended",
+                actor=actor,
+                consumer_id=wallet.consumer_id,
+            )
     to_partner = 0
     if ended.return_unused_on_end:
         to_partner = _return_budget(session, ended, actor=actor)
-    _audit(session, ended, by=by, actor=actor, action="campaign.end",
-           summary=f"Ended campaign {ended.name} ({reason}): {_money(ended, to_budget)} unused back to the budget"
-                   + (f", {_money(ended, to_partner)} back to partner funds" if ended.return_unused_on_end else ""),
-           details={"reason": reason, "returned_to_budget": to_budget, "returned_to_partner": to_partner})
+    _audit(
+        session,
+        ended,
+        by=by,
+        actor=actor,
+        action="campaign.end",
+        summary=f"Ended campaign {ended.name} ({reason}): {_money(ended, to_budget)} unused back to the budget"
+        + (f", {_money(ended, to_partner)} back to partner funds" if ended.return_unused_on_end else ""),
+        details={"reason": reason, "returned_to_budget": to_budget, "returned_to_partner": to_partner},
+    )
     webhooks.queue_campaign_event(session, summary=campaign_summary(session, ended), event_type="campaign.ended")
     return CampaignEnded(ended, _money(ended, to_budget), _money(ended, to_partner))
 
 
-def end(session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "", now: datetime | None = None) -> CampaignEnded:
+def end(
+    session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "", now: datetime | None = None
+) -> CampaignEnded:
     """End the campaign for good: spending stops, every member's unused balance returns to the budget, and
     the budget to partner funds when `return_unused_on_end` is set (else by `return_unused`)."""
     with write_transaction(session):
@@ -602,8 +819,17 @@ def _return_budget(session: Session, campaign: Campaign, *, actor: str, order_id
     budget = _budget(session, campaign, fresh=True)
     amount = budget.balance
     if amount > 0:
-        _move(session, campaign, budget, _funds(session, campaign), amount, type=TransactionType.DEBIT,
-              memo=f"Campaign budget returned: {campaign.name}", actor=actor, order_id=order_id)
+        _move(
+            session,
+            campaign,
+            budget,
+            _funds(session, campaign),
+            amount,
+            type=TransactionType.DEBIT,
+            memo=f"Campaign budget returned: {campaign.name}",
+            actor=actor,
+            order_id=order_id,
+        )
     return amount
 
 
@@ -613,8 +839,15 @@ def return_unused(session: Session, *, campaign: Campaign, by: TeamMember | None
     with write_transaction(session):
         campaign = _lock(session, row_id(campaign))
         amount = _return_budget(session, campaign, actor=actor)
-        _audit(session, campaign, by=by, actor=actor, action="campaign.return_unused",
-               summary=f"Returned {_money(campaign, amount)} of {campaign.name}'s budget to partner funds", details={"amount": amount})
+        _audit(
+            session,
+            campaign,
+            by=by,
+            actor=actor,
+            action="campaign.return_unused",
+            summary=f"Returned {_money(campaign, amount)} of {campaign.name}'s budget to partner funds",
+            details={"amount": amount},
+        )
     return _money(campaign, amount)
 
 
@@ -623,15 +856,24 @@ def activate_due(session: Session, *, now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     with write_transaction(session):
         due = session.exec(
-            select(Campaign).where(Campaign.status == CampaignStatus.SCHEDULED.value, Campaign.starts_at <= now,
-                                   or_(col(Campaign.ends_at).is_(None), col(Campaign.ends_at) > now))
+            select(Campaign).where(
+                Campaign.status == CampaignStatus.SCHEDULED.value,
+                Campaign.starts_at <= now,
+                or_(col(Campaign.ends_at).is_(None), col(Campaign.ends_at) > now),
+            )
         ).all()
         activated = []
         for campaign in due:
             if _change_status(session, campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.SCHEDULED], now=now):
                 activated.append(row_id(campaign))
-                _audit(session, campaign, by=None, actor="system", action="campaign.activate",
-                       summary=f"Campaign {campaign.name} started")
+                _audit(
+                    session,
+                    campaign,
+                    by=None,
+                    actor="system",
+                    action="campaign.activate",
+                    summary=f"Campaign {campaign.name} started",
+                )
     return activated
 
 
@@ -639,7 +881,8 @@ def end_due(session: Session, *, now: datetime | None = None) -> list[int]:
     """The queue's sweep: campaigns whose end date has passed end (ids returned), each in its own transaction."""
     now = now or utcnow()
     due = session.exec(
-        select(Campaign.id).where(Campaign.status != CampaignStatus.ENDED.value, col(Campaign.ends_at).is_not(None), col(Campaign.ends_at) <= now)
+        select(Campaign.id)
+        .where(Campaign.status != CampaignStatus.ENDED.value, col(Campaign.ends_at).is_not(None), col(Campaign.ends_at) <= now)
         .order_by(col(Campaign.id))
     ).all()
     ended = []
@@ -675,7 +918,8 @@ def return_ended_campaign_refund(session: Session, *, account_id: int, order_id:
             return Money.zero(account.currency)
         campaign = referenced(session, Campaign, account.campaign_id, populate_existing=True)
         member = session.exec(
-            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == account.consumer_id)
+            select(CampaignMember)
+            .where(CampaignMember.campaign_id == campaign.id, CampaignMember.consumer_id == account.consumer_id)
             .execution_options(populate_existing=True)
         ).first()
         ended = campaign.status == CampaignStatus.ENDED.value
@@ -685,12 +929,30 @@ def return_ended_campaign_refund(session: Session, *, account_id: int, order_id:
         for wallet in _wallets(session, row_id(campaign), consumer_id=account.consumer_id):
             if wallet.balance > 0:
                 moved += wallet.balance
-                _move(session, campaign, wallet, _budget(session, campaign), wallet.balance, type=TransactionType.DEBIT,
-                      memo=f"{campaign.name}: refund returned to the campaign budget", actor="system",
-                      consumer_id=wallet.consumer_id, order_id=order_id)
+                _move(
+                    session,
+                    campaign,
+                    wallet,
+                    _budget(session, campaign),
+                    wallet.balance,
+                    type=TransactionType.DEBIT,
+                    memo=f"{campaign.name}: refund returned to the campaign budget",
+                    actor="system",
+                    consumer_id=wallet.consumer_id,
+                    order_id=order_id,
+                )
         if moved and ended and campaign.return_unused_on_end:
-            _move(session, campaign, _budget(session, campaign), _funds(session, campaign), moved, type=TransactionType.DEBIT,
-                  memo=f"Campaign budget returned: {campaign.name}", actor="system", order_id=order_id)
+            _move(
+                session,
+                campaign,
+                _budget(session, campaign),
+                _funds(session, campaign),
+                moved,
+                type=TransactionType.DEBIT,
+                memo=f"Campaign budget returned: {campaign.name}",
+                actor="system",
+                order_id=order_id,
+            )
     return Money(moved, campaign.currency)
 
 
@@ -734,25 +996,34 @@ def summaries(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignS
         return []
     budget_ids = [c.budget_account_id for c in campaigns]
     balances = dict(session.exec(select(Account.id, Account.balance).where(col(Account.id).in_(budget_ids))).all())
-    unused = dict(session.exec(
-        select(Account.campaign_id, func.sum(Account.balance))
-        .where(col(Account.campaign_id).in_([c.id for c in campaigns]), Account.kind == AccountKind.CAMPAIGN.value)
-        .group_by(col(Account.campaign_id))
-    ).all())
-    members = dict(session.exec(
-        select(CampaignMember.campaign_id, func.count(col(CampaignMember.id)))
-        .where(col(CampaignMember.campaign_id).in_([c.id for c in campaigns]), col(CampaignMember.removed_at).is_(None))
-        .group_by(col(CampaignMember.campaign_id))
-    ).all())
+    unused = dict(
+        session.exec(
+            select(Account.campaign_id, func.sum(Account.balance))
+            .where(col(Account.campaign_id).in_([c.id for c in campaigns]), Account.kind == AccountKind.CAMPAIGN.value)
+            .group_by(col(Account.campaign_id))
+        ).all()
+    )
+    members = dict(
+        session.exec(
+            select(CampaignMember.campaign_id, func.count(col(CampaignMember.id)))
+            .where(col(CampaignMember.campaign_id).in_([c.id for c in campaigns]), col(CampaignMember.removed_at).is_(None))
+            .group_by(col(CampaignMember.campaign_id))
+        ).all()
+    )
     # Budget entries whose transaction has no consumer: the moves between the budget and partner funds.
-    flows: dict[int | None, tuple[int, int]] = {account_id: (int(funded or 0), int(returned or 0)) for account_id, funded, returned in session.exec(
-        select(Entry.account_id,
-               func.sum(case((col(Entry.amount) > 0, Entry.amount), else_=0)),
-               func.sum(case((col(Entry.amount) < 0, -Entry.amount), else_=0)))
-        .join(Transaction, col(Transaction.id) == Entry.transaction_id)
-        .where(col(Entry.account_id).in_(budget_ids), col(Transaction.consumer_id).is_(None))
-        .group_by(col(Entry.account_id))
-    ).all()}
+    flows: dict[int | None, tuple[int, int]] = {
+        account_id: (int(funded or 0), int(returned or 0))
+        for account_id, funded, returned in session.exec(
+            select(
+                Entry.account_id,
+                func.sum(case((col(Entry.amount) > 0, Entry.amount), else_=0)),
+                func.sum(case((col(Entry.amount) < 0, -Entry.amount), else_=0)),
+            )
+            .join(Transaction, col(Transaction.id) == Entry.transaction_id)
+            .where(col(Entry.account_id).in_(budget_ids), col(Transaction.consumer_id).is_(None))
+            .group_by(col(Entry.account_id))
+        ).all()
+    }
     result = []
     for c in campaigns:
         funded, returned = flows.get(c.budget_account_id, (0, 0))
@@ -760,8 +1031,18 @@ def summaries(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignS
         allocated = funded - returned - remaining
         left = int(unused.get(c.id) or 0)
         money = lambda amount, currency=c.currency: Money(amount, currency)  # noqa: E731
-        result.append(CampaignSummary(c, money(funded), money(returned), money(remaining), money(allocated), money(left),
-                                      money(allocated - left), int(members.get(row_id(c)) or 0)))
+        result.append(
+            CampaignSummary(
+                c,
+                money(funded),
+                money(returned),
+                money(remaining),
+                money(allocated),
+                money(left),
+                money(allocated - left),
+                int(members.get(row_id(c)) or 0),
+            )
+        )
     return result
 
 
@@ -785,22 +1066,34 @@ class MemberRow:
     balance: Money
 
 
-def members_page(session: Session, *, campaign: Campaign, search: str = "", page: int = 1, size: int = 50,
-                 include_removed: bool = False) -> Page[MemberRow]:
+def members_page(
+    session: Session, *, campaign: Campaign, search: str = "", page: int = 1, size: int = 50, include_removed: bool = False
+) -> Page[MemberRow]:
     """A page of the campaign's members (email or name containing `search`), newest first, with their balances."""
     where = [col(CampaignMember.campaign_id) == campaign.id]
     if not include_removed:
         where.append(col(CampaignMember.removed_at).is_(None))
     search = (search or "").strip()[:254]
     if search:
-        where.append(or_(func.lower(Consumer.email).contains(search.lower(), autoescape=True),
-                         func.lower(Consumer.full_name).contains(search.lower(), autoescape=True)))
-    joined = select(CampaignMember, Consumer.email, Consumer.full_name, Account.balance).join(
-        Consumer, col(Consumer.id) == CampaignMember.consumer_id).join(Account, col(Account.id) == CampaignMember.account_id)
-    total = session.exec(select(func.count(col(CampaignMember.id))).join(Consumer, col(Consumer.id) == CampaignMember.consumer_id).where(*where)).one()
+        where.append(
+            or_(
+                func.lower(Consumer.email).contains(search.lower(), autoescape=True),
+                func.lower(Consumer.full_name).contains(search.lower(), autoescape=True),
+            )
+        )
+    joined = (
+        select(CampaignMember, Consumer.email, Consumer.full_name, Account.balance)
+        .join(Consumer, col(Consumer.id) == CampaignMember.consumer_id)
+        .join(Account, col(Account.id) == CampaignMember.account_id)
+    )
+    total = session.exec(
+        select(func.count(col(CampaignMember.id))).join(Consumer, col(Consumer.id) == CampaignMember.consumer_id).where(*where)
+    ).one()
     page = max(1, page)
     rows = session.exec(joined.where(*where).order_by(col(CampaignMember.id).desc()).offset((page - 1) * size).limit(size)).all()
-    return Page([MemberRow(m, email, name, Money(balance, campaign.currency)) for m, email, name, balance in rows], total, page, size)
+    return Page(
+        [MemberRow(m, email, name, Money(balance, campaign.currency)) for m, email, name, balance in rows], total, page, size
+    )
 
 
 @dataclass(frozen=True)
@@ -809,18 +1102,25 @@ class BudgetLine:
     amount: Money  # + into the budget, - out of it
 
 
-def budget_history(session: Session, *, campaign: Campaign, include_allocations: bool = False, page: int = 1,
-                   size: int = 50) -> Page[BudgetLine]:
+def budget_history(
+    session: Session, *, campaign: Campaign, include_allocations: bool = False, page: int = 1, size: int = 50
+) -> Page[BudgetLine]:
     """The budget's movements, newest first: funding, increases, decreases and returns to partner funds
     (and, with `include_allocations`, the members' allocations and what came back from them)."""
     where = [col(Entry.account_id) == campaign.budget_account_id]
     if not include_allocations:
         where.append(col(Transaction.consumer_id).is_(None))
-    total = session.exec(select(func.count(col(Entry.id))).join(Transaction, col(Transaction.id) == Entry.transaction_id).where(*where)).one()
+    total = session.exec(
+        select(func.count(col(Entry.id))).join(Transaction, col(Transaction.id) == Entry.transaction_id).where(*where)
+    ).one()
     page = max(1, page)
     rows = session.exec(
-        select(Transaction, Entry.amount).join(Entry, col(Entry.transaction_id) == Transaction.id).where(*where)
-        .order_by(col(Transaction.id).desc()).offset((page - 1) * size).limit(size)
+        select(Transaction, Entry.amount)
+        .join(Entry, col(Entry.transaction_id) == Transaction.id)
+        .where(*where)
+        .order_by(col(Transaction.id).desc())
+        .offset((page - 1) * size)
+        .limit(size)
     ).all()
     return Page([BudgetLine(t, Money(amount, campaign.currency)) for t, amount in rows], total, page, size)
 
@@ -863,19 +1163,33 @@ _LISTED_BRAND_NAMES = (
 )
 # Built once, columns not entities (the store's header runs it on every page for a consumer with campaign money).
 _CONSUMER_CAMPAIGN_BALANCES: Select[*tuple[Any, ...]] = (
-    sa_select(col(Campaign.id), col(Campaign.name), col(Campaign.currency), col(Campaign.brand_slugs),
-              col(Campaign.categories), col(Campaign.status), col(Campaign.starts_at), col(Campaign.ends_at),
-              col(Campaign.priority), col(Account.id).label("account_id"), col(Account.balance),
-              _LISTED_BRAND_NAMES.label("listed"))
+    sa_select(
+        col(Campaign.id),
+        col(Campaign.name),
+        col(Campaign.currency),
+        col(Campaign.brand_slugs),
+        col(Campaign.categories),
+        col(Campaign.status),
+        col(Campaign.starts_at),
+        col(Campaign.ends_at),
+        col(Campaign.priority),
+        col(Account.id).label("account_id"),
+        col(Account.balance),
+        _LISTED_BRAND_NAMES.label("listed"),
+    )
     .join(CampaignMember, col(CampaignMember.campaign_id) == Campaign.id)
     .join(Account, col(Account.id) == CampaignMember.account_id)
-    .where(col(CampaignMember.consumer_id) == bindparam("consumer_id"), col(CampaignMember.removed_at).is_(None),
-           col(Campaign.status) != CampaignStatus.ENDED.value)
+    .where(
+        col(CampaignMember.consumer_id) == bindparam("consumer_id"),
+        col(CampaignMember.removed_at).is_(None),
+        col(Campaign.status) != CampaignStatus.ENDED.value,
+    )
 )
 
 
-def consumer_campaign_balances(session: Session, *, consumer: Consumer, currency: str | None = None,
-                               now: datetime | None = None) -> list[CampaignBalance]:
+def consumer_campaign_balances(
+    session: Session, *, consumer: Consumer, currency: str | None = None, now: datetime | None = None
+) -> list[CampaignBalance]:
     """The consumer's balances in campaigns that haven't ended and that they are still in, in spending order
     (priority, then ending soonest)."""
     now = now or utcnow()
@@ -887,20 +1201,34 @@ def consumer_campaign_balances(session: Session, *, consumer: Consumer, currency
     for row in rows:
         names = dict(pair.split(_NAME_SEP, 1) for pair in (row.listed or "").split(_PAIR_SEP) if _NAME_SEP in pair)
         slugs, categories = [s for s in row.brand_slugs.split(",") if s], [c for c in row.categories.split(",") if c]
-        result.append(CampaignBalance(
-            campaign_id=row.id, account_id=row.account_id, name=row.name, balance=Money(row.balance, row.currency),
-            can_buy=rules.scope_label([names.get(s, s) for s in slugs], categories),
-            brand_slugs=tuple(slugs), categories=tuple(categories),
-            status=CampaignStatus(row.status), starts_at=row.starts_at, spendable_until=row.ends_at,
-            spendable_now=rules.is_spendable(row.status, row.starts_at, row.ends_at, now),
-        ))
+        result.append(
+            CampaignBalance(
+                campaign_id=row.id,
+                account_id=row.account_id,
+                name=row.name,
+                balance=Money(row.balance, row.currency),
+                can_buy=rules.scope_label([names.get(s, s) for s in slugs], categories),
+                brand_slugs=tuple(slugs),
+                categories=tuple(categories),
+                status=CampaignStatus(row.status),
+                starts_at=row.starts_at,
+                spendable_until=row.ends_at,
+                spendable_now=rules.is_spendable(row.status, row.starts_at, row.ends_at, now),
+            )
+        )
     return result
 
 
 def _rules(campaign: Campaign) -> CampaignRules:
     return CampaignRules(
-        campaign_id=row_id(campaign), name=campaign.name, status=campaign.status, starts_at=campaign.starts_at, ends_at=campaign.ends_at,
-        priority=campaign.priority, brand_slugs=tuple(campaign.brand_slug_list), categories=tuple(campaign.category_list),
+        campaign_id=row_id(campaign),
+        name=campaign.name,
+        status=campaign.status,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        priority=campaign.priority,
+        brand_slugs=tuple(campaign.brand_slug_list),
+        categories=tuple(campaign.category_list),
     )
 
 
@@ -913,7 +1241,9 @@ def checkout_balances(session: Session, *, consumer_id: int, currency: str, lock
     wallets FOR UPDATE, both in id order, the lock order every campaign change keeps. A pause or an end
     then waits for this checkout, and this checkout waits for a pause or end in flight and sees it."""
     kinds = (AccountKind.CAMPAIGN.value, AccountKind.GENERAL.value, AccountKind.BONUS.value)
-    accounts = select(Account).where(Account.consumer_id == consumer_id, Account.currency == currency, col(Account.kind).in_(kinds))
+    accounts = select(Account).where(
+        Account.consumer_id == consumer_id, Account.currency == currency, col(Account.kind).in_(kinds)
+    )
     campaign_ids = sorted({a.campaign_id for a in session.exec(accounts).all() if a.campaign_id is not None})
     campaigns = {}
     if campaign_ids:
@@ -921,8 +1251,15 @@ def checkout_balances(session: Session, *, consumer_id: int, currency: str, lock
         if lock:
             statement = statement.with_for_update(read=True)
         campaigns = {c.id: c for c in session.exec(statement.execution_options(populate_existing=True)).all()}
-        removed = set(session.exec(select(CampaignMember.campaign_id).where(
-            CampaignMember.consumer_id == consumer_id, col(CampaignMember.campaign_id).in_(campaign_ids), col(CampaignMember.removed_at).is_not(None))).all())
+        removed = set(
+            session.exec(
+                select(CampaignMember.campaign_id).where(
+                    CampaignMember.consumer_id == consumer_id,
+                    col(CampaignMember.campaign_id).in_(campaign_ids),
+                    col(CampaignMember.removed_at).is_not(None),
+                )
+            ).all()
+        )
         campaigns = {cid: c for cid, c in campaigns.items() if cid not in removed}
     if lock:
         accounts = accounts.order_by(col(Account.id)).with_for_update()
@@ -944,7 +1281,13 @@ def consumer_ids_by_email(session: Session, *, partner: Partner, emails: Sequenc
     wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e and e.strip()))
     found: dict[str, int] = {}
     for start in range(0, len(wanted), 500):  # keep each IN (...) list a reasonable size
-        chunk = wanted[start:start + 500]
-        found.update(cast(Sequence[tuple[str, int]],  # ids of rows: never None
-                          session.exec(select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(chunk))).all()))
+        chunk = wanted[start : start + 500]
+        found.update(
+            cast(
+                Sequence[tuple[str, int]],  # ids of rows: never None
+                session.exec(
+                    select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(chunk))
+                ).all(),
+            )
+        )
     return found

@@ -1,4 +1,5 @@
 """The catalog as one partner's consumers see it: enabled brands with price and bonus."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -132,7 +133,12 @@ def browse(
     if query:
         needle = query.lower()  # matched literally: autoescape makes a typed % or _ a character, not a wildcard
         statement = statement.where(
-            or_(*(func.lower(column).contains(needle, autoescape=True) for column in (Brand.name, Brand.category, Brand.description)))
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (Brand.name, Brand.category, Brand.description)
+                )
+            )
         )
     if category:
         statement = statement.where(Brand.category == category)
@@ -180,7 +186,12 @@ def categories(session: Session, partner: Partner, *, currency: str | None = Non
 _VISIBLE_BY_SLUG = (
     select(Brand, PartnerBrand)
     .join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id)
-    .where(PartnerBrand.partner_id == bindparam("partner_id"), PartnerBrand.enabled, Brand.is_active, Brand.slug == bindparam("brand_slug"))
+    .where(
+        PartnerBrand.partner_id == bindparam("partner_id"),
+        PartnerBrand.enabled,
+        Brand.is_active,
+        Brand.slug == bindparam("brand_slug"),
+    )
 )
 
 
@@ -226,7 +237,11 @@ def offer_whole_catalog(session: Session, *, partner: Partner) -> int:
     (the portal's brand settings can then narrow it); how many were added."""
     with write_transaction(session):
         offered = set(session.exec(select(PartnerBrand.brand_id).where(PartnerBrand.partner_id == partner.id)).all())
-        missing = [cast(int, brand_id) for brand_id in session.exec(select(Brand.id).order_by(col(Brand.id))).all() if brand_id not in offered]
+        missing = [
+            cast(int, brand_id)
+            for brand_id in session.exec(select(Brand.id).order_by(col(Brand.id))).all()
+            if brand_id not in offered
+        ]
         now = utcnow()
         session.add_all(PartnerBrand(partner_id=row_id(partner), brand_id=brand_id, updated_at=now) for brand_id in missing)
     return len(missing)
@@ -344,26 +359,36 @@ class BrandLine:
         return f"+{percent} % value" if self.settings.bonus_type == BonusType.VALUE else f"{percent} % back"
 
 
-
-
 def _with_settings(partner: Partner):
     """Every active brand with this partner's settings (None where it has none)."""
     return (
         select(Brand, PartnerBrand)
-        .join(PartnerBrand, and_(col(PartnerBrand.brand_id) == Brand.id, col(PartnerBrand.partner_id) == partner.id), isouter=True)
+        .join(
+            PartnerBrand, and_(col(PartnerBrand.brand_id) == Brand.id, col(PartnerBrand.partner_id) == partner.id), isouter=True
+        )
         .where(Brand.is_active)
     )
 
 
 def brand_list(
-    session: Session, *, partner: Partner, query: str = "", category: str = "", offered: bool | None = None, page: int = 1, size: int = 25
+    session: Session,
+    *,
+    partner: Partner,
+    query: str = "",
+    category: str = "",
+    offered: bool | None = None,
+    page: int = 1,
+    size: int = 25,
 ) -> Page[BrandLine]:
     """One page of the whole catalog by name, with the partner's settings; `query` matches name or category."""
     statement = _with_settings(partner)
     if query:
         needle = query.lower()
         statement = statement.where(
-            or_(func.lower(Brand.name).contains(needle, autoescape=True), func.lower(Brand.category).contains(needle, autoescape=True))
+            or_(
+                func.lower(Brand.name).contains(needle, autoescape=True),
+                func.lower(Brand.category).contains(needle, autoescape=True),
+            )
         )
     if category:
         statement = statement.where(Brand.category == category)
@@ -466,9 +491,16 @@ def change_brand_settings(session: Session, *, partner: Partner, brand: Brand, f
         after = asdict(BrandForm.of(update_brand_settings(session, partner=partner, brand=brand, settings=settings), currency))
         changed = {key: {"from": before[key], "to": after[key]} for key in before if before[key] != after[key]}
         if changed:
-            audit.record(session, partner_id=row_id(partner), member=by, action="brand.update", subject_type="brand", subject_id=row_id(brand),
-                         summary=f"{brand.name}: " + ", ".join(f"{key} {value['from']} → {value['to']}" for key, value in changed.items()),
-                         details=changed)
+            audit.record(
+                session,
+                partner_id=row_id(partner),
+                member=by,
+                action="brand.update",
+                subject_type="brand",
+                subject_id=row_id(brand),
+                summary=f"{brand.name}: " + ", ".join(f"{key} {value['from']} → {value['to']}" for key, value in changed.items()),
+                details=changed,
+            )
     return bool(changed)
 
 
@@ -478,11 +510,19 @@ def offer_brand(session: Session, *, partner: Partner, brand: Brand, offered: bo
     if settings is None or settings.enabled != offered:
         with write_transaction(session):
             settings = make_available(session, partner=partner, brand=brand, enabled=offered)
-            audit.record(session, partner_id=row_id(partner), member=by, action="brand.enable" if offered else "brand.disable",
-                         subject_type="brand", subject_id=row_id(brand),
-                         summary=f"{brand.name} {'offered' if offered else 'no longer offered'} in the store")
+            audit.record(
+                session,
+                partner_id=row_id(partner),
+                member=by,
+                action="brand.enable" if offered else "brand.disable",
+                subject_type="brand",
+                subject_id=row_id(brand),
+                summary=f"{brand.name} {'offered' if offered else 'no longer offered'} in the store",
+            )
     return BrandLine(brand, settings, fee_currency(partner))
 
 
 def _settings_of(session: Session, partner: Partner, brand: Brand) -> PartnerBrand | None:
-    return session.exec(select(PartnerBrand).where(PartnerBrand.partner_id == partner.id, PartnerBrand.brand_id == brand.id)).first()
+    return session.exec(
+        select(PartnerBrand).where(PartnerBrand.partner_id == partner.id, PartnerBrand.brand_id == brand.id)
+    ).first()

@@ -1,5 +1,6 @@
 """The store's catalog as a consumer asks for it: the search read from the query string, and the brand page's
 amount picker priced as they choose. The store's pages and the portal's branding preview use the same ones."""
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,12 @@ class CatalogSearch:
 
     def link_args(self, page: int) -> dict:
         """Query-string arguments for `url_for('store.home', ...)` keeping this search, on `page`."""
-        args = {"q": self.q or None, "category": self.category or None, "sort": self.sort if self.sort != "name" else None,
-                "campaign": self.campaign or None}
+        args = {
+            "q": self.q or None,
+            "category": self.category or None,
+            "sort": self.sort if self.sort != "name" else None,
+            "campaign": self.campaign or None,
+        }
         return {key: value for key, value in args.items() if value} | ({"page": page} if page > 1 else {})
 
 

@@ -1,4 +1,5 @@
 """Consumer sign-in: first login with a temporary password, trusted password, terms, reset."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -36,8 +37,10 @@ def authenticate(session: Session, *, partner: Partner, email: str, password: st
     # (None after the check, not before it: the check takes as long without a consumer.)
     if not verify_password(consumer.password_hash if consumer else None, password or "") or consumer is None:
         raise InvalidCredentials(WRONG_CREDENTIALS)
-    if consumer.must_change_password and consumer.temporary_password_expires_at and (
-        consumer.temporary_password_expires_at < utcnow()
+    if (
+        consumer.must_change_password
+        and consumer.temporary_password_expires_at
+        and (consumer.temporary_password_expires_at < utcnow())
     ):
         raise TemporaryPasswordExpired(
             "Your temporary password has expired. Use “Forgot password?” to get a link to choose a new one."
@@ -174,7 +177,9 @@ def request_password_reset(session: Session, *, partner: Partner, email: str) ->
         token = new_token()
         minutes = current_app.config["RESET_LINK_MINUTES"]
         session.add(
-            PasswordReset(consumer_id=row_id(consumer), token_hash=token_hash(token), expires_at=utcnow() + timedelta(minutes=minutes))
+            PasswordReset(
+                consumer_id=row_id(consumer), token_hash=token_hash(token), expires_at=utcnow() + timedelta(minutes=minutes)
+            )
         )
         reset_url = external_url("store.reset_password", slug=partner.slug, token=token)
         message = build_password_reset_email(partner=partner, consumer=consumer, reset_url=reset_url, valid_minutes=minutes)
@@ -200,12 +205,15 @@ def reset_password(session: Session, *, partner: Partner, token: str, password: 
     with write_transaction(session):
         consumer = consumer_for_reset_token(session, partner=partner, token=token)
         # Use the link up first: a second request with the same link finds nothing to claim.
-        claimed = cast(CursorResult, session.execute(
-            update(PasswordReset)
-            .where(col(PasswordReset.token_hash) == token_hash(token), col(PasswordReset.used_at).is_(None))
-            .values(used_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(PasswordReset)
+                .where(col(PasswordReset.token_hash) == token_hash(token), col(PasswordReset.used_at).is_(None))
+                .values(used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not claimed:
             raise InvalidResetLink(INVALID_LINK)
         _store_password(session, consumer, password)

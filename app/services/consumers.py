@@ -1,4 +1,5 @@
 """Consumers: creation with initial funds, wallets, activation."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -165,7 +166,9 @@ def create_consumer(
 
 # Built once: the header shows the wallet on nearly every store page.
 # Columns, not accounts: nothing here changes them, and building ORM objects costs more than the query.
-_CONSUMER_BALANCES = select(Account.currency, Account.kind, Account.balance).where(Account.consumer_id == bindparam("consumer_id"))
+_CONSUMER_BALANCES = select(Account.currency, Account.kind, Account.balance).where(
+    Account.consumer_id == bindparam("consumer_id")
+)
 
 
 def wallets(session: Session, consumer: Consumer) -> list[Wallet]:
@@ -212,8 +215,11 @@ def campaign_balances(session: Session, consumer: Consumer) -> list[CampaignBala
     held = remembered(session, key)
     if held is None:
         now = utcnow()
-        held = [c for c in campaigns.consumer_campaign_balances(session, consumer=consumer, now=now)
-                if c.balance.amount > 0 and (c.spendable_until is None or now < c.spendable_until)]  # past its end: never spent again
+        held = [
+            c
+            for c in campaigns.consumer_campaign_balances(session, consumer=consumer, now=now)
+            if c.balance.amount > 0 and (c.spendable_until is None or now < c.spendable_until)
+        ]  # past its end: never spent again
         remember(session, key, held)
     return held
 
@@ -254,8 +260,15 @@ def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer, by
             expires_at=consumer.temporary_password_expires_at,
         )
         queue_email(session, email_message, partner_id=partner.id, consumer_id=consumer.id)
-        audit.record(session, partner_id=row_id(partner), member=by, action="consumer.resend_welcome", subject_type="consumer",
-                     subject_id=row_id(consumer), summary=f"New temporary password sent to {consumer.email}")
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="consumer.resend_welcome",
+            subject_type="consumer",
+            subject_id=row_id(consumer),
+            summary=f"New temporary password sent to {consumer.email}",
+        )
     return consumer
 
 
@@ -276,14 +289,21 @@ def consumer_list(
     conditions = [col(Consumer.partner_id) == partner.id]
     if query:
         needle = query.lower()
-        conditions.append(or_(func.lower(Consumer.full_name).contains(needle, autoescape=True), col(Consumer.email).contains(needle, autoescape=True)))
+        conditions.append(
+            or_(
+                func.lower(Consumer.full_name).contains(needle, autoescape=True),
+                col(Consumer.email).contains(needle, autoescape=True),
+            )
+        )
     if active is not None:
         conditions.append(col(Consumer.is_active) == active)
     total = session.exec(select(func.count()).select_from(Consumer).where(*conditions)).one()
     page = within_pages(page, total=total, size=size)
-    rows = list(session.exec(
-        select(Consumer).where(*conditions).order_by(col(Consumer.id).desc()).offset((page - 1) * size).limit(size)
-    ).all())
+    rows = list(
+        session.exec(
+            select(Consumer).where(*conditions).order_by(col(Consumer.id).desc()).offset((page - 1) * size).limit(size)
+        ).all()
+    )
     return ConsumerList(rows, total, page, size, _general_balances(session, rows))
 
 
@@ -297,7 +317,9 @@ def _general_balances(session: Session, consumers: list[Consumer]) -> dict[int, 
     ).all()
     balances: dict[int, list[Money]] = {}
     for account in accounts:
-        balances.setdefault(cast(int, account.consumer_id), []).append(Money(account.balance, account.currency))  # a wallet: has a consumer
+        balances.setdefault(cast(int, account.consumer_id), []).append(
+            Money(account.balance, account.currency)
+        )  # a wallet: has a consumer
     return balances
 
 
@@ -314,12 +336,20 @@ def add_consumer(
         if amount.amount < 0:
             raise InvalidInput("Initial funds can't be negative.", field="initial_funds")
         with write_transaction(session):
-            created = create_consumer(session, partner=partner, email=email, full_name=full_name, initial_funds=amount,
-                                      actor=audit.actor_label(by))
+            created = create_consumer(
+                session, partner=partner, email=email, full_name=full_name, initial_funds=amount, actor=audit.actor_label(by)
+            )
             consumer = created.consumer
-            audit.record(session, partner_id=row_id(partner), member=by, action="consumer.create" if created.created else "consumer.add_wallet",
-                         subject_type="consumer", subject_id=row_id(consumer), summary=f"{consumer.email}: {currency} wallet with {amount}",
-                         details={"email": consumer.email, "currency": currency, "initial_funds": amount.amount})
+            audit.record(
+                session,
+                partner_id=row_id(partner),
+                member=by,
+                action="consumer.create" if created.created else "consumer.add_wallet",
+                subject_type="consumer",
+                subject_id=row_id(consumer),
+                summary=f"{consumer.email}: {currency} wallet with {amount}",
+                details={"email": consumer.email, "currency": currency, "initial_funds": amount.amount},
+            )
     except DuplicateConsumer:
         raise DuplicateConsumer(f"A consumer with this email already has a {currency} wallet.", field="email") from None
     except PartnerFundsTooLow:
@@ -340,8 +370,15 @@ def change_consumer_status(session: Session, *, partner: Partner, consumer: Cons
         if consumer.is_active == active:
             return False
         set_active(session, consumer=consumer, active=active)
-        audit.record(session, partner_id=row_id(partner), member=by, action="consumer.reactivate" if active else "consumer.deactivate",
-                     subject_type="consumer", subject_id=row_id(consumer), summary=consumer.email)
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="consumer.reactivate" if active else "consumer.deactivate",
+            subject_type="consumer",
+            subject_id=row_id(consumer),
+            summary=consumer.email,
+        )
     return True
 
 
@@ -368,7 +405,9 @@ def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
         .order_by(Transaction.id, Entry.id)
     ).all()
     order_ids = {transaction.order_id for transaction, *_ in lines if transaction.order_id}
-    public_ids = dict(session.exec(select(Order.id, Order.public_id).where(col(Order.id).in_(order_ids))).all()) if order_ids else {}
+    public_ids = (
+        dict(session.exec(select(Order.id, Order.public_id).where(col(Order.id).in_(order_ids))).all()) if order_ids else {}
+    )
     running: dict[int, int] = {}  # per balance (account)
     totals: dict[str, int] = {}  # per currency
     result = []
@@ -377,8 +416,12 @@ def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
         totals[currency] = totals.get(currency, 0) + amount
         result.append(
             StatementLine(
-                transaction, kind, Money(amount, currency), Money(running[account_id], currency),
-                public_ids.get(transaction.order_id), total_after=Money(totals[currency], currency),
+                transaction,
+                kind,
+                Money(amount, currency),
+                Money(running[account_id], currency),
+                public_ids.get(transaction.order_id),
+                total_after=Money(totals[currency], currency),
             )
         )
     return result
@@ -396,10 +439,16 @@ class PlacedOrder(NamedTuple):
 def order_history(session: Session, consumer: Consumer, *, limit: int = 200) -> list[PlacedOrder]:
     """The consumer's latest orders, newest first, each with its brand."""
     rows = session.exec(
-        select(Order, Brand).join(Brand, col(Brand.id) == Order.brand_id)
-        .where(Order.consumer_id == consumer.id).order_by(col(Order.id).desc()).limit(limit)
+        select(Order, Brand)
+        .join(Brand, col(Brand.id) == Order.brand_id)
+        .where(Order.consumer_id == consumer.id)
+        .order_by(col(Order.id).desc())
+        .limit(limit)
     ).all()
-    return [PlacedOrder(order, brand, Money(order.card_value, order.currency), Money(order.price, order.currency)) for order, brand in rows]
+    return [
+        PlacedOrder(order, brand, Money(order.card_value, order.currency), Money(order.price, order.currency))
+        for order, brand in rows
+    ]
 
 
 # --- many at once (the portal's CSV bulk upload) ----------------------------------------------
@@ -440,8 +489,13 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
             if wallet.email not in consumer_ids:
                 names.setdefault(wallet.email, wallet.full_name)
         if names:
-            session.execute(insert(table_of(Consumer)), [
-                dict(partner_id=partner.id, email=email, full_name=name, password_hash="", created_at=utcnow()) for email, name in names.items()])
+            session.execute(
+                insert(table_of(Consumer)),
+                [
+                    dict(partner_id=partner.id, email=email, full_name=name, password_hash="", created_at=utcnow())
+                    for email, name in names.items()
+                ],
+            )
         new_ids = _consumer_ids(session, partner, set(names))
         consumer_ids.update(new_ids)
 
@@ -470,7 +524,9 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
 def _consumer_ids(session: Session, partner: Partner, emails: set[str]) -> dict[str, int]:
     if not emails:
         return {}
-    ids = session.exec(select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(emails))).all()
+    ids = session.exec(
+        select(Consumer.email, Consumer.id).where(Consumer.partner_id == partner.id, col(Consumer.email).in_(emails))
+    ).all()
     return dict(cast(Sequence[tuple[str, int]], ids))  # ids of rows: never None
 
 
@@ -487,12 +543,19 @@ def _charge_partner_funds(session: Session, partner: Partner, amounts: list[Mone
         totals[amount.currency] = totals.get(amount.currency, 0) + amount.amount
     for currency, total in sorted(totals.items()):
         funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, currency, partner_id=row_id(partner))
-        if total and cast(CursorResult, session.execute(
-            update(Account)
-            .where(col(Account.id) == funds.id, col(Account.balance) >= total)
-            .values(balance=Account.balance - total)
-            .execution_options(synchronize_session=False)
-        )).rowcount != 1:
+        if (
+            total
+            and cast(
+                CursorResult,
+                session.execute(
+                    update(Account)
+                    .where(col(Account.id) == funds.id, col(Account.balance) >= total)
+                    .values(balance=Account.balance - total)
+                    .execution_options(synchronize_session=False)
+                ),
+            ).rowcount
+            != 1
+        ):
             raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="initialFunds")
 
 
@@ -505,14 +568,27 @@ def _open_wallets(session: Session, partner: Partner, to_open: list[tuple[int, B
             key = ledger.account_key(kind, currency, partner_id=row_id(partner), consumer_id=consumer_id)
             if kind is AccountKind.BONUS and key in held:
                 continue
-            accounts.append(dict(key=key, partner_id=partner.id, consumer_id=consumer_id, kind=kind.value,
-                                 currency=currency, balance=balance, created_at=utcnow()))
+            accounts.append(
+                dict(
+                    key=key,
+                    partner_id=partner.id,
+                    consumer_id=consumer_id,
+                    kind=kind.value,
+                    currency=currency,
+                    balance=balance,
+                    created_at=utcnow(),
+                )
+            )
             if balance > 0:
                 funded_keys.append(key)
     if accounts:
         # A plain executemany and a lookup by key: RETURNING over thousands of rows is several times slower on psycopg.
         session.execute(insert(table_of(Account)), accounts)
-    return list(cast(Sequence[int], session.exec(select(Account.id).where(col(Account.key).in_(funded_keys))).all())) if funded_keys else []
+    return (
+        list(cast(Sequence[int], session.exec(select(Account.id).where(col(Account.key).in_(funded_keys))).all()))
+        if funded_keys
+        else []
+    )
 
 
 def _credit_initial_funds(session: Session, general_ids: list[int], *, actor: str) -> None:
@@ -521,27 +597,51 @@ def _credit_initial_funds(session: Session, general_ids: list[int], *, actor: st
     if not general_ids:
         return
     wallet = table_of(Account)
-    credits = session.execute(
-        insert(table_of(Transaction))
-        .from_select(
-            ["partner_id", "consumer_id", "type", "status", "currency", "amount", "memo", "actor", "created_at"],
-            select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
-                   wallet.c.partner_id, wallet.c.consumer_id, literal(TransactionType.CREDIT.value), literal(TransactionStatus.COMPLETED.value),
-                   wallet.c.currency, wallet.c.balance, literal("Initial funds"), literal(actor[:120]),
-                   literal(utcnow(), table_of(Transaction).c.created_at.type))
-            .where(wallet.c.id.in_(general_ids)),
+    credits = (
+        session.execute(
+            insert(table_of(Transaction))
+            .from_select(
+                ["partner_id", "consumer_id", "type", "status", "currency", "amount", "memo", "actor", "created_at"],
+                select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
+                    wallet.c.partner_id,
+                    wallet.c.consumer_id,
+                    literal(TransactionType.CREDIT.value),
+                    literal(TransactionStatus.COMPLETED.value),
+                    wallet.c.currency,
+                    wallet.c.balance,
+                    literal("Initial funds"),
+                    literal(actor[:120]),
+                    literal(utcnow(), table_of(Transaction).c.created_at.type),
+                ).where(wallet.c.id.in_(general_ids)),
+            )
+            .returning(table_of(Transaction).c.id)
         )
-        .returning(table_of(Transaction).c.id)
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     credit = table_of(Transaction)
     funds = table_of(Account).alias("funds")
-    into_wallets = select(credit.c.id, wallet.c.id, credit.c.amount).join(wallet, and_(
-        wallet.c.consumer_id == credit.c.consumer_id, wallet.c.currency == credit.c.currency, wallet.c.kind == AccountKind.GENERAL.value))
-    out_of_funds = select(credit.c.id, funds.c.id, -credit.c.amount).join(funds, and_(
-        funds.c.partner_id == credit.c.partner_id, funds.c.consumer_id.is_(None), funds.c.currency == credit.c.currency,
-        funds.c.kind == AccountKind.PARTNER_FUNDS.value))
+    into_wallets = select(credit.c.id, wallet.c.id, credit.c.amount).join(
+        wallet,
+        and_(
+            wallet.c.consumer_id == credit.c.consumer_id,
+            wallet.c.currency == credit.c.currency,
+            wallet.c.kind == AccountKind.GENERAL.value,
+        ),
+    )
+    out_of_funds = select(credit.c.id, funds.c.id, -credit.c.amount).join(
+        funds,
+        and_(
+            funds.c.partner_id == credit.c.partner_id,
+            funds.c.consumer_id.is_(None),
+            funds.c.currency == credit.c.currency,
+            funds.c.kind == AccountKind.PARTNER_FUNDS.value,
+        ),
+    )
     for legs in (into_wallets, out_of_funds):
-        session.execute(insert(table_of(Entry)).from_select(["transaction_id", "account_id", "amount"], legs.where(credit.c.id.in_(credits))))
+        session.execute(
+            insert(table_of(Entry)).from_select(["transaction_id", "account_id", "amount"], legs.where(credit.c.id.in_(credits)))
+        )
 
 
 def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str]) -> set[str]:
@@ -549,13 +649,17 @@ def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str])
     if not emails:
         return set()
     with write_transaction(session):
-        return set(session.execute(
-            update(Consumer)
-            .where(col(Consumer.partner_id) == partner.id, col(Consumer.email).in_(emails), col(Consumer.is_active).is_(True))
-            .values(is_active=False)
-            .returning(col(Consumer.email))
-            .execution_options(synchronize_session=False)
-        ).scalars().all())
+        return set(
+            session.execute(
+                update(Consumer)
+                .where(col(Consumer.partner_id) == partner.id, col(Consumer.email).in_(emails), col(Consumer.is_active).is_(True))
+                .values(is_active=False)
+                .returning(col(Consumer.email))
+                .execution_options(synchronize_session=False)
+            )
+            .scalars()
+            .all()
+        )
 
 
 def send_bulk_welcome(session: Session, *, consumer_id: int) -> bool:
@@ -571,12 +675,15 @@ def send_bulk_welcome(session: Session, *, consumer_id: int) -> bool:
     password_hash = hash_password(temporary_password)
     expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
     with write_transaction(session):
-        claimed = cast(CursorResult, session.execute(
-            update(Consumer)
-            .where(col(Consumer.id) == consumer_id, col(Consumer.password_hash) == "")
-            .values(password_hash=password_hash, temporary_password_expires_at=expires_at, must_change_password=True)
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(Consumer)
+                .where(col(Consumer.id) == consumer_id, col(Consumer.password_hash) == "")
+                .values(password_hash=password_hash, temporary_password_expires_at=expires_at, must_change_password=True)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not claimed:
             return False
         session.refresh(consumer)

@@ -6,6 +6,7 @@ A spreadsheet runs a cell that starts with = + - @ (or a tab or carriage return 
 cell is written with a leading ' so the spreadsheet shows it as text. Numbers are passed as numbers
 (int, Decimal) and written as they are: "-25.00" is an amount, not a formula.
 """
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """Recording and delivering email. Every message is stored (bodies encrypted) and sent by a queued task."""
+
 from __future__ import annotations
 
 import logging
@@ -50,12 +51,15 @@ def deliver_email(email_id: int, *, last_attempt: bool = True) -> str:
     session = db_session()
     with write_transaction(session):
         # Claiming moves it to "sending": a second worker holding the same id skips it.
-        claimed = cast(CursorResult, session.execute(
-            update(EmailMessage)
-            .where(col(EmailMessage.id) == email_id, col(EmailMessage.status) == "queued")
-            .values(status="sending", attempts=EmailMessage.attempts + 1, last_attempt_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(EmailMessage)
+                .where(col(EmailMessage.id) == email_id, col(EmailMessage.status) == "queued")
+                .values(status="sending", attempts=EmailMessage.attempts + 1, last_attempt_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not claimed:
             return "skipped"
         message = referenced(session, EmailMessage, email_id)

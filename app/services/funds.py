@@ -8,6 +8,7 @@ caught by taking the partner's write lock first and looking the key up again ins
 transaction (SQLite: the no-op UPDATE takes the database write lock; PostgreSQL: the row lock,
 and READ COMMITTED lets the re-check see a duplicate committed while we waited).
 """
+
 from __future__ import annotations
 
 import re
@@ -163,27 +164,43 @@ def add_or_remove_funds(
     form as typed, once per form (its idempotency key), audited in the same transaction. Refusals say why
     in the team's words, with the balance that was too low."""
     try:
-        return _add_or_remove_funds(session, partner=partner, consumer=consumer, direction=direction, amount=amount,
-                                    currency=currency, reason=reason, idempotency_key=idempotency_key, by=by)
+        return _add_or_remove_funds(
+            session,
+            partner=partner,
+            consumer=consumer,
+            direction=direction,
+            amount=amount,
+            currency=currency,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            by=by,
+        )
     except PartnerFundsTooLow:
         available = partners.partner_funds(session, partner, currency.upper())
-        raise PartnerFundsTooLow(f"Your partner funds are too low: {format_money(available)} available. Nothing was moved.",
-                                 field="amount") from None
+        raise PartnerFundsTooLow(
+            f"Your partner funds are too low: {format_money(available)} available. Nothing was moved.", field="amount"
+        ) from None
     except InsufficientFunds:
         code = currency.upper()
         held = next((wallet.general for wallet in wallets(session, consumer) if wallet.currency == code), Money.zero(code))
-        raise InsufficientFunds(f"Insufficient wallet balance: the general wallet holds {format_money(held)}, so at most that "
-                                "can be removed. Nothing was moved.", field="amount") from None
+        raise InsufficientFunds(
+            f"Insufficient wallet balance: the general wallet holds {format_money(held)}, so at most that "
+            "can be removed. Nothing was moved.",
+            field="amount",
+        ) from None
     except NotFound:
         raise
     except DomainError as error:
         if error.message == KEY_REUSED:
-            raise InvalidInput("This form was already sent with other values. Reload the page to start again.",
-                               field="idempotency_key") from None
+            raise InvalidInput(
+                "This form was already sent with other values. Reload the page to start again.", field="idempotency_key"
+            ) from None
         raise type(error)(sentence(error.message), field=error.field) from None
 
 
-def _add_or_remove_funds(session: Session, *, partner, consumer, direction, amount, currency, reason, idempotency_key, by) -> FundsChanged:
+def _add_or_remove_funds(
+    session: Session, *, partner, consumer, direction, amount, currency, reason, idempotency_key, by
+) -> FundsChanged:
     if direction not in DIRECTIONS:
         raise InvalidInput("Choose whether to add or remove funds.", field="direction")
     if not _FORM_KEY.fullmatch(idempotency_key):
@@ -193,11 +210,26 @@ def _add_or_remove_funds(session: Session, *, partner, consumer, direction, amou
     money = Money.parse(amount, normalize_currency(currency), field="amount")
     type = DIRECTIONS[direction]
     with write_transaction(session):
-        result = change_funds(session, partner=partner, consumer_id=consumer.id, type=type, amount=money, reason=reason,
-                              idempotency_key=idempotency_key, actor=audit.actor_label(by))
+        result = change_funds(
+            session,
+            partner=partner,
+            consumer_id=consumer.id,
+            type=type,
+            amount=money,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            actor=audit.actor_label(by),
+        )
         if not result.replayed:
             verb = "Added" if type is TransactionType.CREDIT else "Removed"
-            audit.record(session, partner_id=partner.id, member=by, action=f"funds.{type.value}", subject_type="consumer",
-                         subject_id=consumer.id, summary=f"{verb} {money} ({consumer.email}): {result.transaction.memo}",
-                         details={"amount": money.amount, "currency": money.currency, "transaction_id": result.transaction.id})
+            audit.record(
+                session,
+                partner_id=partner.id,
+                member=by,
+                action=f"funds.{type.value}",
+                subject_type="consumer",
+                subject_id=consumer.id,
+                summary=f"{verb} {money} ({consumer.email}): {result.transaction.memo}",
+                details={"amount": money.amount, "currency": money.currency, "transaction_id": result.transaction.id},
+            )
     return result

@@ -1,4 +1,5 @@
 """Posting money: balanced transactions, cached balances updated with a guard against going negative."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,12 @@ def account_key(
 
 
 def find_account(
-    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None,
+    session: Session,
+    kind: AccountKind,
+    currency: str,
+    *,
+    partner_id: int,
+    consumer_id: int | None = None,
     campaign_id: int | None = None,
 ) -> Account | None:
     key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
@@ -35,7 +41,12 @@ def find_account(
 
 
 def open_account(
-    session: Session, kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None,
+    session: Session,
+    kind: AccountKind,
+    currency: str,
+    *,
+    partner_id: int,
+    consumer_id: int | None = None,
     campaign_id: int | None = None,
 ) -> Account:
     """The account of that owner, kind and currency (and campaign), opened if it does not exist yet."""
@@ -56,7 +67,9 @@ def open_account(
             with session.begin_nested():
                 session.add(account)
         except IntegrityError:  # opened concurrently by someone else
-            opened = find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
+            opened = find_account(
+                session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id
+            )
             assert opened is not None  # the insert that won is committed (that is what made ours fail)
             return opened
     return account
@@ -136,7 +149,9 @@ def record_transaction(
     ordered = sorted(postings, key=lambda p: (not AccountKind(accounts[p.account_id].kind).is_consumer_wallet, p.account_id))
     # The entries before any balance moves (one statement; nothing reads them back as objects here): the
     # partner's row lock, taken by the last move, is then held only until the caller commits.
-    session.execute(insert(Entry), [{"transaction_id": transaction.id, "account_id": p.account_id, "amount": p.amount} for p in ordered])
+    session.execute(
+        insert(Entry), [{"transaction_id": transaction.id, "account_id": p.account_id, "amount": p.amount} for p in ordered]
+    )
     return Recorded(transaction, [(accounts[p.account_id], p.amount) for p in ordered])
 
 
@@ -152,7 +167,9 @@ def move_balances(session: Session, recorded: Recorded) -> None:
 # Built once, run on the session's connection as plain SQL (the ORM's bulk-update path costs more than the
 # statement): the balance moves in the database, guarded so that it can't go below zero.
 _ACCOUNTS = table_of(Account)
-_MOVE = _ACCOUNTS.update().where(_ACCOUNTS.c.id == bindparam("account_id")).values(balance=_ACCOUNTS.c.balance + bindparam("amount"))
+_MOVE = (
+    _ACCOUNTS.update().where(_ACCOUNTS.c.id == bindparam("account_id")).values(balance=_ACCOUNTS.c.balance + bindparam("amount"))
+)
 _MOVE_GUARDED = _MOVE.where(_ACCOUNTS.c.balance >= -bindparam("amount"))
 
 
@@ -171,10 +188,14 @@ def ledger_problems(session: Session) -> list[str]:
     """Every way the ledger could be wrong; empty when it is right. Used by tests and checks."""
     problems = []
     unbalanced = session.exec(
-        select(Entry.transaction_id, func.sum(Entry.amount)).group_by(col(Entry.transaction_id)).having(func.sum(Entry.amount) != 0)
+        select(Entry.transaction_id, func.sum(Entry.amount))
+        .group_by(col(Entry.transaction_id))
+        .having(func.sum(Entry.amount) != 0)
     ).all()
     problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
-    sums: dict[int | None, int] = dict(session.exec(select(Entry.account_id, func.sum(Entry.amount)).group_by(col(Entry.account_id))).all())
+    sums: dict[int | None, int] = dict(
+        session.exec(select(Entry.account_id, func.sum(Entry.amount)).group_by(col(Entry.account_id))).all()
+    )
     # Columns, not ORM objects: the identity map could hold a stale balance.
     for account_id, key, kind, cached in session.exec(select(Account.id, Account.key, Account.kind, Account.balance)).all():
         if cached != (sums.get(account_id) or 0):

@@ -6,6 +6,7 @@ sending it to a corrected address, is limited to MAX_DELIVERY_CHANGES per order,
 conditional UPDATE so two clicks at once cannot exceed it. Each change is audited in its own
 write transaction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -74,7 +75,12 @@ def order_filter(args: Mapping[str, str]) -> OrderFilter:
         raise InvalidInput("Choose an order status from the list.", field="status")
     if brand and not (brand.isdigit() and len(brand) < 10):
         raise InvalidInput("Choose a brand from the list.", field="brand")
-    return OrderFilter(status, int(brand) if brand else None, email_filter(args.get("email", "")), day_range(args.get("from", ""), args.get("to", "")))
+    return OrderFilter(
+        status,
+        int(brand) if brand else None,
+        email_filter(args.get("email", "")),
+        day_range(args.get("from", ""), args.get("to", "")),
+    )
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,9 @@ class OrderRow:
 
 def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page: int, size: int = 50) -> Page:
     where = (Order.partner_id == partner.id, *filter.where())
-    total = session.exec(select(func.count(col(Order.id))).select_from(Order).join(Consumer, col(Consumer.id) == Order.consumer_id).where(*where)).one()
+    total = session.exec(
+        select(func.count(col(Order.id))).select_from(Order).join(Consumer, col(Consumer.id) == Order.consumer_id).where(*where)
+    ).one()
     page = paging.within_pages(page, total=total, size=size)
     rows = session.exec(
         select(Order, Brand.name, Consumer.email)
@@ -110,9 +118,14 @@ def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page:
 
 def partner_brands(session: Session, partner: Partner) -> list[Brand]:
     """The brands the partner offers (or offered), for the list's brand filter."""
-    return list(session.exec(
-        select(Brand).join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id).where(col(PartnerBrand.partner_id) == partner.id).order_by(col(Brand.name))
-    ).all())
+    return list(
+        session.exec(
+            select(Brand)
+            .join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id)
+            .where(col(PartnerBrand.partner_id) == partner.id)
+            .order_by(col(Brand.name))
+        ).all()
+    )
 
 
 def partner_order(session: Session, *, partner: Partner, public_id: str) -> Order:
@@ -154,13 +167,17 @@ class OrderDetails:
 def order_details(session: Session, *, partner: Partner, public_id: str) -> OrderDetails:
     order = partner_order(session, partner=partner, public_id=public_id)
     brand, consumer = referenced(session, Brand, order.brand_id), referenced(session, Consumer, order.consumer_id)
-    transactions = session.exec(select(Transaction).where(col(Transaction.order_id) == order.id).order_by(col(Transaction.id))).all()
+    transactions = session.exec(
+        select(Transaction).where(col(Transaction.order_id) == order.id).order_by(col(Transaction.id))
+    ).all()
     # Emails name their consumer, not their order: the order's kinds, to its people, since it was placed.
     emails = session.exec(
         select(EmailMessage)
         .where(
-            EmailMessage.partner_id == partner.id, EmailMessage.consumer_id == order.consumer_id,
-            col(EmailMessage.kind).in_(ORDER_EMAIL_KINDS), EmailMessage.created_at >= order.created_at,
+            EmailMessage.partner_id == partner.id,
+            EmailMessage.consumer_id == order.consumer_id,
+            col(EmailMessage.kind).in_(ORDER_EMAIL_KINDS),
+            EmailMessage.created_at >= order.created_at,
             or_(col(EmailMessage.to) == order.recipient_email, col(EmailMessage.to) == consumer.email),
         )
         .order_by(col(EmailMessage.id))
@@ -168,8 +185,16 @@ def order_details(session: Session, *, partner: Partner, public_id: str) -> Orde
     ).all()
     retried_by = session.get(Order, order.retried_by_id) if order.retried_by_id else None
     retry_of = session.exec(select(Order).where(Order.retried_by_id == order.id)).first()
-    return OrderDetails(order, brand, consumer, list(transactions), list(emails), retried_by, retry_of,
-                        _retry_problem(session, partner, order, brand, consumer))
+    return OrderDetails(
+        order,
+        brand,
+        consumer,
+        list(transactions),
+        list(emails),
+        retried_by,
+        retry_of,
+        _retry_problem(session, partner, order, brand, consumer),
+    )
 
 
 # --- retrying a failed order --------------------------------------------------------------
@@ -206,7 +231,12 @@ def retry_order(session: Session, *, partner: Partner, order: Order, by: TeamMem
     with write_transaction(session):
         # Lock the failed order (PostgreSQL: its row; SQLite: the database), then look again: a second
         # click waits here and then finds the order already retried.
-        session.execute(update(Order).where(col(Order.id) == order.id).values(updated_at=utcnow()).execution_options(synchronize_session=False))
+        session.execute(
+            update(Order)
+            .where(col(Order.id) == order.id)
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
         session.refresh(order)
         brand, consumer = referenced(session, Brand, order.brand_id), referenced(session, Consumer, order.consumer_id)
         session.refresh(consumer)
@@ -217,18 +247,40 @@ def retry_order(session: Session, *, partner: Partner, order: Order, by: TeamMem
         face_value = Money(order.face_value, order.currency)
         recipient = Recipient(order.recipient_email, order.recipient_name, order.sender_name, order.message, order.to_self)
         try:
-            new = place_order(session, consumer=consumer, offer=offer, face_value=face_value, recipient=recipient,
-                              idempotency_key=retry_key(order), channel="portal", actor=audit.actor_label(by))
+            new = place_order(
+                session,
+                consumer=consumer,
+                offer=offer,
+                face_value=face_value,
+                recipient=recipient,
+                idempotency_key=retry_key(order),
+                channel="portal",
+                actor=audit.actor_label(by),
+            )
         except InsufficientFunds:
             price = offer.quote(face_value).price
-            raise InsufficientFunds(f"The consumer's wallet doesn't cover the {price} this card costs: nothing was charged.") from None
+            raise InsufficientFunds(
+                f"The consumer's wallet doesn't cover the {price} this card costs: nothing was charged."
+            ) from None
         if new.channel != "portal" or new.brand_id != order.brand_id:
             # The key was taken by a store checkout that forged it: don't link someone else's order.
             raise DomainError("This order can't be retried from the portal.")
-        session.execute(update(Order).where(col(Order.id) == order.id).values(retried_by_id=new.id).execution_options(synchronize_session=False))
-        audit.record(session, partner_id=row_id(partner), member=by, action="order.retry", subject_type="order", subject_id=order.public_id,
-                     summary=f"Retried {order.public_id} as {new.public_id} ({brand.name}, {Money(new.price, new.currency)})",
-                     details={"failed_order": order.public_id, "new_order": new.public_id, "price": new.price, "currency": new.currency})
+        session.execute(
+            update(Order)
+            .where(col(Order.id) == order.id)
+            .values(retried_by_id=new.id)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="order.retry",
+            subject_type="order",
+            subject_id=order.public_id,
+            summary=f"Retried {order.public_id} as {new.public_id} ({brand.name}, {Money(new.price, new.currency)})",
+            details={"failed_order": order.public_id, "new_order": new.public_id, "price": new.price, "currency": new.currency},
+        )
     return new
 
 
@@ -250,14 +302,23 @@ def _use_a_delivery_change(session: Session, order: Order, **changes) -> None:
     """Count one more resend or correction, with `changes` to the order; refuse past the limit."""
     if order.status != OrderStatus.COMPLETED.value:
         raise DomainError(f"Only a completed order's card can be sent; this order is {order.status}.")
-    counted = cast(CursorResult, session.execute(
-        update(Order)
-        .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.COMPLETED.value, col(Order.delivery_changes) < MAX_DELIVERY_CHANGES)
-        .values(delivery_changes=Order.delivery_changes + 1, updated_at=utcnow(), **changes)
-        .execution_options(synchronize_session=False)
-    )).rowcount
+    counted = cast(
+        CursorResult,
+        session.execute(
+            update(Order)
+            .where(
+                col(Order.id) == order.id,
+                col(Order.status) == OrderStatus.COMPLETED.value,
+                col(Order.delivery_changes) < MAX_DELIVERY_CHANGES,
+            )
+            .values(delivery_changes=Order.delivery_changes + 1, updated_at=utcnow(), **changes)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
     if not counted:
-        raise DomainError(f"This card was already resent or redirected {MAX_DELIVERY_CHANGES} times, the most allowed for one order.")
+        raise DomainError(
+            f"This card was already resent or redirected {MAX_DELIVERY_CHANGES} times, the most allowed for one order."
+        )
     session.refresh(order)
 
 
@@ -273,9 +334,20 @@ def resend_card(session: Session, *, partner: Partner, order: Order, by: TeamMem
         session.refresh(order)
         _use_a_delivery_change(session, order)
         _send_card(session, partner, order)
-        audit.record(session, partner_id=row_id(partner), member=by, action="order.resend_card", subject_type="order", subject_id=order.public_id,
-                     summary=f"Card of {order.public_id} sent again to {order.recipient_email}",
-                     details={"old_email": order.recipient_email, "new_email": order.recipient_email, "delivery_changes": order.delivery_changes})
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="order.resend_card",
+            subject_type="order",
+            subject_id=order.public_id,
+            summary=f"Card of {order.public_id} sent again to {order.recipient_email}",
+            details={
+                "old_email": order.recipient_email,
+                "new_email": order.recipient_email,
+                "delivery_changes": order.delivery_changes,
+            },
+        )
     return order
 
 
@@ -295,11 +367,25 @@ def change_recipient(session: Session, *, partner: Partner, order: Order, email:
         _use_a_delivery_change(session, order, recipient_email=new_email, to_self=order.to_self or new_email == consumer.email)
         _send_card(session, partner, order)
         notice = build_recipient_changed_email(
-            partner=partner, consumer=consumer, order=order, brand=referenced(session, Brand, order.brand_id), old_email=old_email,
-            new_email=new_email, changed_by_name=by.full_name, changed_by_email=by.email, changed_at=order.updated_at,
+            partner=partner,
+            consumer=consumer,
+            order=order,
+            brand=referenced(session, Brand, order.brand_id),
+            old_email=old_email,
+            new_email=new_email,
+            changed_by_name=by.full_name,
+            changed_by_email=by.email,
+            changed_at=order.updated_at,
         )
         queue_email(session, notice, partner_id=partner.id, consumer_id=consumer.id)
-        audit.record(session, partner_id=row_id(partner), member=by, action="order.change_recipient", subject_type="order", subject_id=order.public_id,
-                     summary=f"Recipient of {order.public_id}: {old_email} → {new_email}; card sent again",
-                     details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes})
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="order.change_recipient",
+            subject_type="order",
+            subject_id=order.public_id,
+            summary=f"Recipient of {order.public_id}: {old_email} → {new_email}; card sent again",
+            details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes},
+        )
     return order

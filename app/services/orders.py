@@ -5,6 +5,7 @@ completing or failing an order queues its webhooks in the same transaction.
 Which balances pay is the campaigns' rule (`app.domain.campaigns.split_price`): campaign balances that
 allow the brand and are spendable now (active, inside their window; never a removed member's), higher
 priority and ending soonest first, then the general balance, then bonus."""
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,10 @@ from app.services.rows import referenced, row_id
 MESSAGE_MAX = 300
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
 EXTERNAL_REF_REUSED = "This external reference was already used for a different order."
-QUOTE_CHANGED = ("The price or value of this gift card changed since you reviewed your order, so nothing was charged. "
-                 "Check the new figures and confirm again.")
+QUOTE_CHANGED = (
+    "The price or value of this gift card changed since you reviewed your order, so nothing was charged. "
+    "Check the new figures and confirm again."
+)
 REVIEWED_FIGURE = re.compile(r"^[0-9]{1,15}$")
 
 
@@ -90,7 +93,9 @@ def new_idempotency_key() -> str:
     return secrets.token_urlsafe(18)
 
 
-def recipient_for(consumer: Consumer, *, send_to: str, email: str = "", name: str = "", sender_name: str = "", message: str = "") -> Recipient:
+def recipient_for(
+    consumer: Consumer, *, send_to: str, email: str = "", name: str = "", sender_name: str = "", message: str = ""
+) -> Recipient:
     """Validate who gets the card. `send_to` is 'me' or 'someone'."""
     message = (message or "").replace("\r\n", "\n").strip()
     if len(message) > MESSAGE_MAX:
@@ -128,17 +133,22 @@ def preview(session: Session, *, consumer: Consumer, offer: Offer, face_value: M
     quote = offer.quote(face_value)
     balances = campaigns.checkout_balances(session, consumer_id=row_id(consumer), currency=face_value.currency)
     parts = _split(quote, balances, BrandRules(offer.brand.slug, offer.brand.category or ""))
-    return CheckoutPreview(quote, [
-        ChargeLine(balance.label, amount, balance.campaign.campaign_id if balance.campaign is not None else None)
-        for balance, amount in parts
-    ])
+    return CheckoutPreview(
+        quote,
+        [
+            ChargeLine(balance.label, amount, balance.campaign.campaign_id if balance.campaign is not None else None)
+            for balance, amount in parts
+        ],
+    )
 
 
 def order_by_external_ref(session: Session, *, partner_id: int, external_ref: str) -> Order | None:
     return session.exec(select(Order).where(Order.partner_id == partner_id, Order.external_ref == external_ref)).first()
 
 
-def _existing(session: Session, *, consumer_id: int, partner_id: int, idempotency_key: str, external_ref: str | None) -> Order | None:
+def _existing(
+    session: Session, *, consumer_id: int, partner_id: int, idempotency_key: str, external_ref: str | None
+) -> Order | None:
     """The order this checkout already made: by the partner's reference when there is one."""
     if external_ref is not None:
         return order_by_external_ref(session, partner_id=partner_id, external_ref=external_ref)
@@ -185,7 +195,9 @@ def place_order(
     if not IDEMPOTENCY_KEY.match(idempotency_key or "") or (channel == "store" and ":" in idempotency_key):
         raise InvalidInput("This checkout form is incomplete. Reload the page and try again.", field="idempotency_key")
     consumer_id, partner_id = row_id(consumer), consumer.partner_id
-    existing = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
+    existing = _existing(
+        session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref
+    )
     if existing is not None:
         return existing
     if not consumer.is_active:
@@ -204,7 +216,13 @@ def place_order(
             # Looked up again now that this checkout holds the wallet: a racing request with the same key (double
             # click, retry) that held it first has committed, and its order is this one's, found before the balance
             # it spent could refuse this request (on SQLite the write lock serialises the same way).
-            duplicate = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
+            duplicate = _existing(
+                session,
+                consumer_id=consumer_id,
+                partner_id=partner_id,
+                idempotency_key=idempotency_key,
+                external_ref=external_ref,
+            )
             if duplicate is not None:
                 return duplicate
             if reviewed is not None and reviewed != quote:
@@ -255,7 +273,9 @@ def place_order(
     except IntegrityError:
         # The same key (or reference) won a race in another request: that order is this checkout's order.
         session.rollback()
-        existing = _existing(session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref)
+        existing = _existing(
+            session, consumer_id=consumer_id, partner_id=partner_id, idempotency_key=idempotency_key, external_ref=external_ref
+        )
         if existing is None:
             raise
         return existing
@@ -281,13 +301,33 @@ def _amount_problem(brand: Brand, amount: Money) -> str | None:
     return None
 
 
-def _same_request(session: Session, order: Order, *, consumer: Consumer, brand_slug: str, face_value: Money, recipient: Recipient) -> Order:
+def _same_request(
+    session: Session, order: Order, *, consumer: Consumer, brand_slug: str, face_value: Money, recipient: Recipient
+) -> Order:
     """`order` if it is what this request asks for; a reference reused for something else is refused."""
     brand = referenced(session, Brand, order.brand_id)
-    asked = (consumer.id, brand_slug, face_value.currency, face_value.amount,
-             recipient.email, recipient.name, recipient.sender_name, recipient.message, recipient.to_self)
-    made = (order.consumer_id, brand.slug, order.currency, order.face_value,
-            order.recipient_email, order.recipient_name, order.sender_name, order.message, order.to_self)
+    asked = (
+        consumer.id,
+        brand_slug,
+        face_value.currency,
+        face_value.amount,
+        recipient.email,
+        recipient.name,
+        recipient.sender_name,
+        recipient.message,
+        recipient.to_self,
+    )
+    made = (
+        order.consumer_id,
+        brand.slug,
+        order.currency,
+        order.face_value,
+        order.recipient_email,
+        order.recipient_name,
+        order.sender_name,
+        order.message,
+        order.to_self,
+    )
     if asked != made:
         raise InvalidInput(EXTERNAL_REF_REUSED, field="external_ref")
     return order
@@ -312,7 +352,9 @@ def place_partner_order(
     """
     existing = order_by_external_ref(session, partner_id=row_id(partner), external_ref=external_ref)
     if existing is not None:
-        return _same_request(session, existing, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient)
+        return _same_request(
+            session, existing, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient
+        )
     if not consumer.is_active:
         raise InvalidInput(f"Consumer {consumer.id} is deactivated and cannot place orders.", field="consumer_id")
     currency = face_value.currency
@@ -356,7 +398,10 @@ _ORDER_AND_BRAND = (
 # (The attributes are InstrumentedAttributes at runtime; SQLModel types them as their values.)
 _BRIEF = (
     load_only(Brand.id, Brand.name, Brand.slug),  # type: ignore[arg-type]
-    defer(Order.card_number_encrypted), defer(Order.card_pin_encrypted), defer(Order.redemption_url_encrypted), defer(Order.message),  # type: ignore[arg-type]
+    defer(Order.card_number_encrypted),
+    defer(Order.card_pin_encrypted),
+    defer(Order.redemption_url_encrypted),
+    defer(Order.message),  # type: ignore[arg-type]
 )
 _ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(*_BRIEF)
 # The status partial's whole request in one query: the store's partner and signed-in consumer (with balances)
@@ -387,7 +432,9 @@ def order_for_consumer(session: Session, *, consumer: Consumer, public_id: str) 
     return order_and_brand_for_consumer(session, consumer=consumer, public_id=public_id)[0]
 
 
-def order_and_brand_for_consumer(session: Session, *, consumer: Consumer, public_id: str, brief: bool = False) -> tuple[Order, Brand]:
+def order_and_brand_for_consumer(
+    session: Session, *, consumer: Consumer, public_id: str, brief: bool = False
+) -> tuple[Order, Brand]:
     """The consumer's order and its brand, in one query. `brief`: only the brand's name, and not the card
     (what else is asked for is read then)."""
     row = remembered(session, ("brief order", consumer.id, public_id)) if brief else None
@@ -409,13 +456,16 @@ def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> st
     now = utcnow()
     settings = current_app.extensions["settings"]
     with write_transaction(session):
-        claimed = cast(CursorResult, session.execute(
-            update(Order)
-            .where(col(Order.id) == order_id, col(Order.status) == OrderStatus.PENDING.value)
-            .where(or_(col(Order.claimed_until).is_(None), col(Order.claimed_until) < now))
-            .values(claimed_until=now + timedelta(seconds=settings.ORDER_CLAIM_SECONDS), attempts=Order.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(Order)
+                .where(col(Order.id) == order_id, col(Order.status) == OrderStatus.PENDING.value)
+                .where(or_(col(Order.claimed_until).is_(None), col(Order.claimed_until) < now))
+                .values(claimed_until=now + timedelta(seconds=settings.ORDER_CLAIM_SECONDS), attempts=Order.attempts + 1)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
     if not claimed:
         return "skipped"
     order = referenced(session, Order, order_id, populate_existing=True)  # claimed just now
@@ -434,7 +484,12 @@ def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> st
             fail(session, order_id, reason=error.message)
             return "failed"
         with write_transaction(session):
-            session.execute(update(Order).where(col(Order.id) == order_id).values(claimed_until=None).execution_options(synchronize_session=False))
+            session.execute(
+                update(Order)
+                .where(col(Order.id) == order_id)
+                .values(claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
         raise
     return "completed" if _complete(session, order_id, card) else "skipped"
 
@@ -443,28 +498,33 @@ def _complete(session: Session, order_id: int, card) -> bool:
     encryptor = current_app.extensions["encryptor"]
     now = utcnow()
     with write_transaction(session):
-        done = cast(CursorResult, session.execute(
-            update(Order)
-            .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.COMPLETED)))
-            .values(
-                status=OrderStatus.COMPLETED.value,
-                card_number_encrypted=encryptor.encrypt(card.number),
-                card_pin_encrypted=encryptor.encrypt(card.pin) if card.pin else "",
-                redemption_url_encrypted=encryptor.encrypt(card.redemption_url) if card.redemption_url else "",
-                provider_reference=card.reference,
-                claimed_until=None,
-                completed_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        done = cast(
+            CursorResult,
+            session.execute(
+                update(Order)
+                .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.COMPLETED)))
+                .values(
+                    status=OrderStatus.COMPLETED.value,
+                    card_number_encrypted=encryptor.encrypt(card.number),
+                    card_pin_encrypted=encryptor.encrypt(card.pin) if card.pin else "",
+                    redemption_url_encrypted=encryptor.encrypt(card.redemption_url) if card.redemption_url else "",
+                    provider_reference=card.reference,
+                    claimed_until=None,
+                    completed_at=now,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not done:
             return False
         order = referenced(session, Order, order_id, populate_existing=True)
         _set_status(session, order.debit_transaction_id, TransactionStatus.COMPLETED)
         if order.cash_back:
             purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, order.currency, partner_id=order.partner_id)
-            bonus = ledger.open_account(session, AccountKind.BONUS, order.currency, partner_id=order.partner_id, consumer_id=order.consumer_id)
+            bonus = ledger.open_account(
+                session, AccountKind.BONUS, order.currency, partner_id=order.partner_id, consumer_id=order.consumer_id
+            )
             ledger.post_transaction(
                 session,
                 partner_id=order.partner_id,
@@ -477,9 +537,19 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 actor="system",
             )
         partner, consumer, brand = _parties(session, order)
-        queue_email(session, build_gift_card_email(partner=partner, order=order, brand=brand, card=card), partner_id=partner.id, consumer_id=consumer.id)
+        queue_email(
+            session,
+            build_gift_card_email(partner=partner, order=order, brand=brand, card=card),
+            partner_id=partner.id,
+            consumer_id=consumer.id,
+        )
         if not order.to_self:
-            queue_email(session, build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
+            queue_email(
+                session,
+                build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand),
+                partner_id=partner.id,
+                consumer_id=consumer.id,
+            )
         webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.completed")
     return True
 
@@ -488,12 +558,15 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
     """Fail a pending order and refund exactly the balances its debit took, once."""
     now = utcnow()
     with write_transaction(session):
-        failed = cast(CursorResult, session.execute(
-            update(Order)
-            .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.FAILED)))
-            .values(status=OrderStatus.FAILED.value, failure_reason=reason[:500], claimed_until=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        failed = cast(
+            CursorResult,
+            session.execute(
+                update(Order)
+                .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.FAILED)))
+                .values(status=OrderStatus.FAILED.value, failure_reason=reason[:500], claimed_until=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not failed:
             return False
         order = referenced(session, Order, order_id, populate_existing=True)
@@ -518,21 +591,32 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
             if entry.amount < 0 and charged.kind == AccountKind.CAMPAIGN.value:
                 campaigns.return_ended_campaign_refund(session, account_id=row_id(charged), order_id=order.id)
         partner, consumer, brand = _parties(session, order)
-        queue_email(session, build_order_failed_email(partner=partner, consumer=consumer, order=order, brand=brand), partner_id=partner.id, consumer_id=consumer.id)
+        queue_email(
+            session,
+            build_order_failed_email(partner=partner, consumer=consumer, order=order, brand=brand),
+            partner_id=partner.id,
+            consumer_id=consumer.id,
+        )
         webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.failed")
     return True
 
 
 def _parties(session: Session, order: Order) -> tuple[Partner, Consumer, Brand]:
     """Who the order's emails are about: the store, the buyer and the brand."""
-    return (referenced(session, Partner, order.partner_id), referenced(session, Consumer, order.consumer_id),
-            referenced(session, Brand, order.brand_id))
+    return (
+        referenced(session, Partner, order.partner_id),
+        referenced(session, Consumer, order.consumer_id),
+        referenced(session, Brand, order.brand_id),
+    )
 
 
 def _set_status(session: Session, transaction_id: int | None, status: TransactionStatus) -> None:
     if transaction_id is not None:
         session.execute(
-            update(Transaction).where(col(Transaction.id) == transaction_id).values(status=status.value).execution_options(synchronize_session=False)
+            update(Transaction)
+            .where(col(Transaction.id) == transaction_id)
+            .values(status=status.value)
+            .execution_options(synchronize_session=False)
         )
 
 

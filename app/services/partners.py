@@ -1,4 +1,5 @@
 """Partners: creation, funding, API credentials and terms."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,10 @@ def hold_partner(session: Session, partner_id: int) -> None:
     needs none of it (one writer at a time) but it costs nothing there.
     """
     session.execute(
-        update(Partner).where(col(Partner.id) == partner_id).values(currencies=Partner.currencies).execution_options(synchronize_session=False)
+        update(Partner)
+        .where(col(Partner.id) == partner_id)
+        .values(currencies=Partner.currencies)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -64,7 +68,10 @@ _CONSUMER_BALANCES = (
 PARTNER_AND_CONSUMER = (
     select(Partner, Consumer, _CONSUMER_BALANCES, SignInSession)
     .outerjoin(Consumer, (col(Consumer.id) == bindparam("consumer_id")) & (col(Consumer.partner_id) == Partner.id))
-    .outerjoin(SignInSession, (col(SignInSession.consumer_id) == Consumer.id) & (col(SignInSession.token_hash) == bindparam("sign_in_hash")))
+    .outerjoin(
+        SignInSession,
+        (col(SignInSession.consumer_id) == Consumer.id) & (col(SignInSession.token_hash) == bindparam("sign_in_hash")),
+    )
     .where(Partner.slug == bindparam("slug"))
 )
 
@@ -95,9 +102,14 @@ def partner_and_consumer_row(session: Session, statement, params: dict, *, sign_
         raise NotFound(f"There is no store at '{params['slug']}'.")
     partner, consumer, balances, sign_in, *rest = row
     if consumer is not None:
-        remember(session, ("balances", consumer.id), [
-            (currency, kind, int(balance)) for currency, kind, balance in (part.split(":") for part in (balances or "").split(",") if part)
-        ])
+        remember(
+            session,
+            ("balances", consumer.id),
+            [
+                (currency, kind, int(balance))
+                for currency, kind, balance in (part.split(":") for part in (balances or "").split(",") if part)
+            ],
+        )
         sign_in_sessions.remember_read(session, sign_in_hash, sign_in)
     return (partner, consumer, *rest)
 
@@ -202,9 +214,7 @@ def publish_terms(session: Session, *, partner: Partner, body: str) -> TermsVers
     if not body:
         raise InvalidInput("terms cannot be empty", field="body")
     with write_transaction(session):
-        latest = session.exec(
-            select(func.max(TermsVersion.version)).where(TermsVersion.partner_id == partner.id)
-        ).one()
+        latest = session.exec(select(func.max(TermsVersion.version)).where(TermsVersion.partner_id == partner.id)).one()
         terms = TermsVersion(partner_id=row_id(partner), version=(latest or 0) + 1, body=body)
         session.add(terms)
         partner.terms_version = terms.version

@@ -3,6 +3,7 @@
 Totals are SQL GROUP BYs over UTC days, bucketed by the database (`utc_day`) the same way on
 SQLite and PostgreSQL. An export reads the ledger a chunk at a time, so its size never matters.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -69,7 +70,9 @@ class DayRange:
         if self.first:
             conditions.append(column >= start_of(self.first))
         if self.last:
-            conditions.append(column <= datetime.combine(self.last, time.max, tzinfo=UTC))  # not last + 1 day: 9999-12-31 has none
+            conditions.append(
+                column <= datetime.combine(self.last, time.max, tzinfo=UTC)
+            )  # not last + 1 day: 9999-12-31 has none
         return conditions
 
     def args(self) -> dict:
@@ -136,7 +139,9 @@ def transaction_filter(args: Mapping[str, str]) -> TransactionFilter:
         raise InvalidInput("Choose a transaction type from the list.", field="type")
     if status and status not in TRANSACTION_STATUSES:
         raise InvalidInput("Choose a transaction status from the list.", field="status")
-    return TransactionFilter(kind, status, email_filter(args.get("email", "")), day_range(args.get("from", ""), args.get("to", "")))
+    return TransactionFilter(
+        kind, status, email_filter(args.get("email", "")), day_range(args.get("from", ""), args.get("to", ""))
+    )
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,16 @@ class TransactionRow:
 def _transactions(partner: Partner, filter: TransactionFilter):
     return (
         select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
-            Transaction.id, Transaction.created_at, Transaction.type, Transaction.status, Transaction.amount,
-            Transaction.currency, Consumer.email, Order.public_id, Transaction.memo, Transaction.actor,
+            Transaction.id,
+            Transaction.created_at,
+            Transaction.type,
+            Transaction.status,
+            Transaction.amount,
+            Transaction.currency,
+            Consumer.email,
+            Order.public_id,
+            Transaction.memo,
+            Transaction.actor,
         )
         .outerjoin(Consumer, Consumer.id == Transaction.consumer_id)
         .outerjoin(Order, Order.id == Transaction.order_id)
@@ -177,11 +190,15 @@ def transaction_page(session: Session, *, partner: Partner, filter: TransactionF
         .where(Transaction.partner_id == partner.id, *filter.where())
     ).one()
     page = paging.within_pages(page, total=total, size=size)
-    rows = session.exec(_transactions(partner, filter).order_by(col(Transaction.id).desc()).offset((page - 1) * size).limit(size)).all()
+    rows = session.exec(
+        _transactions(partner, filter).order_by(col(Transaction.id).desc()).offset((page - 1) * size).limit(size)
+    ).all()
     return Page([_transaction_row(row) for row in rows], total, page, size)
 
 
-def transaction_export(session: Session, *, partner: Partner, filter: TransactionFilter, chunk: int = 1000) -> Iterator[TransactionRow]:
+def transaction_export(
+    session: Session, *, partner: Partner, filter: TransactionFilter, chunk: int = 1000
+) -> Iterator[TransactionRow]:
     """Every matching transaction, newest first, read `chunk` rows at a time (keyset on id): memory stays flat."""
     statement = _transactions(partner, filter).order_by(col(Transaction.id).desc()).limit(chunk)
     before = None
@@ -200,8 +217,16 @@ TRANSACTION_CSV_ROWS_PER_CHUNK = 500
 
 def _transaction_cells(row: TransactionRow) -> list:
     return [
-        row.id, row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.type, row.status,
-        row.amount.to_decimal(), row.amount.currency, row.consumer_email or "", row.order or "", row.memo, row.actor,
+        row.id,
+        row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        row.type,
+        row.status,
+        row.amount.to_decimal(),
+        row.amount.currency,
+        row.consumer_email or "",
+        row.order or "",
+        row.memo,
+        row.actor,
     ]
 
 
@@ -216,7 +241,9 @@ def transaction_csv(*, partner: Partner, filter: TransactionFilter) -> Iterator[
     def lines() -> Iterator[str]:
         with Session(engine) as session:
             rows = (_transaction_cells(row) for row in transaction_export(session, partner=partner, filter=filter))
-            yield from csv_export.csv_chunks(chain([TRANSACTION_CSV_COLUMNS], rows), rows_per_chunk=TRANSACTION_CSV_ROWS_PER_CHUNK)
+            yield from csv_export.csv_chunks(
+                chain([TRANSACTION_CSV_COLUMNS], rows), rows_per_chunk=TRANSACTION_CSV_ROWS_PER_CHUNK
+            )
 
     return lines()
 
@@ -284,15 +311,20 @@ def dashboard(session: Session, *, partner: Partner, currency: str, period: int,
     window = DayRange(first, today)
 
     added_day = utc_day(Transaction.created_at)
-    added = dict(session.exec(
-        select(added_day, func.sum(Transaction.amount))
-        .where(
-            Transaction.partner_id == partner.id, Transaction.currency == currency, col(Transaction.consumer_id).is_not(None),
-            Transaction.type == TransactionType.CREDIT.value, Transaction.status == TransactionStatus.COMPLETED.value,
-            *window.where(Transaction.created_at),
-        )
-        .group_by(added_day)
-    ).all())
+    added = dict(
+        session.exec(
+            select(added_day, func.sum(Transaction.amount))
+            .where(
+                Transaction.partner_id == partner.id,
+                Transaction.currency == currency,
+                col(Transaction.consumer_id).is_not(None),
+                Transaction.type == TransactionType.CREDIT.value,
+                Transaction.status == TransactionStatus.COMPLETED.value,
+                *window.where(Transaction.created_at),
+            )
+            .group_by(added_day)
+        ).all()
+    )
 
     order_day = utc_day(Order.created_at)
     counts: dict[tuple[date, str], int] = {}
@@ -311,7 +343,9 @@ def dashboard(session: Session, *, partner: Partner, currency: str, period: int,
         select(Brand.name, func.count(col(Order.id)), brand_spend)
         .join(Brand, col(Brand.id) == Order.brand_id)
         .where(
-            Order.partner_id == partner.id, Order.currency == currency, Order.status == OrderStatus.COMPLETED.value,
+            Order.partner_id == partner.id,
+            Order.currency == currency,
+            Order.status == OrderStatus.COMPLETED.value,
             *window.where(Order.created_at),
         )
         .group_by(col(Brand.id), Brand.name)

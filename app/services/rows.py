@@ -3,6 +3,7 @@
 SQLModel tables declare `id: int | None` (None until the row is flushed), and the classes do not declare
 their Core `__table__`. Services use these helpers instead of scattering asserts and ignores.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar, cast

@@ -8,6 +8,7 @@ outliving SESSION_MAX_HOURS. `consumer_auth` and `team` call these for their peo
 
 Time is read through `clock.utcnow()` (the module, not the function), so tests can set it.
 """
+
 from __future__ import annotations
 
 from flask import current_app
@@ -32,7 +33,9 @@ def limits() -> SessionLimits:
     return SessionLimits.from_settings(idle_minutes=settings.SESSION_IDLE_MINUTES, max_hours=settings.SESSION_MAX_HOURS)
 
 
-def start(session: Session, *, consumer_id: int | None = None, team_member_id: int | None = None, replacing: str | None = None) -> str:
+def start(
+    session: Session, *, consumer_id: int | None = None, team_member_id: int | None = None, replacing: str | None = None
+) -> str:
     """Inside the caller's write transaction: a new session for one person. Returns its token (for the cookie).
 
     `replacing`: the token this browser held until now (someone signing in again, maybe as someone else): it ends.
@@ -41,9 +44,11 @@ def start(session: Session, *, consumer_id: int | None = None, team_member_id: i
         end(session, replacing)
     token = new_token()
     now = clock.utcnow()
-    session.add(SignInSession(
-        token_hash=token_hash(token), consumer_id=consumer_id, team_member_id=team_member_id, created_at=now, last_seen_at=now
-    ))
+    session.add(
+        SignInSession(
+            token_hash=token_hash(token), consumer_id=consumer_id, team_member_id=team_member_id, created_at=now, last_seen_at=now
+        )
+    )
     return token
 
 
@@ -59,11 +64,17 @@ def end(session: Session, token: str | None) -> None:
     )
 
 
-def end_all(session: Session, *, consumer_id: int | None = None, team_member_id: int | None = None, keeping: str | None = None) -> None:
+def end_all(
+    session: Session, *, consumer_id: int | None = None, team_member_id: int | None = None, keeping: str | None = None
+) -> None:
     """Inside the caller's write transaction: every session of this person is over, but the one with token `keeping`."""
     if (consumer_id is None) == (team_member_id is None):
         raise ValueError("end_all needs exactly one of consumer_id and team_member_id")
-    person = col(SignInSession.consumer_id) == consumer_id if consumer_id is not None else col(SignInSession.team_member_id) == team_member_id
+    person = (
+        col(SignInSession.consumer_id) == consumer_id
+        if consumer_id is not None
+        else col(SignInSession.team_member_id) == team_member_id
+    )
     statement = update(SignInSession).where(person, col(SignInSession.ended_at).is_(None))
     if keeping:
         statement = statement.where(col(SignInSession.token_hash) != token_hash(keeping))
@@ -106,7 +117,11 @@ def _seen(session: Session, record_id: int, now) -> None:
     with write_transaction(session):
         session.execute(
             update(SignInSession)
-            .where(col(SignInSession.id) == record_id, col(SignInSession.ended_at).is_(None), col(SignInSession.last_seen_at) <= now - SEEN_EVERY)
+            .where(
+                col(SignInSession.id) == record_id,
+                col(SignInSession.ended_at).is_(None),
+                col(SignInSession.last_seen_at) <= now - SEEN_EVERY,
+            )
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )

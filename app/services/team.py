@@ -4,6 +4,7 @@ Same first-login flow as consumers (temporary password, then a password of their
 the same password policy and the same timing-safe check. Roles are ordered:
 viewer < operator < admin.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -105,8 +106,14 @@ def invite(
     email = normalize_email(email)
     full_name = clean_name(full_name, field="full_name")
     check_role(role)
-    member = TeamMember(partner_id=row_id(partner), email=email, full_name=full_name, role=role, password_hash="",
-                        invited_by_id=invited_by.id if invited_by else None)
+    member = TeamMember(
+        partner_id=row_id(partner),
+        email=email,
+        full_name=full_name,
+        role=role,
+        password_hash="",
+        invited_by_id=invited_by.id if invited_by else None,
+    )
     # The slow part (Argon2) before the lookup: a taken address costs the same time as a new one.
     temporary_password = _new_temporary(member, temporary_password)
     with write_transaction(session):
@@ -118,8 +125,16 @@ def invite(
         session.add(member)
         session.flush()
         queue_email(session, _invite_email(partner, member, temporary_password, invited_by), partner_id=partner.id)
-        audit.record(session, partner_id=row_id(partner), member=invited_by, actor=actor, action="team.invite",
-                     subject_type="team_member", subject_id=row_id(member), summary=f"Invited {email} as {role}")
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=invited_by,
+            actor=actor,
+            action="team.invite",
+            subject_type="team_member",
+            subject_id=row_id(member),
+            summary=f"Invited {email} as {role}",
+        )
     return member, temporary_password
 
 
@@ -136,12 +151,24 @@ def invite_from_portal(session: Session, *, partner: Partner, email: str, full_n
     except OnAnotherTeam:
         pass
     email = normalize_email(email)
-    notice = build_team_address_taken_email(partner=partner, email=email, role=role, invited_by_name=by.full_name if by else "",
-                                            login_url=external_url("portal.login"))
+    notice = build_team_address_taken_email(
+        partner=partner,
+        email=email,
+        role=role,
+        invited_by_name=by.full_name if by else "",
+        login_url=external_url("portal.login"),
+    )
     with write_transaction(session):
         queue_email(session, notice, partner_id=partner.id)
-        audit.record(session, partner_id=row_id(partner), member=by, action="team.invite",
-                     subject_type="team_member", subject_id="", summary=f"Invited {email} as {role}")
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="team.invite",
+            subject_type="team_member",
+            subject_id="",
+            summary=f"Invited {email} as {role}",
+        )
     return email
 
 
@@ -153,16 +180,23 @@ def resend_invite(session: Session, *, partner: Partner, member: TeamMember, by:
         session.add(member)
         sign_in_sessions.end_all(session, team_member_id=member.id)
         queue_email(session, _invite_email(partner, member, temporary_password, by), partner_id=partner.id)
-        audit.record(session, partner_id=row_id(partner), member=by, action="team.resend_invite",
-                     subject_type="team_member", subject_id=row_id(member), summary=f"New temporary password sent to {member.email}")
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="team.resend_invite",
+            subject_type="team_member",
+            subject_id=row_id(member),
+            summary=f"New temporary password sent to {member.email}",
+        )
     return member
 
 
 def _admins_left(session: Session, partner: Partner, without: TeamMember) -> int:
     return session.exec(
-        select(func.count()).select_from(TeamMember).where(
-            TeamMember.partner_id == partner.id, TeamMember.role == "admin", TeamMember.is_active, TeamMember.id != without.id
-        )
+        select(func.count())
+        .select_from(TeamMember)
+        .where(TeamMember.partner_id == partner.id, TeamMember.role == "admin", TeamMember.is_active, TeamMember.id != without.id)
     ).one()
 
 
@@ -177,8 +211,16 @@ def change_role(session: Session, *, partner: Partner, member: TeamMember, role:
         before = member.role
         member.role = role
         session.add(member)
-        audit.record(session, partner_id=row_id(partner), member=by, action="team.change_role", subject_type="team_member",
-                     subject_id=row_id(member), summary=f"{member.email}: {before} → {role}", details={"from": before, "to": role})
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="team.change_role",
+            subject_type="team_member",
+            subject_id=row_id(member),
+            summary=f"{member.email}: {before} → {role}",
+            details={"from": before, "to": role},
+        )
     return member
 
 
@@ -195,8 +237,15 @@ def set_member_active(session: Session, *, partner: Partner, member: TeamMember,
         member.session_epoch += 1  # a deactivated member is signed out everywhere at once
         session.add(member)
         sign_in_sessions.end_all(session, team_member_id=member.id)
-        audit.record(session, partner_id=row_id(partner), member=by, action="team.reactivate" if active else "team.deactivate",
-                     subject_type="team_member", subject_id=row_id(member), summary=member.email)
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="team.reactivate" if active else "team.deactivate",
+            subject_type="team_member",
+            subject_id=row_id(member),
+            summary=member.email,
+        )
     return member
 
 
@@ -272,8 +321,15 @@ def set_password(
         member.session_epoch += 1
         session.add(member)
         sign_in_sessions.end_all(session, team_member_id=member.id, keeping=current_sign_in)
-        audit.record(session, partner_id=member.partner_id, member=member, action="team.set_password",
-                     subject_type="team_member", subject_id=row_id(member), summary="Chose a new password")
+        audit.record(
+            session,
+            partner_id=member.partner_id,
+            member=member,
+            action="team.set_password",
+            subject_type="team_member",
+            subject_id=row_id(member),
+            summary="Chose a new password",
+        )
     return member
 
 

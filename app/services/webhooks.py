@@ -15,6 +15,7 @@ addresses; this is checked when it is registered and again before every attempt 
 and the connection goes to the address that was checked. Redirects are never followed. The checks
 and the HTTP call are app/outbound_http.py's; the body is app/representations.py's.
 """
+
 from __future__ import annotations
 
 import functools
@@ -118,12 +119,15 @@ def remove_endpoint(session: Session, *, partner: Partner, endpoint_id: int) -> 
     now = utcnow()
     with write_transaction(session):
         endpoint = partner_endpoint(session, partner=partner, endpoint_id=endpoint_id)
-        removed = cast(CursorResult, session.execute(
-            update(WebhookEndpoint)
-            .where(col(WebhookEndpoint.id) == endpoint.id, col(WebhookEndpoint.is_active))
-            .values(is_active=False, disabled_at=now)
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        removed = cast(
+            CursorResult,
+            session.execute(
+                update(WebhookEndpoint)
+                .where(col(WebhookEndpoint.id) == endpoint.id, col(WebhookEndpoint.is_active))
+                .values(is_active=False, disabled_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
         if not removed:
             raise NotFound(f"Webhook {endpoint_id} does not exist.", field="id")
         session.refresh(endpoint)
@@ -138,9 +142,15 @@ def queue_order_event(session: Session, *, order: Order, brand: Brand, event_typ
     caller's transaction; each is queued for delivery once that commits."""
     if event_type not in ORDER_EVENTS:
         raise ValueError(f"unknown webhook event {event_type}")
-    return _queue_event(session, partner_id=order.partner_id, event_type=event_type, order_id=order.id,
-                        payload=lambda event_id, now: order_event(event_id=event_id, event_type=event_type, order=order,
-                                                                  brand=brand, created_at=now))
+    return _queue_event(
+        session,
+        partner_id=order.partner_id,
+        event_type=event_type,
+        order_id=order.id,
+        payload=lambda event_id, now: order_event(
+            event_id=event_id, event_type=event_type, order=order, brand=brand, created_at=now
+        ),
+    )
 
 
 def queue_campaign_event(session: Session, *, summary, event_type: str) -> list[WebhookDelivery]:
@@ -148,9 +158,13 @@ def queue_campaign_event(session: Session, *, summary, event_type: str) -> list[
     inside the campaign change's own transaction."""
     if event_type not in CAMPAIGN_EVENTS:
         raise ValueError(f"unknown webhook event {event_type}")
-    return _queue_event(session, partner_id=summary.campaign.partner_id, event_type=event_type, order_id=None,
-                        payload=lambda event_id, now: campaign_event(event_id=event_id, event_type=event_type, summary=summary,
-                                                                     created_at=now))
+    return _queue_event(
+        session,
+        partner_id=summary.campaign.partner_id,
+        event_type=event_type,
+        order_id=None,
+        payload=lambda event_id, now: campaign_event(event_id=event_id, event_type=event_type, summary=summary, created_at=now),
+    )
 
 
 def _queue_event(session: Session, *, partner_id: int, event_type: str, order_id: int | None, payload) -> list[WebhookDelivery]:
@@ -216,12 +230,19 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
         return Outcome(DeliveryStatus.FAILED)
     attempt = delivery.attempts + 1
     with write_transaction(session):
-        claimed = cast(CursorResult, session.execute(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id) == delivery.id, col(WebhookDelivery.status) == DeliveryStatus.PENDING, col(WebhookDelivery.attempts) == delivery.attempts)
-            .values(attempts=attempt)
-            .execution_options(synchronize_session=False)
-        )).rowcount
+        claimed = cast(
+            CursorResult,
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.id) == delivery.id,
+                    col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+                    col(WebhookDelivery.attempts) == delivery.attempts,
+                )
+                .values(attempts=attempt)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
     if not claimed:
         return Outcome("skipped")
 
@@ -230,12 +251,19 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
     secret = current_app.extensions["encryptor"].decrypt(endpoint.secret_encrypted)
     body = delivery.payload.encode()
     timestamp = utcnow().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    headers = signed_headers(secret=secret, client_id=partner.client_id, body=body, event_id=delivery.event_id,
-                             event_type=delivery.event_type, timestamp=timestamp)
+    headers = signed_headers(
+        secret=secret,
+        client_id=partner.client_id,
+        body=body,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        timestamp=timestamp,
+    )
     attempted_at = utcnow()
     started = time.monotonic()
-    answer = outbound_http.post(endpoint.url, body, headers, allow_local=local_urls_allowed(),
-                                timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    answer = outbound_http.post(
+        endpoint.url, body, headers, allow_local=local_urls_allowed(), timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+    )
     duration_ms = int((time.monotonic() - started) * 1000)
     status_code, error, delivered = answer.status_code, answer.error, answer.ok
 
@@ -246,8 +274,15 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
     else:
         status = DeliveryStatus.PENDING
     with write_transaction(session):
-        session.add(WebhookAttempt(delivery_id=row_id(delivery), attempted_at=attempted_at, status_code=status_code,
-                                   error=error[:500], duration_ms=duration_ms))
+        session.add(
+            WebhookAttempt(
+                delivery_id=row_id(delivery),
+                attempted_at=attempted_at,
+                status_code=status_code,
+                error=error[:500],
+                duration_ms=duration_ms,
+            )
+        )
         _finish(session, delivery, status=status, error=error, status_code=status_code)
     if status == DeliveryStatus.PENDING:
         log.info("webhook delivery %s attempt %s failed (%s); retrying", delivery.id, attempt, error)

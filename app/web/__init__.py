@@ -1,4 +1,5 @@
 """Browser-facing blueprints, template filters and error pages."""
+
 from __future__ import annotations
 
 from decimal import Decimal

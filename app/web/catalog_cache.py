@@ -7,6 +7,7 @@ notices at its next request) or a promo window on the page opens or closes (an e
 moment it stops being right). Keys name the partner, its catalog version and the search, so a
 stale entry is never found again; the oldest entries make room for new ones.
 """
+
 from __future__ import annotations
 
 import threading

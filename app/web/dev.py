@@ -3,6 +3,7 @@
 Registered only when APP_ENV=development, and even then it answers only this machine: the emails hold
 temporary passwords, reset links and gift cards.
 """
+
 import ipaddress
 
 from flask import Blueprint, abort, render_template, request
@@ -52,4 +53,6 @@ def outbox_email(email_id: int):
         return render_template("errors/error.html", title="Not found", message="No such email."), 404
     page = render_template("dev/email.html", email=email.message, html=email.html, text=email.text)
     # The email sits in a srcdoc frame, which inherits this page's policy: let its inline styles apply.
-    return page, {"Content-Security-Policy": CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")}
+    return page, {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    }

@@ -1,4 +1,5 @@
 """The bare site: landing page, health check and the benchmark baseline."""
+
 from flask import Blueprint, render_template
 
 bp = Blueprint("site", __name__)

@@ -13,6 +13,7 @@ counted, not run; a sample of 20 is timed to tell how long they take afterwards.
 Prints rows, seconds for upload, check and commit, rows/s, peak RSS and the welcome cost, and
 PASS when check + commit take at most 10 s. Not a test module: pytest does not collect it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,10 +59,15 @@ def measure(database_url: str, rows: int) -> dict:
     from app.services.ledger import ledger_problems
 
     with tempfile.TemporaryDirectory() as scratch:
-        app = create_app({
-            "APP_ENV": "test", "DATABASE_URL": database_url, "QUEUE_IMMEDIATE": True, "RUN_WORKER_IN_PROCESS": False,
-            "QUEUE_FILE": f"{scratch}/queue.db",
-        })
+        app = create_app(
+            {
+                "APP_ENV": "test",
+                "DATABASE_URL": database_url,
+                "QUEUE_IMMEDIATE": True,
+                "RUN_WORKER_IN_PROCESS": False,
+                "QUEUE_FILE": f"{scratch}/queue.db",
+            }
+        )
         SQLModel.metadata.create_all(app.extensions["db_engine"])
         huey = app.extensions["queue"]
         huey.immediate = False  # tasks wait in memory until we run them, as for a separate worker
@@ -82,8 +88,12 @@ def measure(database_url: str, rows: int) -> dict:
 
         with app.app_context():
             session = db_session()
-            partner, _ = partners.create_partner(session, slug="bench", name="Bench", currency="USD", funds=Money(100_000_000, "USD"))
-            member, _ = team.invite(session, partner=partner, email="operator@example.com", full_name="Op Erator", role="operator", actor="bench")
+            partner, _ = partners.create_partner(
+                session, slug="bench", name="Bench", currency="USD", funds=Money(100_000_000, "USD")
+            )
+            member, _ = team.invite(
+                session, partner=partner, email="operator@example.com", full_name="Op Erator", role="operator", actor="bench"
+            )
             run_queued(set())
             data = make_csv(rows)
             rss_before = peak_rss_mb()
@@ -130,7 +140,11 @@ def measure(database_url: str, rows: int) -> dict:
 def child(backend: str, rows: int) -> dict:
     """Run one backend in its own process: its peak memory is its own."""
     result = subprocess.run(
-        [sys.executable, __file__, "--child", backend, "--rows", str(rows)], cwd=ROOT, capture_output=True, text=True, timeout=900,
+        [sys.executable, __file__, "--child", backend, "--rows", str(rows)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if result.returncode != 0:
         raise SystemExit(f"{backend} run failed:\n{result.stderr[-3000:]}")
@@ -153,15 +167,23 @@ def report(backend: str, figures: dict) -> bool:
     work = figures["upload_s"] + figures["check_s"] + figures["commit_s"]
     ok = work <= TARGET_SECONDS and figures["ledger_ok"] and figures["status"] == "committed"
     minutes = figures["welcome_ms_each"] * figures["consumers"] / 1000 / 60
-    print(f"{backend}: {figures['rows']:,} rows ({figures['bytes'] / 1e6:.2f} MB), {figures['errors']} bad rows, "
-          f"{figures['consumers']:,} consumers created, ledger {'balanced' if figures['ledger_ok'] else 'WRONG'}")
+    print(
+        f"{backend}: {figures['rows']:,} rows ({figures['bytes'] / 1e6:.2f} MB), {figures['errors']} bad rows, "
+        f"{figures['consumers']:,} consumers created, ledger {'balanced' if figures['ledger_ok'] else 'WRONG'}"
+    )
     print(f"  upload (read + store) {figures['upload_s']:6.2f} s")
     print(f"  check (queued task)   {figures['check_s']:6.2f} s   {figures['rows'] / figures['check_s']:8,.0f} rows/s")
-    print(f"  commit (queued task)  {figures['commit_s']:6.2f} s   {figures['committed_rows'] / figures['commit_s']:8,.0f} rows/s")
-    print(f"  total                 {work:6.2f} s   {figures['rows'] / work:8,.0f} rows/s   {'PASS' if ok else 'MISS'} (target {TARGET_SECONDS:.0f} s)")
+    print(
+        f"  commit (queued task)  {figures['commit_s']:6.2f} s   {figures['committed_rows'] / figures['commit_s']:8,.0f} rows/s"
+    )
+    print(
+        f"  total                 {work:6.2f} s   {figures['rows'] / work:8,.0f} rows/s   {'PASS' if ok else 'MISS'} (target {TARGET_SECONDS:.0f} s)"
+    )
     print(f"  peak RSS {figures['peak_rss_mb']:.0f} MB (app and data ready: {figures['rss_before_mb']:.0f} MB)")
-    print(f"  then, email delivery: {figures['welcome_tasks_queued']} welcome tasks queued (one per batch), "
-          f"{figures['welcome_ms_each']:.0f} ms per consumer (Argon2 + email) = {minutes:.1f} min of one worker")
+    print(
+        f"  then, email delivery: {figures['welcome_tasks_queued']} welcome tasks queued (one per batch), "
+        f"{figures['welcome_ms_each']:.0f} ms per consumer (Argon2 + email) = {minutes:.1f} min of one worker"
+    )
     return ok
 
 

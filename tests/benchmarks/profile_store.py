@@ -17,6 +17,7 @@ The machine's load moves these figures: compare runs made back to back.
 To compare two versions of the code, run each with --rounds 5 or more, one after the other: the
 best of interleaved rounds moves much less with the machine's load than one pass does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,16 +43,18 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 def build_app(database_url: str, workdir: Path):
     from app import create_app
 
-    return create_app({
-        "DATABASE_URL": database_url,
-        "QUEUE_FILE": str(workdir / "queue.db"),
-        "APP_ENV": "development",
-        "PROVIDER_LATENCY_MS": 0,
-        "RATELIMIT_ENABLED": False,
-        "RUN_WORKER_IN_PROCESS": False,  # queued fulfilment is not this process's work here
-        "REDIS_URL": "",
-        "MAIL_SERVER": "",
-    })
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "QUEUE_FILE": str(workdir / "queue.db"),
+            "APP_ENV": "development",
+            "PROVIDER_LATENCY_MS": 0,
+            "RATELIMIT_ENABLED": False,
+            "RUN_WORKER_IN_PROCESS": False,  # queued fulfilment is not this process's work here
+            "REDIS_URL": "",
+            "MAIL_SERVER": "",
+        }
+    )
 
 
 def seed(app) -> tuple[str, str]:
@@ -61,7 +64,19 @@ def seed(app) -> tuple[str, str]:
         ["init-db"],
         ["seed-demo"],
         ["fund-partner", "--slug", SLUG, "--currency", "USD", "--amount", "10000000"],
-        ["create-consumer", "--partner", SLUG, "--email", BENCH_EMAIL, "--name", "Bench", "--currency", "USD", "--funds", "1000000"],
+        [
+            "create-consumer",
+            "--partner",
+            SLUG,
+            "--email",
+            BENCH_EMAIL,
+            "--name",
+            "Bench",
+            "--currency",
+            "USD",
+            "--funds",
+            "1000000",
+        ],
     ):
         result = runner.invoke(args=args)
         if result.exit_code != 0:
@@ -97,15 +112,24 @@ def routes(client, token: str, brand: str, amount: str) -> dict:
     store = f"/s/{SLUG}"
     hx = {"HX-Request": "true"}
     counter = iter(range(10**9))
-    first = client.post(f"{store}/brands/{brand}/orders", data={"csrf_token": token, "amount": amount, "send_to": "me", "idempotency_key": "profile-first-order"})
+    first = client.post(
+        f"{store}/brands/{brand}/orders",
+        data={"csrf_token": token, "amount": amount, "send_to": "me", "idempotency_key": "profile-first-order"},
+    )
     assert first.status_code == 303, (first.status_code, first.get_data(as_text=True)[:300])
     status_path = first.headers["Location"].split("://", 1)[-1]
-    status_path = status_path[status_path.index("/s/"):] + "/status"
+    status_path = status_path[status_path.index("/s/") :] + "/status"
 
     def checkout():
-        return client.post(f"{store}/brands/{brand}/orders", data={
-            "csrf_token": token, "amount": amount, "send_to": "me", "idempotency_key": f"profile-{os.getpid()}-{next(counter)}",
-        })
+        return client.post(
+            f"{store}/brands/{brand}/orders",
+            data={
+                "csrf_token": token,
+                "amount": amount,
+                "send_to": "me",
+                "idempotency_key": f"profile-{os.getpid()}-{next(counter)}",
+            },
+        )
 
     return {
         "hello": (lambda: client.get("/hello"), 200),
@@ -174,7 +198,10 @@ def main() -> int:
             for name, (call, expected) in chosen.items():
                 n = max(1, options.n // 5) if name == "checkout" else options.n
                 best[name] = min(best.get(name, float("inf")), time_route(call, expected, n))
-        print(f"{'route':<10} {'ms/request':>10} {'hello/route':>12}" + (f"   (best of {options.rounds} rounds)" if options.rounds > 1 else ""))
+        print(
+            f"{'route':<10} {'ms/request':>10} {'hello/route':>12}"
+            + (f"   (best of {options.rounds} rounds)" if options.rounds > 1 else "")
+        )
         for name, ms in best.items():
             print(f"{name:<10} {ms:>10.3f} {best['hello'] / ms:>12.2f}", flush=True)
     finally:

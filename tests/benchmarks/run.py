@@ -26,6 +26,7 @@ Options (for a quick look): --duration 3s, --only sqlite|postgresql, --routes ca
 (the baseline always runs), --strict (exit 1 on a MISS).
 Not a test module: pytest does not collect it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -123,7 +124,11 @@ class Server:
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-w", "4", "--threads", "4", "-b", f"127.0.0.1:{self.port}", "app:create_app()"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 40) -> None:
@@ -180,7 +185,11 @@ class Worker:
             with open(self.log_path, "a") as log:  # the child keeps its own copy
                 self.process = subprocess.Popen(
                     [str(BIN / "flask"), "--app", "app", "worker", "--workers", "4"],
-                    cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
 
     def stop(self) -> None:
@@ -292,7 +301,9 @@ class Browser:
 
     def request(self, method: str, path: str, data: dict | None = None, headers: dict | None = None) -> Answer:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        request = urllib.request.Request(self.base + path, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})})
+        request = urllib.request.Request(
+            self.base + path, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})}
+        )
         with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
             answer = Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
         match = CSRF.search(answer.text)
@@ -372,7 +383,7 @@ def first_page_bytes(browser: Browser, path: str) -> tuple[int, list[tuple[str, 
         if not url.startswith(browser.base):
             parts.append((asset + " (external, not counted)", 0))
             continue
-        answer = browser.get(url[len(browser.base):])
+        answer = browser.get(url[len(browser.base) :])
         parts.append((asset, len(answer.body) if answer.status == 200 else 0))
     return sum(size for _, size in parts), parts
 
@@ -431,7 +442,16 @@ def parse_wrk(output: str, measurement: Measurement) -> None:
         measurement.warnings.append("could not parse wrk's output")
 
 
-def measure(wrk: str, measurement: Measurement, url: str, cookie: str, duration: str, *, htmx: bool = False, lua_args: list[str] | None = None) -> Measurement:
+def measure(
+    wrk: str,
+    measurement: Measurement,
+    url: str,
+    cookie: str,
+    duration: str,
+    *,
+    htmx: bool = False,
+    lua_args: list[str] | None = None,
+) -> Measurement:
     cmd = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         cmd += ["-H", f"Cookie: session={cookie}"]
@@ -526,7 +546,9 @@ def flask(env: dict, *args: str, timeout: float = 90) -> str:
     return run([str(BIN / "flask"), "--app", "app", *args], env=env, timeout=timeout).stdout
 
 
-def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk: str, duration: str, only_routes: set[str]) -> None:
+def bench_database(
+    result: DatabaseResult, database_url: str, workdir: Path, wrk: str, duration: str, only_routes: set[str]
+) -> None:
     redis_url = queue_redis()
     env = app_env(database_url, workdir, redis_url)
     result.detail += f"; queue: {'Redis ' + redis_url if redis_url else 'SQLite file'}; fulfilment: flask worker --workers 4"
@@ -535,12 +557,33 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
     seeded = flask(env, "seed-demo")
     demo = re.search(r"consumer: (\S+)", seeded)
     temporary = re.search(r"temporary password: (\S+)", seeded)
-    print(f"  seed-demo: demo consumer {demo.group(1) if demo else '?'} (temporary password {'printed' if temporary else 'not printed'})")
+    print(
+        f"  seed-demo: demo consumer {demo.group(1) if demo else '?'} (temporary password {'printed' if temporary else 'not printed'})"
+    )
     flask(env, "fund-partner", "--slug", SLUG, "--currency", "USD", "--amount", "10000000")
-    flask(env, "create-consumer", "--partner", SLUG, "--email", BENCH_EMAIL, "--name", "Bench", "--currency", "USD", "--funds", "1000000")
-    prepared = json.loads(run([str(BIN / "python"), "-c", SETUP_SNIPPET, BENCH_EMAIL, BENCH_PASSWORD, str(SHOPPERS)], env=env, timeout=120).stdout.strip().splitlines()[-1])
+    flask(
+        env,
+        "create-consumer",
+        "--partner",
+        SLUG,
+        "--email",
+        BENCH_EMAIL,
+        "--name",
+        "Bench",
+        "--currency",
+        "USD",
+        "--funds",
+        "1000000",
+    )
+    prepared = json.loads(
+        run([str(BIN / "python"), "-c", SETUP_SNIPPET, BENCH_EMAIL, BENCH_PASSWORD, str(SHOPPERS)], env=env, timeout=120)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     brand, amount = prepared["brand"], prepared["amount"]
-    print(f"  bench consumer {BENCH_EMAIL} funded with USD 1,000,000 and {SHOPPERS - 1} more shoppers with USD 100,000; checkout buys {brand} at {amount}")
+    print(
+        f"  bench consumer {BENCH_EMAIL} funded with USD 1,000,000 and {SHOPPERS - 1} more shoppers with USD 100,000; checkout buys {brand} at {amount}"
+    )
 
     server = Server(env, workdir / "gunicorn.log")
     worker = Worker(env, workdir / "worker.log")
@@ -557,7 +600,9 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
         def check(path: str, expected: int, **headers) -> Answer:
             answer = browser.get(path, **headers)
             if answer.status != expected:
-                raise BenchError(f"GET {path} answered {answer.status}, not {expected}:\n{answer.text[:300]}\n{server.log_tail()}")
+                raise BenchError(
+                    f"GET {path} answered {answer.status}, not {expected}:\n{answer.text[:300]}\n{server.log_tail()}"
+                )
             return answer
 
         hx = {"HX-Request": "true"}
@@ -575,7 +620,9 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
         if first.status in (404, 405):
             checkout_missing = f"POST {checkout_path} answered {first.status}: no checkout route yet"
         elif first.status != 303 or "/orders/" not in order_path:
-            raise BenchError(f"the first checkout answered {first.status} (Location {order_path!r}), not a 303 to the order:\n{first.text[:400]}")
+            raise BenchError(
+                f"the first checkout answered {first.status} (Location {order_path!r}), not a 303 to the order:\n{first.text[:400]}"
+            )
         status_path = f"{order_path}/status" if not checkout_missing else ""
         if status_path:
             _waited, counts = orders.wait_until_none_pending(60)  # the status partial of a completed order (its usual state)
@@ -631,9 +678,7 @@ def bench_database(result: DatabaseResult, database_url: str, workdir: Path, wrk
         orders.engine.dispose()
         if redis_url:
             clear_queue_redis()
-        result.server_errors = server_errors(server.log_path) + [
-            "(worker) " + line for line in server_errors(worker.log_path)
-        ]
+        result.server_errors = server_errors(server.log_path) + ["(worker) " + line for line in server_errors(worker.log_path)]
 
 
 def server_errors(log_path: Path) -> list[str]:
@@ -648,19 +693,29 @@ def server_errors(log_path: Path) -> list[str]:
     kinds: dict[str, int] = {}
     last_error: list[str] = []
     for start in starts:
-        block = lines[start + 1:start + 400]
+        block = lines[start + 1 : start + 400]
         at = next((i for i, line in enumerate(block) if line and not line.startswith(" ")), None)
         if at is None:
             continue
-        following = block[at + 1:at + 30]
-        chained = next((line for line in following if line.startswith(("Traceback", "During handling", "The above exception"))), "")
+        following = block[at + 1 : at + 30]
+        chained = next(
+            (line for line in following if line.startswith(("Traceback", "During handling", "The above exception"))), ""
+        )
         if chained.startswith(("During handling", "The above exception")):
             continue  # the cause of a chained error: the error itself is in the next block
         kinds[block[at][:120]] = kinds.get(block[at][:120], 0) + 1
         frames = [block[i] + " | " + block[i + 1].strip() for i in range(at - 1) if str(ROOT / "app") in block[i]]
-        detail = [line[:200] for line in block[at:at + 8] if line.strip() and not re.match(r"^\[?\d{4}-\d\d-\d\d", line)]
-        last_error = ["  app frames of the last one:", *("    " + f.strip()[:220] for f in frames[-6:]), "  its error:", *("    " + d for d in detail)]
-    summary = [f"{sum(kinds.values())} error(s) with a traceback in the gunicorn log:", *(f"  {count} x {kind}" for kind, count in kinds.items())]
+        detail = [line[:200] for line in block[at : at + 8] if line.strip() and not re.match(r"^\[?\d{4}-\d\d-\d\d", line)]
+        last_error = [
+            "  app frames of the last one:",
+            *("    " + f.strip()[:220] for f in frames[-6:]),
+            "  its error:",
+            *("    " + d for d in detail),
+        ]
+    summary = [
+        f"{sum(kinds.values())} error(s) with a traceback in the gunicorn log:",
+        *(f"  {count} x {kind}" for kind, count in kinds.items()),
+    ]
     return summary + last_error
 
 
@@ -702,15 +757,19 @@ def report(result: DatabaseResult) -> list[str]:
             f" {fmt(ratio, '{:.2f}'):>7}  {'; '.join(filter(None, [m.note, 'WARNING: ' + '; '.join(m.warnings) if m.warnings else '']))}"
         )
     if len(baselines) == 2:
-        print(f"   x base: against the mean of the two baseline runs, {baseline:.0f} req/s"
-              f" (they differ by {abs(baselines[0] - baselines[1]) / baseline:.0%})")
+        print(
+            f"   x base: against the mean of the two baseline runs, {baseline:.0f} req/s"
+            f" (they differ by {abs(baselines[0] - baselines[1]) / baseline:.0%})"
+        )
     if result.server_errors:
         print("\n   server errors: " + "\n      ".join(result.server_errors))
     if result.fulfilment:
         pending, seconds, counts = result.fulfilment
         rate = f"{pending / seconds:.0f} orders/s" if seconds else "-"
-        print(f"\n   fulfilment after checkout: {pending} pending orders fulfilled in {seconds:.1f} s ({rate}, one worker process);"
-              f" orders by status now: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
+        print(
+            f"\n   fulfilment after checkout: {pending} pending orders fulfilled in {seconds:.1f} s ({rate}, one worker process);"
+            f" orders by status now: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}"
+        )
     print(f"\n   wallet partial: {fmt(result.wallet_bytes, '{:d}')} bytes")
     if result.first_page is not None:
         parts = ", ".join(f"{name} {size}" for name, size in result.first_page_parts)
@@ -733,7 +792,9 @@ def report(result: DatabaseResult) -> list[str]:
         if verdict == "MISS":
             misses.append(f"{result.name}: {name}")
     ok = result.wallet_bytes is not None and result.wallet_bytes <= WALLET_MAX_BYTES
-    print(f"   {'PASS' if ok else 'MISS'}  {'wallet partial <= ' + str(WALLET_MAX_BYTES) + ' bytes':<42} got {fmt(result.wallet_bytes, '{:d}')} bytes")
+    print(
+        f"   {'PASS' if ok else 'MISS'}  {'wallet partial <= ' + str(WALLET_MAX_BYTES) + ' bytes':<42} got {fmt(result.wallet_bytes, '{:d}')} bytes"
+    )
     if not ok:
         misses.append(f"{result.name}: wallet bytes")
     return misses
@@ -750,8 +811,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", default="10s", help="wrk -d per route (default 10s)")
     parser.add_argument("--only", choices=["postgresql", "sqlite"], help="one database only")
-    parser.add_argument("--routes", nargs="*", default=[], choices=["catalog", "search", "wallet", "status", "checkout"],
-                        help="measure only these (and the baseline)")
+    parser.add_argument(
+        "--routes",
+        nargs="*",
+        default=[],
+        choices=["catalog", "search", "wallet", "status", "checkout"],
+        help="measure only these (and the baseline)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     options = parser.parse_args()
 

@@ -3,6 +3,7 @@
 Every test here is marked `e2e` (deselect with `-m "not e2e"`). They run on SQLite only.
 When Chromium is missing they skip, unless REQUIRE_E2E=1 makes that a failure (CI).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,13 @@ from tests.conftest import Mailbox, build_app, free_port
 
 E2E_DIR = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,6 +2,7 @@
 without a reload while the live store stays as it was, publishes, and the store and the gift-card
 email then wear the same colour. A screenshot of the published store is kept as a test artifact.
 """
+
 from __future__ import annotations
 
 import io
@@ -48,16 +49,27 @@ def program(live_store):
     """A partner with one gift card, a consumer past first login, and an admin in the portal."""
     with live_store.app.app_context():
         session = db_session()
-        partner, _ = partners.create_partner(session, slug="lighthouse", name="Lighthouse Perks", currency="USD", funds=Money(1000_00, "USD"))
-        brand = Brand(slug="cedar-books", name="Cedar Books", category="Books", currencies="USD", denominations="1000,2500",
-                      has_pin=True, redemption_instructions="Show the code at the till.")
+        partner, _ = partners.create_partner(
+            session, slug="lighthouse", name="Lighthouse Perks", currency="USD", funds=Money(1000_00, "USD")
+        )
+        brand = Brand(
+            slug="cedar-books",
+            name="Cedar Books",
+            category="Books",
+            currencies="USD",
+            denominations="1000,2500",
+            has_pin=True,
+            redemption_instructions="Show the code at the till.",
+        )
         with write_transaction(session):
             session.add(brand)
         catalog.make_available(session, partner=partner, brand=brand, bonus_type="value", bonus_percent=Decimal(10))
         consumer = consumers.create_consumer(
             session, partner=partner, email="robin@example.com", full_name="Robin Shopper", initial_funds=Money(100_00, "USD")
         ).consumer
-        admin, _ = team.invite(session, partner=partner, email="ada.admin@example.com", full_name="Ada Admin", role="admin", actor="test")
+        admin, _ = team.invite(
+            session, partner=partner, email="ada.admin@example.com", full_name="Ada Admin", role="admin", actor="test"
+        )
         with write_transaction(session):
             consumer = session.get(Consumer, consumer.id)
             consumer.password_hash = hash_password(CONSUMER_PASSWORD)
@@ -74,7 +86,9 @@ def header_background(page_or_frame) -> str:
     return page_or_frame.locator(".store-header").evaluate("element => getComputedStyle(element).backgroundColor")
 
 
-def test_an_admin_previews_a_new_colour_and_logo_live_then_publishes_them_to_the_store_and_its_emails(program, browser, page: Page, request):
+def test_an_admin_previews_a_new_colour_and_logo_live_then_publishes_them_to_the_store_and_its_emails(
+    program, browser, page: Page, request
+):
     store = f"{program.url}/s/lighthouse"
 
     # A consumer has the live store open in their own browser.
@@ -120,7 +134,9 @@ def test_an_admin_previews_a_new_colour_and_logo_live_then_publishes_them_to_the
     page.screenshot(path=str(artifacts_dir(request.config.rootpath) / "branding-editor.png"), full_page=True)
 
     # A fake image is refused in place, and the preview keeps the good logo.
-    page.locator("#logo").set_input_files(files=[{"name": "evil.png", "mimeType": "image/png", "buffer": b"<script>alert(1)</script>"}])
+    page.locator("#logo").set_input_files(
+        files=[{"name": "evil.png", "mimeType": "image/png", "buffer": b"<script>alert(1)</script>"}]
+    )
     expect(page.locator("#form-error")).to_contain_text("can't be logos")
     expect(desktop.locator("img.store-logo")).to_be_visible()
 
@@ -157,8 +173,14 @@ def test_an_admin_previews_a_new_colour_and_logo_live_then_publishes_them_to_the
         partner = partners.partner_by_slug(session, "lighthouse")
         consumer = session.get(Consumer, consumers.find_consumer(session, partner_id=partner.id, email="robin@example.com").id)
         offer = catalog.offer(session, partner, "cedar-books")
-        orders.place_order(session, consumer=consumer, offer=offer, face_value=Money(25_00, "USD"),
-                           recipient=orders.recipient_for(consumer, send_to="me"), idempotency_key=orders.new_idempotency_key())
+        orders.place_order(
+            session,
+            consumer=consumer,
+            offer=offer,
+            face_value=Money(25_00, "USD"),
+            recipient=orders.recipient_for(consumer, send_to="me"),
+            idempotency_key=orders.new_idempotency_key(),
+        )
     delivery = program.mailbox.last_to("robin@example.com")
     assert "Cedar Books gift card" in delivery["Subject"]
     html = body_html(delivery)

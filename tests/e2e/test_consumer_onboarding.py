@@ -1,4 +1,5 @@
 """A consumer's whole first-login journey in a real browser, from the CLI to a password reset."""
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,18 @@ def test_a_new_consumer_signs_in_with_the_emailed_password_sets_a_password_accep
     assert set(partner) == {"partnerId", "clientId", "apiKey", "hmacSecret", "storeUrl"}
     assert partner["storeUrl"] == f"{store}/"
     consumer = run_cli(
-        app, "create-consumer", "--partner", slug, "--email", email, "--name", "Robin Shopper", "--currency", "USD", "--funds", "100"
+        app,
+        "create-consumer",
+        "--partner",
+        slug,
+        "--email",
+        email,
+        "--name",
+        "Robin Shopper",
+        "--currency",
+        "USD",
+        "--funds",
+        "100",
     )
     assert consumer["welcomeEmail"] == "queued"
 

@@ -2,6 +2,7 @@
 temporary password, chooses a password, uploads a CSV of consumers, commits it and funds one of
 them in place; a viewer then walks the same pages and finds no button that changes anything.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,13 @@ def program(live_store):
     """A partner with funds, an admin and a viewer who have both chosen their passwords."""
     with live_store.app.app_context():
         session = db_session()
-        partner, _ = partners.create_partner(session, slug="harbour", name="Harbour Rewards", currency="USD", funds=Money(1000_00, "USD"))
-        for email, name, role in (("ada.admin@example.com", "Ada Admin", "admin"), ("vic.viewer@example.com", "Vic Viewer", "viewer")):
+        partner, _ = partners.create_partner(
+            session, slug="harbour", name="Harbour Rewards", currency="USD", funds=Money(1000_00, "USD")
+        )
+        for email, name, role in (
+            ("ada.admin@example.com", "Ada Admin", "admin"),
+            ("vic.viewer@example.com", "Vic Viewer", "viewer"),
+        ):
             member, _ = team.invite(session, partner=partner, email=email, full_name=name, role=role, actor="test")
             with write_transaction(session):
                 member = session.get(TeamMember, member.id)
@@ -89,7 +95,9 @@ def test_an_operator_invited_by_the_admin_uploads_consumers_and_funds_one_and_a_
 
     # A CSV of consumers: checked first (one bad row), then committed.
     nav.get_by_role("link", name="Bulk upload").click()
-    operator.get_by_label("CSV file").set_input_files(files=[{"name": "march.csv", "mimeType": "text/csv", "buffer": CONSUMERS_CSV.encode()}])
+    operator.get_by_label("CSV file").set_input_files(
+        files=[{"name": "march.csv", "mimeType": "text/csv", "buffer": CONSUMERS_CSV.encode()}]
+    )
     operator.get_by_role("button", name="Upload and check").click()
     expect(operator.get_by_role("heading", name="march.csv")).to_be_visible()
     expect(operator.locator("#count-create")).to_have_text("3")
@@ -98,7 +106,10 @@ def test_an_operator_invited_by_the_admin_uploads_consumers_and_funds_one_and_a_
     operator.get_by_role("button", name="Commit 3 valid rows").click()
     expect(operator.get_by_text(re.compile("Committed on"))).to_be_visible()
     expect(operator.locator("#count-create")).to_have_text("3")
-    assert "Temporary password" in program.mailbox.last_to("maya.lopez@example.com").get_body(preferencelist=("plain",)).get_content()
+    assert (
+        "Temporary password"
+        in program.mailbox.last_to("maya.lopez@example.com").get_body(preferencelist=("plain",)).get_content()
+    )
     # Their initial funds (50 + 20) came out of the partner's funds.
     expect(operator.locator("#portal-funds")).to_contain_text("$930.00")
 
@@ -161,6 +172,18 @@ def assert_nothing_to_change(page: Page, where: str) -> None:
     main = page.locator("main")
     enabled_buttons = main.locator("form[method=post] button:enabled, form[method=post] input[type=submit]:enabled")
     assert enabled_buttons.count() == 0, f"{where}: a viewer can send {enabled_buttons.all_inner_texts()}"
-    for label in ("Add a consumer", "Save", "Deactivate", "Reactivate", "Publish", "Upload", "Retry", "Resend", "Create", "Enable", "Disable"):
+    for label in (
+        "Add a consumer",
+        "Save",
+        "Deactivate",
+        "Reactivate",
+        "Publish",
+        "Upload",
+        "Retry",
+        "Resend",
+        "Create",
+        "Enable",
+        "Disable",
+    ):
         assert main.get_by_role("button", name=label).count() == 0, f"{where}: a viewer sees {label!r}"
         assert main.get_by_role("link", name=label).count() == 0, f"{where}: a viewer sees {label!r}"

@@ -1,4 +1,5 @@
 """Signing out ends the session on the server: a second browser holding a copy of the cookies is signed out too."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ def ready_consumer(app, slug: str, email: str) -> None:
     """A store and a consumer who has already chosen a password and accepted the terms (through the services)."""
     with app.app_context():
         session = db_session()
-        partner, _ = partners.create_partner(session, slug=slug, name="Acme Rewards", currency="USD", funds=Money.parse("1000", "USD"))
+        partner, _ = partners.create_partner(
+            session, slug=slug, name="Acme Rewards", currency="USD", funds=Money.parse("1000", "USD")
+        )
         consumer = consumers.create_consumer(
             session, partner=partner, email=email, full_name="Robin Shopper", initial_funds=Money.parse("100", "USD")
         ).consumer

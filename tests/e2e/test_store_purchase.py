@@ -1,4 +1,5 @@
 """Buying a gift card for a friend in a real browser: search, review, pay, watch it complete."""
+
 from __future__ import annotations
 
 import re
@@ -27,10 +28,14 @@ def shopper(live_store, make_brand_in):
     app = live_store.app
     with app.app_context():
         session = db_session()
-        partner, _ = partners.create_partner(session, slug="harbor", name="Harbor Perks", currency="USD", funds=Money(1000_00, "USD"))
+        partner, _ = partners.create_partner(
+            session, slug="harbor", name="Harbor Perks", currency="USD", funds=Money(1000_00, "USD")
+        )
         for name, bonus in (("Bluefin Sushi Bar", "cash"), ("Cobalt Coffee", "none")):
             brand = make_brand_in(session, name)
-            catalog.make_available(session, partner=partner, brand=brand, bonus_type=bonus, bonus_percent=Decimal(10 if bonus != "none" else 0))
+            catalog.make_available(
+                session, partner=partner, brand=brand, bonus_type=bonus, bonus_percent=Decimal(10 if bonus != "none" else 0)
+            )
         consumer = consumers.create_consumer(
             session, partner=partner, email="robin@example.com", full_name="Robin Shopper", initial_funds=Money(100_00, "USD")
         ).consumer
@@ -50,9 +55,15 @@ def make_brand_in():
 
     def make(session, name):
         brand = Brand(
-            slug=name.lower().replace(" ", "-"), name=name, category="Food & Dining", description=f"{name} gift card",
-            currencies="USD", denominations="1000,2500,5000", has_pin=True,
-            redemption_instructions="1. Visit the counter.\n2. Show the code.", redemption_url="https://redeem.example.com/x?code={code}",
+            slug=name.lower().replace(" ", "-"),
+            name=name,
+            category="Food & Dining",
+            description=f"{name} gift card",
+            currencies="USD",
+            denominations="1000,2500,5000",
+            has_pin=True,
+            redemption_instructions="1. Visit the counter.\n2. Show the code.",
+            redemption_url="https://redeem.example.com/x?code={code}",
         )
         with write_transaction(session):
             session.add(brand)

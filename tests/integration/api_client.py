@@ -1,6 +1,7 @@
 """A partner API client for the tests, written from the seed: its signing example, its headers and
 its JSON. Shared by every tests/integration/test_api_*.py module (import the `partner_with_key`
 fixture from here too)."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """A test client that behaves like a browser: it reads the CSRF token off the page it came from."""
+
 from __future__ import annotations
 
 import html

@@ -1,5 +1,6 @@
 """The catalog through the partner API: the brands this partner enabled, with its own price
 adjustment and bonus, filtered and paginated; nothing of another partner's settings."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -45,15 +46,29 @@ def test_the_catalog_lists_the_partners_enabled_brands_with_price_and_bonus(clie
         "description": "Bluefin Sushi gift card",
         "currencies": ["USD"],
         "denominationType": "fixed",
-        "amounts": [{"currency": "USD", "denominations": [Decimal("10.00"), Decimal("25.00"), Decimal("50.00")],
-                     "minAmount": None, "maxAmount": None, "fee": Decimal("0.00")}],
+        "amounts": [
+            {
+                "currency": "USD",
+                "denominations": [Decimal("10.00"), Decimal("25.00"), Decimal("50.00")],
+                "minAmount": None,
+                "maxAmount": None,
+                "fee": Decimal("0.00"),
+            }
+        ],
         "discountPercent": Decimal("0.00"),
         "bonus": {"type": "cash", "percent": Decimal("5.00"), "promoStartsAt": None, "promoEndsAt": None, "activeNow": True},
         "hasPin": True,
     }
     assert books["denominationType"] == "variable" and books["bonus"] is None
-    assert books["amounts"] == [{"currency": "USD", "denominations": None, "minAmount": Decimal("5.00"),
-                                 "maxAmount": Decimal("200.00"), "fee": Decimal("0.99")}]
+    assert books["amounts"] == [
+        {
+            "currency": "USD",
+            "denominations": None,
+            "minAmount": Decimal("5.00"),
+            "maxAmount": Decimal("200.00"),
+            "fee": Decimal("0.99"),
+        }
+    ]
     assert books["discountPercent"] == Decimal("2.50")
     text = response.get_data(as_text=True)
     assert '"denominations": [10.00, 25.00, 50.00]' in text and '"discountPercent": 2.50' in text
@@ -63,8 +78,15 @@ def test_a_bonus_outside_its_promo_window_is_listed_as_not_active_now(client, se
     partner, credentials = store
     sushi = catalog.offer(session, partner, "bluefin-sushi").brand
     starts = datetime.now(UTC) + timedelta(days=2)
-    catalog.make_available(session, partner=partner, brand=sushi, bonus_type="value", bonus_percent=Decimal("10"),
-                           promo_starts_at=starts, promo_ends_at=starts + timedelta(days=7))
+    catalog.make_available(
+        session,
+        partner=partner,
+        brand=sushi,
+        bonus_type="value",
+        bonus_percent=Decimal("10"),
+        promo_starts_at=starts,
+        promo_ends_at=starts + timedelta(days=7),
+    )
 
     [item] = ok(call(client, credentials, "GET", "/catalog?perPage=1"))["items"]
 
@@ -93,8 +115,14 @@ def test_the_catalog_is_filtered_by_category_and_currency_and_paginated(client, 
 
 @pytest.mark.parametrize(
     "query, field",
-    [("currency=dollars", "currency"), ("currency=xyz", "currency"), ("currency=EUR", "currency"),
-     ("page=0", "page"), ("perPage=101", "perPage"), ("category=" + "x" * 61, "category")],
+    [
+        ("currency=dollars", "currency"),
+        ("currency=xyz", "currency"),
+        ("currency=EUR", "currency"),
+        ("page=0", "page"),
+        ("perPage=101", "perPage"),
+        ("category=" + "x" * 61, "category"),
+    ],
 )
 def test_a_bad_catalog_query_is_a_400_naming_the_parameter(client, store, query, field):
     _partner, credentials = store

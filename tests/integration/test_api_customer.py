@@ -1,5 +1,6 @@
 """The partner API's first endpoint, POST /api/partner/v1/customer, driven by a client written
 only from the seed document: its Python signing example, its request body and its responses."""
+
 from __future__ import annotations
 
 import hashlib
@@ -98,9 +99,7 @@ def test_a_client_written_from_the_seed_creates_a_customer_and_gets_the_seeds_ex
     ],
     ids=["milliseconds-Z", "seconds-Z", "milliseconds-offset", "microseconds-offset"],
 )
-def test_timestamps_with_or_without_milliseconds_and_with_z_or_an_offset_are_accepted(
-    client, partner_with_key, timestamp_format
-):
+def test_timestamps_with_or_without_milliseconds_and_with_z_or_an_offset_are_accepted(client, partner_with_key, timestamp_format):
     _partner, credentials = partner_with_key()
     body = body_of()
     timestamp = timestamp_format(datetime.now(UTC))
@@ -134,9 +133,7 @@ def test_the_wallet_balance_is_a_json_number_with_the_currencys_decimal_places(
     assert decoded(response)["data"]["currency"] == currency
 
 
-def test_an_existing_customer_gets_a_wallet_in_a_new_currency_but_not_a_second_account(
-    client, session, partner_with_key
-):
+def test_an_existing_customer_gets_a_wallet_in_a_new_currency_but_not_a_second_account(client, session, partner_with_key):
     partner, credentials = partner_with_key()
     partners.fund_partner(session, partner=partner, amount=Money.parse("100", "EUR"))
     first = decoded(post(client, credentials, body_of(email="sam@example.com", currency="usd")))["data"]
@@ -288,18 +285,28 @@ def test_an_unexpected_failure_is_a_json_500_in_the_envelope(app, client, partne
 
 def _stale(credentials, body):
     timestamp = seed_timestamp(datetime.now(UTC) - timedelta(minutes=6))
-    return {"x-timestamp": timestamp, "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp)}
+    return {
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp),
+    }
 
 
 def _future(credentials, body):
     timestamp = seed_timestamp(datetime.now(UTC) + timedelta(minutes=6))
-    return {"x-timestamp": timestamp, "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp)}
+    return {
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp),
+    }
 
 
 def _wrong_client_id(credentials, body):
     other = str(uuid.uuid4())
     timestamp = seed_timestamp()
-    return {"x-client-id": other, "x-timestamp": timestamp, "x-signature": sign("POST", other, body, credentials.hmac_secret, timestamp)}
+    return {
+        "x-client-id": other,
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", other, body, credentials.hmac_secret, timestamp),
+    }
 
 
 def _wrong_secret(credentials, body):
@@ -319,12 +326,18 @@ def _timestamp_changed_after_signing(credentials, body):
 
 def _no_timezone(credentials, body):
     timestamp = seed_timestamp()[:-1]
-    return {"x-timestamp": timestamp, "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp)}
+    return {
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp),
+    }
 
 
 def _not_a_timestamp(credentials, body):
     timestamp = "yesterday"
-    return {"x-timestamp": timestamp, "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp)}
+    return {
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", credentials.client_id, body, credentials.hmac_secret, timestamp),
+    }
 
 
 REFUSALS = {
@@ -410,12 +423,19 @@ def test_a_partners_keys_cannot_act_for_another_partner(client, session, partner
 
     # A's key and secret, claiming to be B.
     timestamp = seed_timestamp()
-    as_b = {"x-client-id": b.client_id, "x-timestamp": timestamp,
-            "x-signature": sign("POST", b.client_id, SEED_BODY, a.hmac_secret, timestamp)}
+    as_b = {
+        "x-client-id": b.client_id,
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", b.client_id, SEED_BODY, a.hmac_secret, timestamp),
+    }
     # B's key and client id, signed with A's secret.
     timestamp = seed_timestamp()
-    b_signed_by_a = {"x-api-key": b.api_key, "x-client-id": b.client_id, "x-timestamp": timestamp,
-                     "x-signature": sign("POST", b.client_id, SEED_BODY, a.hmac_secret, timestamp)}
+    b_signed_by_a = {
+        "x-api-key": b.api_key,
+        "x-client-id": b.client_id,
+        "x-timestamp": timestamp,
+        "x-signature": sign("POST", b.client_id, SEED_BODY, a.hmac_secret, timestamp),
+    }
 
     for overrides in (as_b, b_signed_by_a):
         response = post(client, a, SEED_BODY, **overrides)

@@ -1,5 +1,6 @@
 """The partner API beyond "Create Customer": reading and (de)activating customers, moving funds
 once per idempotency key, the partner's balance, and the OpenAPI document and docs page."""
+
 from __future__ import annotations
 
 import html
@@ -157,8 +158,15 @@ def test_a_credit_moves_money_from_partner_funds_to_the_general_wallet(client, s
 def test_a_debit_moves_money_from_the_wallet_back_to_partner_funds(client, session, tenant):
     partner, credentials, consumer = tenant
 
-    data = ok(call(client, credentials, "POST", f"/customers/{consumer.id}/funds/debit",
-                   funds_body(amount=Decimal("100.00"), idempotencyKey="take-back-1")))
+    data = ok(
+        call(
+            client,
+            credentials,
+            "POST",
+            f"/customers/{consumer.id}/funds/debit",
+            funds_body(amount=Decimal("100.00"), idempotencyKey="take-back-1"),
+        )
+    )
 
     assert data["walletBalance"] == Decimal("0.00")
     assert wallet(session, consumer.id) == 0
@@ -181,8 +189,9 @@ def test_a_debit_never_takes_a_wallet_below_zero(client, session, tenant):
     assert wallet(session, consumer.id) == 100_00
     assert partner_available(session, partner) == 900_00
     # The key was not used up by the refusal: a smaller debit with it goes through.
-    assert ok(call(client, credentials, "POST", f"/customers/{consumer.id}/funds/debit",
-                   funds_body(amount=Decimal("100.00"))))["walletBalance"] == Decimal("0.00")
+    assert ok(call(client, credentials, "POST", f"/customers/{consumer.id}/funds/debit", funds_body(amount=Decimal("100.00"))))[
+        "walletBalance"
+    ] == Decimal("0.00")
 
 
 def test_a_credit_beyond_the_partners_funds_is_the_seeds_402_and_changes_nothing(client, session, tenant):
@@ -249,8 +258,13 @@ def test_concurrent_identical_credits_make_one_transaction(app, session, tenant)
             from app.models import Partner
 
             return funds.change_funds(
-                own, partner=own.get(Partner, partner_id), consumer_id=consumer_id, type=TransactionType.CREDIT,
-                amount=Money(25_00, "USD"), reason="Race", idempotency_key="same-key-for-all",
+                own,
+                partner=own.get(Partner, partner_id),
+                consumer_id=consumer_id,
+                type=TransactionType.CREDIT,
+                amount=Money(25_00, "USD"),
+                reason="Race",
+                idempotency_key="same-key-for-all",
             ).transaction.id
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -259,7 +273,9 @@ def test_concurrent_identical_credits_make_one_transaction(app, session, tenant)
     assert len(ids) == 1
     assert wallet(session, consumer_id) == 125_00
     assert partner_available(session, partner) == 875_00
-    assert len(session.exec(select(Transaction).where(Transaction.idempotency_key == f"{partner_id}:same-key-for-all")).all()) == 1
+    assert (
+        len(session.exec(select(Transaction).where(Transaction.idempotency_key == f"{partner_id}:same-key-for-all")).all()) == 1
+    )
 
 
 def test_concurrent_debits_with_different_keys_never_overdraw_the_wallet(app, session, tenant):
@@ -274,8 +290,13 @@ def test_concurrent_debits_with_different_keys_never_overdraw_the_wallet(app, se
 
             try:
                 funds.change_funds(
-                    own, partner=own.get(Partner, partner_id), consumer_id=consumer_id, type=TransactionType.DEBIT,
-                    amount=Money(30_00, "USD"), reason="Race", idempotency_key=f"debit-race-{n:03d}",
+                    own,
+                    partner=own.get(Partner, partner_id),
+                    consumer_id=consumer_id,
+                    type=TransactionType.DEBIT,
+                    amount=Money(30_00, "USD"),
+                    reason="Race",
+                    idempotency_key=f"debit-race-{n:03d}",
                 )
                 return True
             except InsufficientFunds:
@@ -321,8 +342,9 @@ def test_a_bad_funds_body_is_a_400_naming_the_field_and_changes_nothing(client, 
     partner, credentials, consumer = tenant
     before = counts(session)
 
-    message = failed(call(client, credentials, "POST", f"/customers/{consumer.id}/funds/{direction}", body), 400,
-                     "VALIDATION_ERROR")
+    message = failed(
+        call(client, credentials, "POST", f"/customers/{consumer.id}/funds/{direction}", body), 400, "VALIDATION_ERROR"
+    )
 
     assert field in message
     assert counts(session) == before
@@ -335,10 +357,12 @@ def test_the_balance_shows_the_partners_available_funds_per_currency(client, ses
 
     response = call(client, credentials, "GET", "/balance")
 
-    assert ok(response) == {"balances": [
-        {"currency": "JPY", "available": Decimal("5000")},
-        {"currency": "USD", "available": Decimal("900.00")},
-    ]}
+    assert ok(response) == {
+        "balances": [
+            {"currency": "JPY", "available": Decimal("5000")},
+            {"currency": "USD", "available": Decimal("900.00")},
+        ]
+    }
     assert '"available": 900.00' in response.get_data(as_text=True)
 
 
@@ -406,18 +430,29 @@ def test_the_openapi_schemas_come_from_the_pydantic_models(client):
     document = json.loads(client.get(URL_PREFIX + "/openapi.json").get_data(as_text=True))
     components = document["components"]
 
-    assert components["schemas"]["CustomerCreate"] == CustomerCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert components["schemas"]["CustomerCreate"] == CustomerCreate.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
     assert components["schemas"]["FundsChange"] == FundsChange.model_json_schema(ref_template="#/components/schemas/{model}")
     assert components["schemas"]["CustomerCreate"]["properties"]["initialFunds"]["type"] == "number"
     assert set(components["schemas"]["CustomerCreate"]["required"]) == {"fullName", "email", "currency", "initialFunds"}
-    assert {s["name"] for s in components["securitySchemes"].values()} == {"x-api-key", "x-client-id", "x-signature", "x-timestamp"}
+    assert {s["name"] for s in components["securitySchemes"].values()} == {
+        "x-api-key",
+        "x-client-id",
+        "x-signature",
+        "x-timestamp",
+    }
     assert components["schemas"]["ErrorEnvelope"]["properties"]["error"] == {"$ref": "#/components/schemas/ErrorDetail"}
 
     credit = document["paths"][URL_PREFIX + "/customers/{customerId}/funds/credit"]["post"]
     assert credit["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/FundsChange"}
     assert {"400", "402", "403", "404"} <= set(credit["responses"])
     assert {p["$ref"].rsplit("/", 1)[-1] for p in credit["parameters"] if "$ref" in p} == {
-        "apiKey", "clientId", "signature", "timestamp"}
+        "apiKey",
+        "clientId",
+        "signature",
+        "timestamp",
+    }
     # Every $ref points at something that exists.
     text = json.dumps(document)
     for ref in set(re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', text)):

@@ -1,6 +1,7 @@
 """Orders through the partner API: bought for a customer with their wallet balance, once per
 externalRefId (also when identical requests race), refused with the field named and nothing
 charged, read back with the card once completed, and never visible to another partner."""
+
 from __future__ import annotations
 
 import threading
@@ -60,7 +61,9 @@ def orders_of(session, partner) -> list[Order]:
 
 def debits_of(session, consumer) -> list[Transaction]:
     session.rollback()
-    return list(session.exec(select(Transaction).where(Transaction.consumer_id == consumer.id, Transaction.type == "debit")).all())
+    return list(
+        session.exec(select(Transaction).where(Transaction.consumer_id == consumer.id, Transaction.type == "debit")).all()
+    )
 
 
 # --- placing an order ---------------------------------------------------------------------
@@ -76,7 +79,12 @@ def test_an_order_for_the_customer_themself_charges_their_wallet_and_shows_the_c
     assert data["id"].startswith("ord_") and data["externalRefId"] == "PO-2026-000123"
     assert data["channel"] == "api" and data["customerId"] == consumer.id
     assert (data["brand"], data["brandName"]) == ("bluefin-sushi", "Bluefin Sushi")
-    assert (data["currency"], data["amount"], data["price"], data["cardValue"]) == ("USD", Decimal("25.00"), Decimal("25.00"), Decimal("25.00"))
+    assert (data["currency"], data["amount"], data["price"], data["cardValue"]) == (
+        "USD",
+        Decimal("25.00"),
+        Decimal("25.00"),
+        Decimal("25.00"),
+    )
     assert data["recipient"] == {"email": "robin@example.com", "name": "Robin Buyer", "isCustomer": True}
     assert data["senderName"] == "Robin Buyer"
     # The test queue fulfils at once: the answer already shows the completed order and its card.
@@ -94,8 +102,13 @@ def test_an_order_for_the_customer_themself_charges_their_wallet_and_shows_the_c
 
 def test_an_order_for_a_recipient_sends_them_the_card_with_the_senders_message(client, session, shop, mailbox):
     _partner, credentials, consumer, _brand = shop
-    body = order_body(consumer, recipient={"email": "Sam@Example.com", "name": "Sam Friend"}, senderName="Robin",
-                      message="Happy birthday!", amount=50)
+    body = order_body(
+        consumer,
+        recipient={"email": "Sam@Example.com", "name": "Sam Friend"},
+        senderName="Robin",
+        message="Happy birthday!",
+        amount=50,
+    )
 
     data = ok(call(client, credentials, "POST", "/orders", body))
 
@@ -109,8 +122,15 @@ def test_an_order_for_a_recipient_sends_them_the_card_with_the_senders_message(c
 
 def test_the_partners_price_and_value_bonus_apply(client, session, shop):
     partner, credentials, consumer, brand = shop
-    catalog.make_available(session, partner=partner, brand=brand, discount_percent=Decimal("10"), fee=50,
-                           bonus_type="value", bonus_percent=Decimal("20"))
+    catalog.make_available(
+        session,
+        partner=partner,
+        brand=brand,
+        discount_percent=Decimal("10"),
+        fee=50,
+        bonus_type="value",
+        bonus_percent=Decimal("20"),
+    )
 
     data = ok(call(client, credentials, "POST", "/orders", order_body(consumer, amount=50)))
 
@@ -195,7 +215,9 @@ def test_concurrent_identical_orders_make_one_order_and_one_debit(app, session, 
         # Each request is signed with its own timestamp: a signature is accepted once.
         timestamp = seed_timestamp(now - timedelta(milliseconds=n))
         headers = {
-            "x-api-key": credentials.api_key, "x-client-id": credentials.client_id, "x-timestamp": timestamp,
+            "x-api-key": credentials.api_key,
+            "x-client-id": credentials.client_id,
+            "x-timestamp": timestamp,
             "x-signature": sign("POST", credentials.client_id, text, credentials.hmac_secret, timestamp),
             "Content-Type": "application/json",
         }
@@ -226,11 +248,17 @@ def test_a_balance_too_low_is_the_402_and_charges_nothing(client, session, shop,
     response = call(client, credentials, "POST", "/orders", order_body(consumer, amount=50, externalRefId="third"))
 
     assert response.status_code == 402
-    assert decoded(response) == {"success": False, "error": {"error": "BUSINESS_RULE_ERROR", "message": "Insufficient wallet balance"}}
+    assert decoded(response) == {
+        "success": False,
+        "error": {"error": "BUSINESS_RULE_ERROR", "message": "Insufficient wallet balance"},
+    }
     assert counts(session) == before
     assert wallet(session, consumer.id) == 25_00 and mailbox.messages == []
     # The reference was not used up by the refusal.
-    assert ok(call(client, credentials, "POST", "/orders", order_body(consumer, amount=25, externalRefId="third")))["status"] == "completed"
+    assert (
+        ok(call(client, credentials, "POST", "/orders", order_body(consumer, amount=25, externalRefId="third")))["status"]
+        == "completed"
+    )
 
 
 @pytest.mark.parametrize(
@@ -314,15 +342,22 @@ def test_a_brand_the_partner_disabled_or_never_had_is_a_400_naming_brand(client,
 
 def test_an_amount_outside_a_variable_brands_range_is_a_400_naming_amount(client, session, shop, make_brand):
     partner, credentials, consumer, _brand = shop
-    catalog.make_available(session, partner=partner, brand=make_brand("Open Amount", denominations="", min_amount=500, max_amount=20000))
+    catalog.make_available(
+        session, partner=partner, brand=make_brand("Open Amount", denominations="", min_amount=500, max_amount=20000)
+    )
     before = counts(session)
 
     for amount in (Decimal("4.99"), Decimal("200.01")):
-        message = failed(call(client, credentials, "POST", "/orders", order_body(consumer, brand="open-amount", amount=amount)),
-                         400, "VALIDATION_ERROR")
+        message = failed(
+            call(client, credentials, "POST", "/orders", order_body(consumer, brand="open-amount", amount=amount)),
+            400,
+            "VALIDATION_ERROR",
+        )
         assert message == "amount must be from 5.00 to 200.00 USD for Open Amount."
     assert counts(session) == before
-    assert ok(call(client, credentials, "POST", "/orders", order_body(consumer, brand="open-amount", amount=Decimal("12.34"))))["amount"] == Decimal("12.34")
+    assert ok(call(client, credentials, "POST", "/orders", order_body(consumer, brand="open-amount", amount=Decimal("12.34"))))[
+        "amount"
+    ] == Decimal("12.34")
 
 
 def test_a_currency_the_brand_is_not_sold_in_is_a_400_naming_currency(client, session, shop, make_consumer):
@@ -408,8 +443,15 @@ def test_orders_are_listed_newest_first_and_filtered(client, session, shop, make
 
 @pytest.mark.parametrize(
     "query, field",
-    [("status=lost", "status"), ("customerId=x", "customerId"), ("from=yesterday", "from"), ("to=2026-13-01", "to"),
-     ("from=2026-02-02&to=2026-02-01", "from"), ("perPage=0", "perPage"), ("externalRefId=a%20b", "externalRefId")],
+    [
+        ("status=lost", "status"),
+        ("customerId=x", "customerId"),
+        ("from=yesterday", "from"),
+        ("to=2026-13-01", "to"),
+        ("from=2026-02-02&to=2026-02-01", "from"),
+        ("perPage=0", "perPage"),
+        ("externalRefId=a%20b", "externalRefId"),
+    ],
 )
 def test_a_bad_order_query_is_a_400_naming_the_parameter(client, shop, query, field):
     _partner, credentials, _consumer, _brand = shop

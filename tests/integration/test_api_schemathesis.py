@@ -1,6 +1,7 @@
 """The partner API against its own OpenAPI document: schemathesis generates requests (valid and
 invalid) for every operation, a hook signs each one as the seed says (a fresh timestamp each, so
 no signature repeats), and every answer must be no 5xx and match the documented schema."""
+
 from __future__ import annotations
 
 import base64
@@ -22,10 +23,12 @@ from app import create_app
 from app.api import URL_PREFIX
 from app.services import catalog
 
-CONFIG = schemathesis.Config.from_dict({
-    "generation": {"mode": "all"},
-    "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "generation": {"mode": "all"},
+        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+    }
+)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 
@@ -84,8 +87,13 @@ def signed_requests(session, partner_with_key, make_consumer, make_brand):
     """A partner whose customer 1 can buy the documented example order; every request signed as it."""
     partner, credentials = partner_with_key(funds="10000")
     make_consumer(partner, funds="500")
-    catalog.make_available(session, partner=partner, brand=make_brand("Bluefin Sushi", denominations="1000,2500,5000"),
-                           bonus_type="cash", bonus_percent=Decimal("5"))
+    catalog.make_available(
+        session,
+        partner=partner,
+        brand=make_brand("Bluefin Sushi", denominations="1000,2500,5000"),
+        bonus_type="cash",
+        bonus_percent=Decimal("5"),
+    )
     SIGNER.credentials = credentials
     hook = schemathesis.hook("before_call")(SIGNER)
     yield credentials
@@ -104,7 +112,11 @@ schema = schemathesis.openapi.from_wsgi(
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_every_operation_answers_as_documented_and_never_with_a_5xx(app, signed_requests, case):
     case.call_and_validate(app=app, session=app.test_client(), checks=CHECKS)

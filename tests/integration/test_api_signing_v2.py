@@ -1,6 +1,7 @@
 """Signature v2 (x-signature-version: 2) covers the request's path and query, so a signature made for
 one resource is refused on another; a key can require it. And every API request counts against its
 client IP's budget (API_IP_RATE_LIMIT) before the key is even looked at."""
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,18 @@ def key_of(session, credentials) -> ApiKey:
 
 def test_the_strings_to_sign_are_built_in_one_place_as_documented():
     ts, client = "2026-12-03T10:00:00.000Z", "client-1"
-    assert string_to_sign(1, "POST", "/ignored", "x=1", ts, client, '{"a":1}') == b'POST\n2026-12-03T10:00:00.000Z\nclient-1\n{"a":1}'
-    assert string_to_sign("2", "GET", "/api/partner/v1/customers", b"status=active&email=a%40b.example&page=1", ts, client, b"") == (
-        b"GET\n/api/partner/v1/customers\nemail=a%40b.example&page=1&status=active\n2026-12-03T10:00:00.000Z\nclient-1\n"
+    assert (
+        string_to_sign(1, "POST", "/ignored", "x=1", ts, client, '{"a":1}')
+        == b'POST\n2026-12-03T10:00:00.000Z\nclient-1\n{"a":1}'
     )
+    assert string_to_sign(
+        "2", "GET", "/api/partner/v1/customers", b"status=active&email=a%40b.example&page=1", ts, client, b""
+    ) == (b"GET\n/api/partner/v1/customers\nemail=a%40b.example&page=1&status=active\n2026-12-03T10:00:00.000Z\nclient-1\n")
     # Sorted by name, then value, each as sent; no query at all is an empty line.
-    assert string_to_sign("2", "GET", "/p", "b=2&a=z&a=%20&a=1", ts, client, "") == b"GET\n/p\na=%20&a=1&a=z&b=2\n" + f"{ts}\n{client}\n".encode()
+    assert (
+        string_to_sign("2", "GET", "/p", "b=2&a=z&a=%20&a=1", ts, client, "")
+        == b"GET\n/p\na=%20&a=1&a=z&b=2\n" + f"{ts}\n{client}\n".encode()
+    )
     assert string_to_sign("2", "GET", "/p", "", ts, client, "") == f"GET\n/p\n\n{ts}\n{client}\n".encode()
     with pytest.raises(ValueError):
         string_to_sign("3", "GET", "/p", "", ts, client, "")
@@ -60,8 +67,16 @@ def test_the_strings_to_sign_are_built_in_one_place_as_documented():
 def test_a_v2_signed_request_is_accepted_with_or_without_a_query_or_body(client, partner_with_key):
     _partner, credentials = partner_with_key()
     assert ok(call(client, credentials, "GET", "/balance", version=2))["balances"] is not None
-    created = ok(call(client, credentials, "POST", "/customer", version=2,
-                      body={"fullName": "Ann Lee", "email": "ann@example.com", "currency": "usd", "initialFunds": 10}))
+    created = ok(
+        call(
+            client,
+            credentials,
+            "POST",
+            "/customer",
+            version=2,
+            body={"fullName": "Ann Lee", "email": "ann@example.com", "currency": "usd", "initialFunds": 10},
+        )
+    )
     assert ok(call(client, credentials, "GET", f"/customers/{created['id']}", version=2))["email"] == "ann@example.com"
     listed = ok(call(client, credentials, "GET", "/customers?email=ann%40example.com&perPage=5", version=2))
     assert [c["id"] for c in listed["items"]] == [created["id"]]
@@ -101,9 +116,16 @@ def test_the_query_is_signed_in_sorted_order_whatever_order_it_is_sent_in(client
     path = URL_PREFIX + "/customers"
     sent = "status=active&perPage=5&page=1"
     timestamp = seed_timestamp()
-    sorted_signature = sign_v2("GET", path, "page=1&perPage=5&status=active", credentials.client_id, "", credentials.hmac_secret, timestamp)
-    headers = {"x-api-key": credentials.api_key, "x-client-id": credentials.client_id, "x-timestamp": timestamp,
-               "x-signature-version": "2", "x-signature": sorted_signature}
+    sorted_signature = sign_v2(
+        "GET", path, "page=1&perPage=5&status=active", credentials.client_id, "", credentials.hmac_secret, timestamp
+    )
+    headers = {
+        "x-api-key": credentials.api_key,
+        "x-client-id": credentials.client_id,
+        "x-timestamp": timestamp,
+        "x-signature-version": "2",
+        "x-signature": sorted_signature,
+    }
     assert ok(client.get(f"{path}?{sent}", headers=headers))["perPage"] == 5
 
     # A signature over the query in the order sent, unsorted, is not v2's string.
@@ -129,15 +151,26 @@ def test_the_path_is_signed_as_sent(client, partner_with_key, make_consumer):
 def test_v1_stays_the_default_and_may_be_named(client, partner_with_key):
     _partner, credentials = partner_with_key()
     assert ok(call(client, credentials, "GET", "/balance"))
-    assert ok(client.get(URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET", **{"x-signature-version": "1"})))
+    assert ok(
+        client.get(URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET", **{"x-signature-version": "1"}))
+    )
 
 
 @pytest.mark.parametrize("version", ["3", "", "v2", " 2", "2.0", "0"])
 def test_an_unknown_signature_version_is_the_seeds_403(client, partner_with_key, version):
     _partner, credentials = partner_with_key()
     # Signed correctly as v1 and as v2: the version itself is what is refused.
-    assert refused(client.get(URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET", **{"x-signature-version": version})))
-    assert refused(client.get(URL_PREFIX + "/balance", headers=v2_headers(credentials, "GET", URL_PREFIX + "/balance", **{"x-signature-version": version})))
+    assert refused(
+        client.get(
+            URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET", **{"x-signature-version": version})
+        )
+    )
+    assert refused(
+        client.get(
+            URL_PREFIX + "/balance",
+            headers=v2_headers(credentials, "GET", URL_PREFIX + "/balance", **{"x-signature-version": version}),
+        )
+    )
 
 
 def test_a_v2_signature_sent_as_v1_or_the_other_way_round_is_refused(client, partner_with_key):
@@ -158,9 +191,18 @@ def test_a_key_that_requires_v2_refuses_v1_requests_and_accepts_v2(client, sessi
     api_keys.set_require_signature_v2(session, partner=partner, key=key_of(session, credentials), required=True)
 
     assert refused(call(client, credentials, "GET", "/balance"))
-    assert refused(client.get(URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET", **{"x-signature-version": "1"})))
-    assert refused(call(client, credentials, "POST", "/customer",
-                        {"fullName": "Ann Lee", "email": "ann@example.com", "currency": "usd", "initialFunds": 10}))
+    assert refused(
+        client.get(URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET", **{"x-signature-version": "1"}))
+    )
+    assert refused(
+        call(
+            client,
+            credentials,
+            "POST",
+            "/customer",
+            {"fullName": "Ann Lee", "email": "ann@example.com", "currency": "usd", "initialFunds": 10},
+        )
+    )
     assert ok(call(client, credentials, "GET", "/balance", version=2))
     # Only that key: the others still take v1.
     assert ok(call(client, other_credentials, "GET", "/balance"))
@@ -244,7 +286,9 @@ def test_a_revoked_keys_rule_cannot_change(session, partner, admin):
     assert audit_events(session, partner, "api_key.require_v2") == []
 
 
-def test_only_admins_change_a_keys_signature_rule_and_only_their_partners(app, session, partner, make_partner, make_team_member, portal_as, admin):
+def test_only_admins_change_a_keys_signature_rule_and_only_their_partners(
+    app, session, partner, make_partner, make_team_member, portal_as, admin
+):
     credentials = partners.issue_api_key(session, partner=partner)
     key = key_of(session, credentials)
     for role in ("viewer", "operator"):
@@ -284,8 +328,12 @@ def test_create_partner_with_require_v2_issues_a_key_that_refuses_v1(app, sessio
 
 
 def made_up_key_headers() -> dict:
-    return {"x-api-key": "gsk_" + secrets.token_urlsafe(24), "x-client-id": "nobody", "x-signature": "forged",
-            "x-timestamp": seed_timestamp()}
+    return {
+        "x-api-key": "gsk_" + secrets.token_urlsafe(24),
+        "x-client-id": "nobody",
+        "x-signature": "forged",
+        "x-timestamp": seed_timestamp(),
+    }
 
 
 @pytest.mark.parametrize("app_config", [{"API_IP_RATE_LIMIT": "5/minute", "API_RATE_LIMIT": "1000/minute"}])
@@ -300,8 +348,11 @@ def test_made_up_keys_from_one_ip_share_its_budget(client, session, partner_with
     # A real key from the same address waits too; another address does not.
     _partner, credentials = partner_with_key()
     failed(call(client, credentials, "GET", "/balance"), 429, "TOO_MANY_REQUESTS")
-    elsewhere = client.get(URL_PREFIX + "/balance", headers=seed_headers(credentials, "", method="GET"),
-                           environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    elsewhere = client.get(
+        URL_PREFIX + "/balance",
+        headers=seed_headers(credentials, "", method="GET"),
+        environ_base={"REMOTE_ADDR": "198.51.100.20"},
+    )
     assert elsewhere.status_code == 200
 
 

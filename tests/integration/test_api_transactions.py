@@ -1,5 +1,6 @@
 """The partner's ledger through the API: every transaction of the partner, newest first, with
 exact amounts, filtered by type, status, customer and day; nothing of another partner's."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -68,8 +69,16 @@ def test_transactions_are_filtered_and_paginated(client, session, history, make_
 
 @pytest.mark.parametrize(
     "query, field",
-    [("type=gift", "type"), ("status=done", "status"), ("customerId=0", "customerId"), ("from=12/01/2026", "from"),
-     ("to=tomorrow", "to"), ("from=2026-03-02&to=2026-03-01", "from"), ("page=-1", "page"), ("perPage=1000", "perPage")],
+    [
+        ("type=gift", "type"),
+        ("status=done", "status"),
+        ("customerId=0", "customerId"),
+        ("from=12/01/2026", "from"),
+        ("to=tomorrow", "to"),
+        ("from=2026-03-02&to=2026-03-01", "from"),
+        ("page=-1", "page"),
+        ("perPage=1000", "perPage"),
+    ],
 )
 def test_a_bad_transaction_query_is_a_400_naming_the_parameter(client, history, query, field):
     _partner, credentials, *_ = history

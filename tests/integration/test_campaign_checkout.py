@@ -2,6 +2,7 @@
 it is active and inside its window; refunds back to exactly what was charged (and on to the budget when the
 campaign has ended); the wallet's breakdown, the tiles' badges and the "what my campaign balances can buy"
 filter. After each test the partner's money is all accounted for."""
+
 from __future__ import annotations
 
 import threading
@@ -56,33 +57,47 @@ def shop(session, make_partner, make_consumer, brands):
 
 def new_campaign(session, partner, *, name="Wellness", budget="100", per_consumer="20", **settings):
     return campaigns.create_campaign(
-        session, partner=partner, name=name, currency="USD", budget=Money.parse(budget, "USD"),
-        per_consumer_amount=Money.parse(per_consumer, "USD"), idempotency_key=f"create-{name}-{utcnow().timestamp()}".replace(" ", "-"),
+        session,
+        partner=partner,
+        name=name,
+        currency="USD",
+        budget=Money.parse(budget, "USD"),
+        per_consumer_amount=Money.parse(per_consumer, "USD"),
+        idempotency_key=f"create-{name}-{utcnow().timestamp()}".replace(" ", "-"),
         **settings,
     ).campaign
 
 
 def join(session, campaign, consumer_id: int) -> int:
     """Adds the consumer; their campaign wallet's account id."""
-    result, = campaigns.add_members(session, campaign=campaign, consumer_ids=[consumer_id])
+    (result,) = campaigns.add_members(session, campaign=campaign, consumer_ids=[consumer_id])
     assert result.outcome == "allocated"
-    return ledger.find_account(session, AccountKind.CAMPAIGN, "USD", partner_id=campaign.partner_id, consumer_id=consumer_id,
-                               campaign_id=campaign.id).id
+    return ledger.find_account(
+        session, AccountKind.CAMPAIGN, "USD", partner_id=campaign.partner_id, consumer_id=consumer_id, campaign_id=campaign.id
+    ).id
 
 
 def buy(session, shop, brand, amount="25", *, key=None, consumer=None) -> Order:
     buyer = consumer or shop.consumer
-    return orders.place_order(session, consumer=buyer, offer=catalog.offer(session, shop.partner, brand.slug),
-                              face_value=Money.parse(amount, "USD"), recipient=orders.recipient_for(buyer, send_to="me"),
-                              idempotency_key=key or orders.new_idempotency_key())
+    return orders.place_order(
+        session,
+        consumer=buyer,
+        offer=catalog.offer(session, shop.partner, brand.slug),
+        face_value=Money.parse(amount, "USD"),
+        recipient=orders.recipient_for(buyer, send_to="me"),
+        idempotency_key=key or orders.new_idempotency_key(),
+    )
 
 
 def charged(session, order: Order) -> dict[str, int]:
     """What the order's debit took, by balance: {"general": 500, "campaign:<id>": 2000, ...} (positive cents)."""
     session.rollback()
     order = session.get(Order, order.id, populate_existing=True)
-    rows = session.exec(select(Account.kind, Account.campaign_id, Entry.amount).join(Entry, Entry.account_id == Account.id)
-                        .where(Entry.transaction_id == order.debit_transaction_id, Entry.amount < 0)).all()
+    rows = session.exec(
+        select(Account.kind, Account.campaign_id, Entry.amount)
+        .join(Entry, Entry.account_id == Account.id)
+        .where(Entry.transaction_id == order.debit_transaction_id, Entry.amount < 0)
+    ).all()
     return {(f"campaign:{campaign_id}" if kind == "campaign" else kind): -amount for kind, campaign_id, amount in rows}
 
 
@@ -93,7 +108,9 @@ def balance_of(session, account_id: int) -> int:
 
 def general_of(session, consumer) -> int:
     session.rollback()
-    return ledger.find_account(session, AccountKind.GENERAL, "USD", partner_id=consumer.partner_id, consumer_id=consumer.id).balance
+    return ledger.find_account(
+        session, AccountKind.GENERAL, "USD", partner_id=consumer.partner_id, consumer_id=consumer.id
+    ).balance
 
 
 def funds_of(session, partner) -> int:
@@ -105,9 +122,11 @@ def assert_money_conserved(session, partner, funded: int = FUNDED):
     """Partner funds + campaign budgets + campaign wallets + card purchases (+ general and bonus wallets) = what
     the partner was funded with; every campaign's summary adds up; no balance below zero."""
     session.rollback()
-    by_kind = dict(session.exec(
-        select(Account.kind, func.sum(Account.balance)).where(Account.partner_id == partner.id).group_by(Account.kind)
-    ).all())
+    by_kind = dict(
+        session.exec(
+            select(Account.kind, func.sum(Account.balance)).where(Account.partner_id == partner.id).group_by(Account.kind)
+        ).all()
+    )
     assert -by_kind.pop(AccountKind.PARTNER_DEPOSITS.value, 0) == funded
     assert sum(by_kind.values()) == funded, by_kind
     assert ledger.ledger_problems(session) == []
@@ -157,18 +176,28 @@ def test_several_campaigns_pay_by_priority_then_the_one_ending_soonest_then_gene
     later = new_campaign(session, shop.partner, name="Later", per_consumer="10", ends_at=now + timedelta(days=30))
     sooner = new_campaign(session, shop.partner, name="Sooner", per_consumer="10", ends_at=now + timedelta(days=3))
     first = new_campaign(session, shop.partner, name="First", per_consumer="10", priority=5)
-    other_brand = new_campaign(session, shop.partner, name="Pizza", per_consumer="10", priority=9, brand_slugs=[shop.brands.pizza.slug])
+    other_brand = new_campaign(
+        session, shop.partner, name="Pizza", per_consumer="10", priority=9, brand_slugs=[shop.brands.pizza.slug]
+    )
     for campaign in (later, sooner, first, other_brand):
         join(session, campaign, shop.consumer.id)
 
-    preview = orders.preview(session, consumer=shop.consumer, offer=catalog.offer(session, shop.partner, shop.brands.spa.slug),
-                             face_value=USD(50_00))
+    preview = orders.preview(
+        session, consumer=shop.consumer, offer=catalog.offer(session, shop.partner, shop.brands.spa.slug), face_value=USD(50_00)
+    )
     assert [(line.label, line.amount) for line in preview.charges] == [
-        ("First balance", USD(10_00)), ("Sooner balance", USD(10_00)), ("Later balance", USD(10_00)), ("General balance", USD(20_00)),
+        ("First balance", USD(10_00)),
+        ("Sooner balance", USD(10_00)),
+        ("Later balance", USD(10_00)),
+        ("General balance", USD(20_00)),
     ]
     order = buy(session, shop, shop.brands.spa, "50")
-    assert charged(session, order) == {f"campaign:{first.id}": 10_00, f"campaign:{sooner.id}": 10_00,
-                                       f"campaign:{later.id}": 10_00, "general": 20_00}
+    assert charged(session, order) == {
+        f"campaign:{first.id}": 10_00,
+        f"campaign:{sooner.id}": 10_00,
+        f"campaign:{later.id}": 10_00,
+        "general": 20_00,
+    }
     assert_money_conserved(session, shop.partner)
 
 
@@ -190,7 +219,11 @@ def test_paused_ended_not_started_and_removed_members_balances_are_never_used(se
     assert [line.label for line in preview.charges] == ["General balance"]
     assert charged(session, buy(session, shop, shop.brands.spa, "25")) == {"general": 25_00}
     assert {name: balance_of(session, account) for name, account in wallets.items()} == {
-        "Paused": 20_00, "Ended": 20_00, "Later": 20_00, "Removed": 0}
+        "Paused": 20_00,
+        "Ended": 20_00,
+        "Later": 20_00,
+        "Removed": 0,
+    }
     # Only campaign money left (all of it unusable): refused, nothing charged.
     with pytest.raises(InsufficientFunds):
         buy(session, shop, shop.brands.spa, "50")
@@ -202,7 +235,9 @@ def test_paused_ended_not_started_and_removed_members_balances_are_never_used(se
     assert_money_conserved(session, shop.partner)
 
 
-def test_32_concurrent_checkouts_spending_one_campaign_balance_never_overdraw_it(app, session, make_partner, make_consumer, brands):
+def test_32_concurrent_checkouts_spending_one_campaign_balance_never_overdraw_it(
+    app, session, make_partner, make_consumer, brands
+):
     partner = make_partner(funds="1000")
     offer_all(session, partner, brands)
     consumer = make_consumer(partner, funds="0")
@@ -217,8 +252,14 @@ def test_32_concurrent_checkouts_spending_one_campaign_balance_never_overdraw_it
             buyer = own.get(Consumer, consumer_id)
             offer = catalog.offer(own, own.get(Partner, partner_id), slug)
             try:
-                orders.place_order(own, consumer=buyer, offer=offer, face_value=USD(10_00),
-                                   recipient=orders.recipient_for(buyer, send_to="me"), idempotency_key=f"campaign-race-{n:04d}")
+                orders.place_order(
+                    own,
+                    consumer=buyer,
+                    offer=offer,
+                    face_value=USD(10_00),
+                    recipient=orders.recipient_for(buyer, send_to="me"),
+                    idempotency_key=f"campaign-race-{n:04d}",
+                )
                 return True
             except InsufficientFunds:
                 return False
@@ -254,8 +295,14 @@ def test_a_pause_waits_for_a_checkout_in_flight_and_checkouts_after_it_leave_the
             own = db_session()
             buyer = own.get(Consumer, consumer_id)
             offer = catalog.offer(own, own.get(Partner, partner_id), slug)
-            return orders.place_order(own, consumer=buyer, offer=offer, face_value=USD(10_00),
-                                      recipient=orders.recipient_for(buyer, send_to="me"), idempotency_key=orders.new_idempotency_key())
+            return orders.place_order(
+                own,
+                consumer=buyer,
+                offer=offer,
+                face_value=USD(10_00),
+                recipient=orders.recipient_for(buyer, send_to="me"),
+                idempotency_key=orders.new_idempotency_key(),
+            )
 
     def pause():
         with app.app_context():
@@ -299,8 +346,14 @@ def test_pauses_racing_many_checkouts_never_overdraw_and_leave_the_books_whole(a
             offer = catalog.offer(own, own.get(Partner, partner_id), slug)
             own.rollback()  # no connection held while waiting for the others (the pool has 15)
             start.wait()
-            return orders.place_order(own, consumer=buyer, offer=offer, face_value=USD(10_00),
-                                      recipient=orders.recipient_for(buyer, send_to="me"), idempotency_key=f"pause-race-{n:04d}").id
+            return orders.place_order(
+                own,
+                consumer=buyer,
+                offer=offer,
+                face_value=USD(10_00),
+                recipient=orders.recipient_for(buyer, send_to="me"),
+                idempotency_key=f"pause-race-{n:04d}",
+            ).id
 
     def pause(_):
         with app.app_context():
@@ -319,8 +372,15 @@ def test_pauses_racing_many_checkouts_never_overdraw_and_leave_the_books_whole(a
     assert spent_from_campaign + balance_of(session, wallet) == 60_00
     assert sum(sum(charged(session, session.get(Order, i)).values()) for i in order_ids) == 120_00
     # Once paused, nothing more comes out of it.
-    assert charged(session, buy(session, SimpleNamespace(partner=partner, consumer=session.get(Consumer, consumer_id), brands=brands),
-                                brands.spa, "10")) == {"general": 10_00}
+    assert charged(
+        session,
+        buy(
+            session,
+            SimpleNamespace(partner=partner, consumer=session.get(Consumer, consumer_id), brands=brands),
+            brands.spa,
+            "10",
+        ),
+    ) == {"general": 10_00}
     assert_money_conserved(session, partner)
 
 
@@ -328,7 +388,9 @@ def test_pauses_racing_many_checkouts_never_overdraw_and_leave_the_books_whole(a
 
 
 @pytest.mark.parametrize("return_unused_on_end", [False, True])
-def test_a_failed_orders_refund_into_an_ended_campaign_goes_back_to_the_budget_and_the_partner(app, session, shop, return_unused_on_end):
+def test_a_failed_orders_refund_into_an_ended_campaign_goes_back_to_the_budget_and_the_partner(
+    app, session, shop, return_unused_on_end
+):
     wellness = new_campaign(session, shop.partner, budget="100", per_consumer="20", return_unused_on_end=return_unused_on_end)
     wallet = join(session, wellness, shop.consumer.id)
     app.extensions["provider"] = Down()
@@ -367,13 +429,29 @@ def test_a_partner_api_order_spends_the_campaign_balance_too(session, shop):
     wellness = new_campaign(session, shop.partner, categories=["Health & Beauty"])
     wallet = join(session, wellness, shop.consumer.id)
     recipient = orders.recipient_for(shop.consumer, send_to="me")
-    order = orders.place_partner_order(session, partner=shop.partner, consumer=shop.consumer, brand_slug=shop.brands.salon.slug,
-                                       face_value=USD(25_00), recipient=recipient, external_ref="PO-CAMPAIGN-1", actor="api:test")
+    order = orders.place_partner_order(
+        session,
+        partner=shop.partner,
+        consumer=shop.consumer,
+        brand_slug=shop.brands.salon.slug,
+        face_value=USD(25_00),
+        recipient=recipient,
+        external_ref="PO-CAMPAIGN-1",
+        actor="api:test",
+    )
     assert charged(session, order) == {f"campaign:{wellness.id}": 20_00, "general": 5_00}
     assert balance_of(session, wallet) == 0
     with pytest.raises(InsufficientFunds):  # $45 left is general only: the rest is refused, nothing charged
-        orders.place_partner_order(session, partner=shop.partner, consumer=shop.consumer, brand_slug=shop.brands.pizza.slug,
-                                   face_value=USD(50_00), recipient=recipient, external_ref="PO-CAMPAIGN-2", actor="api:test")
+        orders.place_partner_order(
+            session,
+            partner=shop.partner,
+            consumer=shop.consumer,
+            brand_slug=shop.brands.pizza.slug,
+            face_value=USD(50_00),
+            recipient=recipient,
+            external_ref="PO-CAMPAIGN-2",
+            actor="api:test",
+        )
     assert_money_conserved(session, shop.partner)
 
 
@@ -403,13 +481,19 @@ def member(session, store, signed_in, brands):
 
 
 def test_the_review_names_each_campaign_and_what_it_pays(session, store, member, brands):
-    response = store.post(f"/brands/{brands.spa.slug}/checkout/review", {
-        "amount": "25.00", "send_to": "me", "sender_name": "Casey", "message": "", "idempotency_key": "review-key-0001"})
+    response = store.post(
+        f"/brands/{brands.spa.slug}/checkout/review",
+        {"amount": "25.00", "send_to": "me", "sender_name": "Casey", "message": "", "idempotency_key": "review-key-0001"},
+    )
     text = page(response)
     assert response.status_code == 200
     assert "$20.00 from your Wellness balance" in text and "$5.00 from your general balance" in text
-    text = page(store.post(f"/brands/{brands.pizza.slug}/checkout/review", {
-        "amount": "25.00", "send_to": "me", "sender_name": "Casey", "message": "", "idempotency_key": "review-key-0002"}))
+    text = page(
+        store.post(
+            f"/brands/{brands.pizza.slug}/checkout/review",
+            {"amount": "25.00", "send_to": "me", "sender_name": "Casey", "message": "", "idempotency_key": "review-key-0002"},
+        )
+    )
     assert "$25.00 from your general balance" in text and "Wellness" not in text.split("<main", 1)[1].split("</main>")[0]
     assert_money_conserved(session, store.partner)
 
@@ -442,10 +526,13 @@ def test_a_campaign_balance_costs_the_store_one_query_at_most(app, session, stor
 
 
 def test_tiles_and_the_brand_page_say_which_campaign_balance_applies_and_the_filter_shows_what_it_can_buy(
-        app, session, store, member, brands, make_consumer, mailbox):
+    app, session, store, member, brands, make_consumer, mailbox
+):
     def tiles(text):
-        return {chunk.split("tile-name\">", 1)[1].split("<", 1)[0]: "Wellness balance applies" in chunk
-                for chunk in text.split('class="tile"')[1:]}
+        return {
+            chunk.split('tile-name">', 1)[1].split("<", 1)[0]: "Wellness balance applies" in chunk
+            for chunk in text.split('class="tile"')[1:]
+        }
 
     home = page(store.get("/"))
     assert tiles(home) == {"Calm Spa": True, "Glow Salon": True, "Pizza Place": False}

@@ -3,6 +3,7 @@ table (the redemption link has them filled in, so it is stored encrypted like th
 line, not in a queued task's arguments (tasks carry ids). Checked on the raw database after a store
 purchase, an API order and a card resent from the portal, each still showing the same link; and the
 migration that encrypted the links already stored, both ways."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -73,7 +74,7 @@ def card_codes_at_rest(session, number: str, pin: str | None, caplog_text: str =
         keys = list(table.primary_key.columns)
         for n, row in enumerate(connection.execute(select(*keys, *columns)), start=1):
             where = ", ".join(f"{key.name} {value}" for key, value in zip(keys, row, strict=False)) or f"row {n}"
-            for column, value in zip(columns, row[len(keys):], strict=True):
+            for column, value in zip(columns, row[len(keys) :], strict=True):
                 if value is None:
                     continue
                 value = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -108,8 +109,9 @@ class OneKnownCard(SimulatedProvider):
 def card(app, monkeypatch) -> IssuedCard:
     """The card every order of the test gets, as the provider issues it: number, PIN, the link filled in."""
     monkeypatch.setitem(app.extensions, "provider", OneKnownCard())
-    issued = SimulatedProvider().issue(reference=CARD_REFERENCE, brand_slug="any", has_pin=True,
-                                       redemption_url=LINK_TEMPLATE, value=Money(25_00, "USD"))
+    issued = SimulatedProvider().issue(
+        reference=CARD_REFERENCE, brand_slug="any", has_pin=True, redemption_url=LINK_TEMPLATE, value=Money(25_00, "USD")
+    )
     assert issued.pin and re.sub(r"\D", "", issued.number) in issued.redemption_url and issued.pin in issued.redemption_url
     return issued
 
@@ -178,10 +180,18 @@ def test_a_store_purchase_leaves_the_card_number_and_pin_nowhere_in_clear_text(
     catalog.make_available(session, partner=store.partner, brand=brand)
     response = store.get(f"/brands/{brand.slug}/checkout?amount=25.00")
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page(response)).group(1)
-    placed = store.post(f"/brands/{brand.slug}/orders", {
-        "amount": "25.00", "send_to": "someone", "email": "friend@example.com", "name": "Sam",
-        "sender_name": "Casey", "message": "Happy birthday!", "idempotency_key": key,
-    })
+    placed = store.post(
+        f"/brands/{brand.slug}/orders",
+        {
+            "amount": "25.00",
+            "send_to": "someone",
+            "email": "friend@example.com",
+            "name": "Sam",
+            "sender_name": "Casey",
+            "message": "Happy birthday!",
+            "idempotency_key": key,
+        },
+    )
     assert placed.status_code == 303
     order = session.exec(select_model(Order)).one()
     assert reload(session, Order, order.id).status == "completed"
@@ -198,7 +208,15 @@ def test_a_store_purchase_leaves_the_card_number_and_pin_nowhere_in_clear_text(
 
 
 def test_an_api_order_leaves_the_card_number_and_pin_nowhere_in_clear_text_and_still_shows_the_link(
-    client, session, partner_with_key, make_consumer, brand, card, mailbox, logged, queued  # noqa: F811
+    client,
+    session,
+    partner_with_key,
+    make_consumer,
+    brand,
+    card,
+    mailbox,
+    logged,
+    queued,  # noqa: F811
 ):
     partner, credentials = partner_with_key(funds="1000")
     consumer = make_consumer(partner, funds="100", email="robin@example.com", name="Robin Buyer")
@@ -207,9 +225,21 @@ def test_an_api_order_leaves_the_card_number_and_pin_nowhere_in_clear_text_and_s
     # listens on port 9 (discard), so the delivery fails and waits for a retry: the row stays.
     ok(call(client, credentials, "POST", "/webhooks", {"url": "http://127.0.0.1:9/hooks", "events": ["order.completed"]}))
 
-    created = ok(call(client, credentials, "POST", "/orders", {
-        "customerId": consumer.id, "brand": brand.slug, "amount": 25, "currency": "USD", "externalRefId": "PO-AT-REST-1",
-    }))
+    created = ok(
+        call(
+            client,
+            credentials,
+            "POST",
+            "/orders",
+            {
+                "customerId": consumer.id,
+                "brand": brand.slug,
+                "amount": 25,
+                "currency": "USD",
+                "externalRefId": "PO-AT-REST-1",
+            },
+        )
+    )
     assert created["status"] == "completed"
     assert created["card"] == {"number": card.number, "pin": card.pin, "redemptionUrl": card.redemption_url}
     again = ok(call(client, credentials, "GET", f"/orders/{created['id']}"))
@@ -229,14 +259,21 @@ def test_a_card_resent_from_the_portal_shows_the_same_link_and_leaves_no_code_in
     catalog.make_available(session, partner=partner, brand=brand)
     offer = catalog.offer(session, session.get(Partner, partner.id), brand.slug)
     order = orders.place_order(
-        session, consumer=consumer, offer=offer, face_value=Money(25_00, "USD"),
+        session,
+        consumer=consumer,
+        offer=offer,
+        face_value=Money(25_00, "USD"),
         recipient=orders.recipient_for(consumer, send_to="someone", email="friend@example.com", name="Friend"),
         idempotency_key=orders.new_idempotency_key(),
     )
     mailbox.clear()
     # What the portal's Resend button does (app/portal/orders.py), by an operator.
-    order_support.resend_card(session, partner=session.get(Partner, partner.id), order=reload(session, Order, order.id),
-                              by=make_team_member(partner, "operator"))
+    order_support.resend_card(
+        session,
+        partner=session.get(Partner, partner.id),
+        order=reload(session, Order, order.id),
+        by=make_team_member(partner, "operator"),
+    )
     assert redeem_line(mailbox.last_to("friend@example.com")) == card.redemption_url
 
     assert_no_card_code_at_rest(session, card.number, card.pin, logged.text)  # the audit row of the resend too
@@ -247,10 +284,14 @@ def test_the_check_finds_a_code_left_in_any_text_column_or_in_the_log(session, m
     partner = make_partner()
     assert card_codes_at_rest(session, card.number, card.pin, "") == []
     with write_transaction(session):
-        session.execute(text("UPDATE partner SET name = :name WHERE id = :id"),
-                        {"name": f"Shop {card.number.replace(' ', '-')}", "id": partner.id})
+        session.execute(
+            text("UPDATE partner SET name = :name WHERE id = :id"),
+            {"name": f"Shop {card.number.replace(' ', '-')}", "id": partner.id},
+        )
     assert card_codes_at_rest(session, card.number, card.pin, f"issued pin={card.pin}") == [
-        f"partner.name (id {partner.id}): number", "log: PIN"]
+        f"partner.name (id {partner.id}): number",
+        "log: PIN",
+    ]
     # A PIN inside a longer string (a hash, a token) is not the PIN.
     assert card_codes_at_rest(session, "0000 0000 0000 0001", card.pin, f"ab{card.pin}cd 1{card.pin} 0f3c-{card.pin}-4e1a") == []
 
@@ -289,9 +330,14 @@ def test_the_migration_encrypts_the_links_already_stored_and_its_downgrade_resto
     for each in (brand, linkless):
         catalog.make_available(session, partner=partner, brand=each)
     with_link, without_link = (
-        orders.place_order(session, consumer=consumer, offer=catalog.offer(session, session.get(Partner, partner.id), each.slug),
-                           face_value=Money(10_00, "USD"), recipient=orders.recipient_for(consumer, send_to="me"),
-                           idempotency_key=f"key-{each.slug}")
+        orders.place_order(
+            session,
+            consumer=consumer,
+            offer=catalog.offer(session, session.get(Partner, partner.id), each.slug),
+            face_value=Money(10_00, "USD"),
+            recipient=orders.recipient_for(consumer, send_to="me"),
+            idempotency_key=f"key-{each.slug}",
+        )
         for each in (brand, linkless)
     )
     assert reload(session, Order, without_link.id).status == "completed"
@@ -304,7 +350,9 @@ def test_the_migration_encrypts_the_links_already_stored_and_its_downgrade_resto
         # Before 0008: the link sat in a plain column, the card's number and PIN filled in (what the check refuses).
         run_migration(engine, "downgrade")
         assert stored_links(session, "redemption_url") == [card.redemption_url, ""]
-        assert card_codes_at_rest(session, card.number, card.pin) == [f"gift_order.redemption_url (id {order_id}): {what}" for what in ("PIN", "number")]
+        assert card_codes_at_rest(session, card.number, card.pin) == [
+            f"gift_order.redemption_url (id {order_id}): {what}" for what in ("PIN", "number")
+        ]
 
         run_migration(engine, "upgrade")
         encrypted, empty = stored_links(session, "redemption_url_encrypted")

@@ -1,4 +1,5 @@
 """A partner's catalog: enabled brands only, search, category, sort, pages, and quotes."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,8 +26,14 @@ def test_only_brands_the_partner_enabled_are_shown(session, make_partner, make_b
 
 def test_search_category_sort_and_pages(session, make_partner, make_brand):
     partner = make_partner()
-    for name, category, bonus in [("Alder Books", "Books", 5), ("Birch Burgers", "Food & Dining", 15), ("Cedar Books", "Books", 10)]:
-        catalog.make_available(session, partner=partner, brand=make_brand(name, category=category), bonus_type="value", bonus_percent=Decimal(bonus))
+    for name, category, bonus in [
+        ("Alder Books", "Books", 5),
+        ("Birch Burgers", "Food & Dining", 15),
+        ("Cedar Books", "Books", 10),
+    ]:
+        catalog.make_available(
+            session, partner=partner, brand=make_brand(name, category=category), bonus_type="value", bonus_percent=Decimal(bonus)
+        )
     assert [o.brand.name for o in catalog.browse(session, partner, query="BOOKS").offers] == ["Alder Books", "Cedar Books"]
     assert [o.brand.name for o in catalog.browse(session, partner, category="Food & Dining").offers] == ["Birch Burgers"]
     assert [o.brand.name for o in catalog.browse(session, partner, sort="bonus").offers][0] == "Birch Burgers"
@@ -56,8 +63,14 @@ def test_a_quote_checks_denominations_ranges_and_currency(session, make_partner,
 def test_a_bonus_outside_its_promo_window_is_not_offered(session, make_partner, make_brand):
     partner = make_partner()
     brand = make_brand("Promo Gifts")
-    catalog.make_available(session, partner=partner, brand=brand, bonus_type="value", bonus_percent=Decimal(10),
-                           promo_starts_at=utcnow() + timedelta(days=1))
+    catalog.make_available(
+        session,
+        partner=partner,
+        brand=brand,
+        bonus_type="value",
+        bonus_percent=Decimal(10),
+        promo_starts_at=utcnow() + timedelta(days=1),
+    )
     offer = catalog.offer(session, partner, "promo-gifts")
     assert offer.bonus_badge is None
     assert offer.quote(Money(50_00, "USD")).card_value == Money(50_00, "USD")

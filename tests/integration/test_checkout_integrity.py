@@ -1,6 +1,7 @@
 """Checkout keeps its word: the statement's CSV can't run formulas in a spreadsheet, confirm charges exactly
 what the review page showed (or refuses and shows the new figures), and duplicates of one idempotent
 request racing each other all get that one order, with one debit, never a refusal."""
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,10 @@ def brand(session, store, make_brand):
 def review(store, brand, amount="25.00", **extra) -> tuple:
     """The review page for a card sent to the consumer, and its confirm form's fields as the browser would post them."""
     key = KEY.search(page(store.get(f"/brands/{brand.slug}/checkout?amount={amount}"))).group(1)
-    response = store.post(f"/brands/{brand.slug}/checkout/review",
-                          {"amount": amount, "send_to": "me", "sender_name": "Casey", "message": "", "idempotency_key": key, **extra})
+    response = store.post(
+        f"/brands/{brand.slug}/checkout/review",
+        {"amount": amount, "send_to": "me", "sender_name": "Casey", "message": "", "idempotency_key": key, **extra},
+    )
     return response, confirm_form(response)
 
 
@@ -61,14 +64,23 @@ def confirm_form(response) -> dict:
 
 def orders_and_debits(session) -> tuple[int, int]:
     session.rollback()
-    return (len(session.exec(select(Order)).all()),
-            len(session.exec(select(Transaction).where(Transaction.type == "debit")).all()))
+    return (
+        len(session.exec(select(Order)).all()),
+        len(session.exec(select(Transaction).where(Transaction.type == "debit")).all()),
+    )
 
 
 def change_brand_settings(portal_as, make_team_member, store, brand, **settings):
     """A portal admin saves new settings for the brand (what the store's next quote uses)."""
-    form = {"enabled": "yes", "discount_percent": "0", "fee": "0", "bonus_type": "none", "bonus_percent": "0",
-            "promo_starts_at": "", "promo_ends_at": ""} | settings
+    form = {
+        "enabled": "yes",
+        "discount_percent": "0",
+        "fee": "0",
+        "bonus_type": "none",
+        "bonus_percent": "0",
+        "promo_starts_at": "",
+        "promo_ends_at": "",
+    } | settings
     admin = portal_as(make_team_member(store.partner, "admin"))
     admin.get(f"/brands/{brand.id}")
     assert admin.post(f"/brands/{brand.id}", form).status_code == 303
@@ -80,8 +92,15 @@ def change_brand_settings(portal_as, make_team_member, store, brand, **settings)
 def test_the_statement_csv_cannot_run_a_formula_in_a_spreadsheet_and_keeps_amounts_as_numbers(store, signed_in, brand, session):
     evil = '=HYPERLINK("http://evil.example","Claim your prize")'
     for n, reason in enumerate([evil, "@SUM(A1:A9)", "+1 555 0100", "plain = fine"]):
-        funds.change_funds(session, partner=store.partner, consumer_id=signed_in.id, type=TransactionType.CREDIT,
-                           amount=Money(1, "USD"), reason=reason, idempotency_key=f"statement-memo-{n}")
+        funds.change_funds(
+            session,
+            partner=store.partner,
+            consumer_id=signed_in.id,
+            type=TransactionType.CREDIT,
+            amount=Money(1, "USD"),
+            reason=reason,
+            idempotency_key=f"statement-memo-{n}",
+        )
     _review, form = review(store, brand)
     assert store.post(f"/brands/{brand.slug}/orders", form).status_code == 303
 
@@ -99,14 +118,18 @@ def test_the_statement_csv_cannot_run_a_formula_in_a_spreadsheet_and_keeps_amoun
 # --- confirm charges what the review showed ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("settings, now_shown", [
-    ({"discount_percent": "10"}, "Confirm and pay $22.50"),  # the price went down: still not what was confirmed
-    ({"fee": "1.50"}, "Confirm and pay $26.50"),
-    ({"bonus_type": "value", "bonus_percent": "20"}, "worth $30.00"),
-    ({"bonus_type": "cash", "bonus_percent": "10"}, "$2.50 back to your wallet"),
-])
+@pytest.mark.parametrize(
+    "settings, now_shown",
+    [
+        ({"discount_percent": "10"}, "Confirm and pay $22.50"),  # the price went down: still not what was confirmed
+        ({"fee": "1.50"}, "Confirm and pay $26.50"),
+        ({"bonus_type": "value", "bonus_percent": "20"}, "worth $30.00"),
+        ({"bonus_type": "cash", "bonus_percent": "10"}, "$2.50 back to your wallet"),
+    ],
+)
 def test_a_quote_changed_since_the_review_is_refused_with_the_new_review_and_nothing_is_charged(
-        store, signed_in, brand, session, portal_as, make_team_member, settings, now_shown):
+    store, signed_in, brand, session, portal_as, make_team_member, settings, now_shown
+):
     reviewed, form = review(store, brand)
     assert "Confirm and pay $25.00" in plain(reviewed) and form["reviewed_price"] == "2500"
     change_brand_settings(portal_as, make_team_member, store, brand, **settings)
@@ -125,17 +148,27 @@ def test_a_quote_changed_since_the_review_is_refused_with_the_new_review_and_not
     assert placed.status_code == 303
     session.rollback()
     order = session.exec(select(Order)).one()
-    assert (order.price, order.card_value, order.cash_back) == tuple(int(again[f"reviewed_{name}"]) for name in ("price", "card_value", "cash_back"))
+    assert (order.price, order.card_value, order.cash_back) == tuple(
+        int(again[f"reviewed_{name}"]) for name in ("price", "card_value", "cash_back")
+    )
     # Once placed, the key is that order: the first (stale) form sent again is it too, neither refused nor charged.
     resent = store.post(f"/brands/{brand.slug}/orders", form)
     assert resent.status_code == 303 and redirect_path(resent) == redirect_path(placed)
     assert orders_and_debits(session) == (1, 1)
 
 
-@pytest.mark.parametrize("tampered", [
-    {"reviewed_price": "1"}, {"reviewed_price": "0"}, {"reviewed_card_value": "99999"}, {"reviewed_cash_back": "2500"},
-    {"reviewed_price": "abc"}, {"reviewed_price": "-2500"}, {"reviewed_price": ""},
-])
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        {"reviewed_price": "1"},
+        {"reviewed_price": "0"},
+        {"reviewed_card_value": "99999"},
+        {"reviewed_cash_back": "2500"},
+        {"reviewed_price": "abc"},
+        {"reviewed_price": "-2500"},
+        {"reviewed_price": ""},
+    ],
+)
 def test_tampered_reviewed_figures_never_change_the_price_they_are_refused(store, signed_in, brand, session, tampered):
     _reviewed, form = review(store, brand)
     refused = store.post(f"/brands/{brand.slug}/orders", form | tampered)
@@ -148,7 +181,8 @@ def test_tampered_reviewed_figures_never_change_the_price_they_are_refused(store
 
 
 def test_a_price_change_that_the_wallet_no_longer_affords_says_both_on_the_checkout_form(
-        store, signed_in, brand, session, portal_as, make_team_member):
+    store, signed_in, brand, session, portal_as, make_team_member
+):
     _review, form = review(store, brand, amount="75.00")
     change_brand_settings(portal_as, make_team_member, store, brand, fee="30.00")
     refused = store.post(f"/brands/{brand.slug}/orders", form)
@@ -203,8 +237,13 @@ def api_shop(session, partner_with_key, make_consumer, make_brand):
 
 def test_parallel_api_orders_with_one_external_ref_all_answer_the_one_order(app, client, session, api_shop):
     _partner, credentials, consumer = api_shop
-    body = {"customerId": consumer.id, "brand": "bluefin-sushi", "amount": Decimal("50.00"), "currency": "usd",
-            "externalRefId": "PO-RACE-1"}
+    body = {
+        "customerId": consumer.id,
+        "brand": "bluefin-sushi",
+        "amount": Decimal("50.00"),
+        "currency": "usd",
+        "externalRefId": "PO-RACE-1",
+    }
     text = dumps(body)
     now = datetime.now(UTC)
     start = threading.Barrier(RACERS)
@@ -213,7 +252,9 @@ def test_parallel_api_orders_with_one_external_ref_all_answer_the_one_order(app,
     def place(n: int):
         timestamp = seed_timestamp(now - timedelta(milliseconds=n))  # a signature is accepted once
         headers = {
-            "x-api-key": credentials.api_key, "x-client-id": credentials.client_id, "x-timestamp": timestamp,
+            "x-api-key": credentials.api_key,
+            "x-client-id": credentials.client_id,
+            "x-timestamp": timestamp,
             "x-signature": sign("POST", credentials.client_id, text, credentials.hmac_secret, timestamp),
             "Content-Type": "application/json",
         }
@@ -224,7 +265,9 @@ def test_parallel_api_orders_with_one_external_ref_all_answer_the_one_order(app,
     with ThreadPoolExecutor(max_workers=RACERS) as pool:
         responses = list(pool.map(place, range(RACERS)))
 
-    assert [r.status_code for r in responses] == [200] * RACERS, [r.get_data(as_text=True) for r in responses if r.status_code != 200]
+    assert [r.status_code for r in responses] == [200] * RACERS, [
+        r.get_data(as_text=True) for r in responses if r.status_code != 200
+    ]
     sequential = ok(call(client, credentials, "POST", "/orders", body))  # a repeat after the race: the same order
     moving = ("status", "completedAt", "card")  # fulfilment may finish between two answers
     for response in responses:

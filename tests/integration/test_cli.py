@@ -1,4 +1,5 @@
 """The Flask CLI: partners, funds, consumers, demo data, migrations."""
+
 import json
 
 from alembic.autogenerate import compare_metadata
@@ -53,11 +54,26 @@ def test_fund_partner_adds_funds_and_refuses_fractions_of_a_cent(app, session, m
 
 def test_create_consumer_funds_the_wallet_and_sends_the_welcome_email(app, session, make_partner, mailbox):
     partner = make_partner(funds="1000")
-    result = run(app, "create-consumer", "--partner", partner.slug, "--email", "Kim@Example.com", "--name", "Kim", "--currency", "USD", "--funds", "100")
+    result = run(
+        app,
+        "create-consumer",
+        "--partner",
+        partner.slug,
+        "--email",
+        "Kim@Example.com",
+        "--name",
+        "Kim",
+        "--currency",
+        "USD",
+        "--funds",
+        "100",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["walletBalance"] == "100.00"
     assert "Temporary password:" in body_text(mailbox.last_to("kim@example.com"))
-    short = run(app, "create-consumer", "--partner", partner.slug, "--email", "lee@example.com", "--name", "Lee", "--funds", "5000")
+    short = run(
+        app, "create-consumer", "--partner", partner.slug, "--email", "lee@example.com", "--name", "Lee", "--funds", "5000"
+    )
     assert short.exit_code == 1 and "Unable to pre-charge all currency groups" in short.output
     assert session.exec(select(Consumer).where(Consumer.email == "lee@example.com")).first() is None
 

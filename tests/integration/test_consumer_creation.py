@@ -1,4 +1,5 @@
 """Creating a consumer moves money from the partner's funds to the wallet, in one transaction."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,7 +15,10 @@ from tests.conftest import body_html, body_text
 
 
 def counts(session):
-    return {model.__name__: session.exec(select(func.count()).select_from(model)).one() for model in (Consumer, Transaction, Entry, EmailMessage)}
+    return {
+        model.__name__: session.exec(select(func.count()).select_from(model)).one()
+        for model in (Consumer, Transaction, Entry, EmailMessage)
+    }
 
 
 def test_initial_funds_move_from_partner_funds_to_the_general_wallet(session, make_partner):
@@ -36,7 +40,9 @@ def test_insufficient_partner_funds_refuses_the_whole_thing(session, make_partne
     partner = make_partner(funds="50")
     before = counts(session)
     with pytest.raises(PartnerFundsTooLow) as error:
-        consumers.create_consumer(session, partner=partner, email="a@example.com", full_name="A", initial_funds=Money.parse("50.01", "USD"))
+        consumers.create_consumer(
+            session, partner=partner, email="a@example.com", full_name="A", initial_funds=Money.parse("50.01", "USD")
+        )
     assert error.value.message == "Unable to pre-charge all currency groups"
     assert counts(session) == before
     assert partners.partner_funds(session, partner, "USD") == Money(50_00, "USD")
@@ -49,10 +55,14 @@ def test_an_email_is_unique_per_partner_but_not_across_partners(session, make_pa
     consumers.create_consumer(session, partner=first, email="sam@example.com", full_name="Sam", initial_funds=Money(0, "USD"))
     before = counts(session)
     with pytest.raises(DuplicateConsumer) as error:
-        consumers.create_consumer(session, partner=first, email="SAM@example.com", full_name="Sam", initial_funds=Money(1000, "USD"))
+        consumers.create_consumer(
+            session, partner=first, email="SAM@example.com", full_name="Sam", initial_funds=Money(1000, "USD")
+        )
     assert error.value.message == "Some customers already have wallets in the requested currency"
     assert counts(session) == before
-    other = consumers.create_consumer(session, partner=second, email="sam@example.com", full_name="Sam", initial_funds=Money(0, "USD"))
+    other = consumers.create_consumer(
+        session, partner=second, email="sam@example.com", full_name="Sam", initial_funds=Money(0, "USD")
+    )
     assert other.created
 
 
@@ -60,7 +70,9 @@ def test_an_existing_consumer_gets_a_wallet_in_a_new_currency_without_a_second_a
     partner = make_partner(funds="100")
     partners.fund_partner(session, partner=partner, amount=Money(50_00, "EUR"))
     consumers.create_consumer(session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(10_00, "USD"))
-    again = consumers.create_consumer(session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(20_00, "EUR"))
+    again = consumers.create_consumer(
+        session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(20_00, "EUR")
+    )
     assert not again.created
     assert {w.currency: w.general.amount for w in consumers.wallets(session, again.consumer)} == {"EUR": 20_00, "USD": 10_00}
 
@@ -70,7 +82,9 @@ def test_the_same_new_currency_wallet_asked_for_twice_at_once_is_opened_and_fund
     each request checks there is no wallet yet, so without holding the partner both would fund one."""
     partner = make_partner(funds="100")
     partners.fund_partner(session, partner=partner, amount=Money(100_00, "EUR"))
-    consumer = consumers.create_consumer(session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(10_00, "USD")).consumer
+    consumer = consumers.create_consumer(
+        session, partner=partner, email="eu@example.com", full_name="Eu", initial_funds=Money(10_00, "USD")
+    ).consumer
     partner_id, consumer_id = partner.id, consumer.id
     session.rollback()
 
@@ -79,7 +93,11 @@ def test_the_same_new_currency_wallet_asked_for_twice_at_once_is_opened_and_fund
             own = db_session()
             try:
                 consumers.create_consumer(
-                    own, partner=own.get(Partner, partner_id), email="eu@example.com", full_name="Eu", initial_funds=Money(20_00, "EUR")
+                    own,
+                    partner=own.get(Partner, partner_id),
+                    email="eu@example.com",
+                    full_name="Eu",
+                    initial_funds=Money(20_00, "EUR"),
                 )
                 return "opened"
             except DuplicateConsumer:
@@ -134,4 +152,7 @@ def test_partner_funds_and_wallets_are_separate_accounts_per_currency(session, m
     partner = make_partner(funds="10")
     funds = ledger.find_account(session, AccountKind.PARTNER_FUNDS, "USD", partner_id=partner.id)
     assert funds.balance == 10_00
-    assert session.exec(select(Account).where(Account.partner_id == partner.id, Account.kind == "partner_deposits")).one().balance == -10_00
+    assert (
+        session.exec(select(Account).where(Account.partner_id == partner.id, Account.kind == "partner_deposits")).one().balance
+        == -10_00
+    )

@@ -1,5 +1,6 @@
 """app/db.py: one write transaction per use case, reads without a transaction on PostgreSQL, and
 SQLite's writers queued on a lock every process shares."""
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,9 @@ def test_a_write_transaction_keeps_none_of_its_writes_when_it_fails(session, mak
     partner = make_partner()
     with pytest.raises(RuntimeError):
         with write_transaction(session):
-            session.add(Partner(slug="half-done", name="Half done", client_id="half-done-client", currencies="USD", store_name="Half"))
+            session.add(
+                Partner(slug="half-done", name="Half done", client_id="half-done-client", currencies="USD", store_name="Half")
+            )
             session.flush()  # on the database already, inside the transaction
             partner.name = "Renamed"
             session.add(partner)
@@ -141,7 +144,12 @@ def test_balances_read_with_the_consumer_are_forgotten_at_the_next_write(session
     _partner, loaded = partners.partner_and_consumer(session, partner.slug, consumer.id)
     assert [w.total for w in consumers.wallets(session, loaded)] == [Money.parse("40", "USD")]  # from the same query
     funds.change_funds(
-        session, partner=partner, consumer_id=consumer.id, type=TransactionType.CREDIT,
-        amount=Money.parse("2.50", "USD"), reason="Thanks", idempotency_key="snapshot-test",
+        session,
+        partner=partner,
+        consumer_id=consumer.id,
+        type=TransactionType.CREDIT,
+        amount=Money.parse("2.50", "USD"),
+        reason="Thanks",
+        idempotency_key="snapshot-test",
     )
     assert [w.total for w in consumers.wallets(session, loaded)] == [Money.parse("42.50", "USD")]

@@ -5,6 +5,7 @@ folder (mode 0600), and every later start (and every process) reuses them. The o
 email with its temporary passwords, reset links and gift cards, exists in development only and answers only
 this machine.
 """
+
 from __future__ import annotations
 
 import re
@@ -77,7 +78,9 @@ def test_processes_starting_at_once_agree_on_the_development_secrets(tmp_path):
         "print(s.SECRET_KEY, s.ENCRYPTION_KEYS)\n"
     )
     processes = [
-        subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "instance")], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "instance")], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(4)
     ]
     answers = {process.communicate(timeout=60)[0].strip() for process in processes}
@@ -128,7 +131,9 @@ def test_the_dev_outbox_is_not_found_from_another_machine(client, new_consumer, 
         assert new_consumer.email not in page(response)
 
 
-def test_the_dev_outbox_is_not_found_through_a_proxy_even_one_on_this_machine(app, database_url, smtp_server, tmp_path, new_consumer):
+def test_the_dev_outbox_is_not_found_through_a_proxy_even_one_on_this_machine(
+    app, database_url, smtp_server, tmp_path, new_consumer
+):
     # A proxy on this machine connects from 127.0.0.1 for everyone: a forwarded request is not local.
     assert app.test_client().get("/dev/outbox", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     assert app.test_client().get("/dev/outbox", headers={"Forwarded": "for=203.0.113.9"}).status_code == 404
@@ -136,11 +141,18 @@ def test_the_dev_outbox_is_not_found_through_a_proxy_even_one_on_this_machine(ap
     # Behind trusted proxies request.remote_addr comes from X-Forwarded-For: a client claiming 127.0.0.1
     # through a proxy elsewhere is still not this machine.
     controller, _ = smtp_server
-    proxied = build_app(database_url, controller.port, tmp_path, APP_ENV="development", TRUSTED_PROXIES=1,
-                        INSTANCE_PATH=str(tmp_path / "instance"))
+    proxied = build_app(
+        database_url,
+        controller.port,
+        tmp_path,
+        APP_ENV="development",
+        TRUSTED_PROXIES=1,
+        INSTANCE_PATH=str(tmp_path / "instance"),
+    )
     try:
-        response = proxied.test_client().get("/dev/outbox", headers={"X-Forwarded-For": "127.0.0.1"},
-                                             environ_base={"REMOTE_ADDR": "203.0.113.9"})
+        response = proxied.test_client().get(
+            "/dev/outbox", headers={"X-Forwarded-For": "127.0.0.1"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+        )
         assert response.status_code == 404
         assert new_consumer.email not in page(response)
     finally:

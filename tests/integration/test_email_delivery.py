@@ -1,4 +1,5 @@
 """Email is recorded, sent by a queued task with retries, and nothing is silently lost."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,5 @@
 """First login: temporary password, then a password of one's own, then the terms, then the store."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,6 @@ from app.services.consumer_auth import WRONG_CREDENTIALS
 from tests.integration.conftest import StoreBrowser, page, redirect_path, reload
 
 NEW_PASSWORD = "Correct-horse-42"
-
-
 
 
 def without_values_and_tokens(response) -> str:
@@ -239,9 +238,7 @@ def test_an_expired_temporary_password_is_refused_with_a_clear_message(store, ne
 
     response = store.login(new_consumer.email, new_consumer.temporary_password)
     assert response.status_code == 422
-    assert (
-        "Your temporary password has expired. Use “Forgot password?” to get a link to choose a new one." in page(response)
-    )
+    assert "Your temporary password has expired. Use “Forgot password?” to get a link to choose a new one." in page(response)
     # Not signed in, and nothing changed.
     home = store.get("/")
     assert home.status_code == 303

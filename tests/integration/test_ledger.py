@@ -1,4 +1,5 @@
 """The ledger's invariants: balanced entries, cached balances equal to entries, no negative wallet."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -50,7 +51,10 @@ def test_a_wallet_never_goes_below_zero_and_a_refused_debit_changes_nothing(sess
     with pytest.raises(InsufficientFunds):
         with write_transaction(session):
             ledger.post_transaction(
-                session, partner_id=partner.id, type=TransactionType.DEBIT, currency="USD",
+                session,
+                partner_id=partner.id,
+                type=TransactionType.DEBIT,
+                currency="USD",
                 postings=transfer(wallet.id, funds.id, 10_01),
             )
     session.refresh(wallet)
@@ -72,17 +76,28 @@ def test_unbalanced_or_cross_currency_or_cross_partner_postings_are_refused(sess
     wallet_a = wallet_of(session, make_consumer(a, funds="10"))
     with pytest.raises(UnbalancedTransaction):
         with write_transaction(session):
-            ledger.post_transaction(session, partner_id=a.id, type=TransactionType.DEBIT, currency="USD",
-                                    postings=[Posting(wallet_a.id, -5), Posting(funds_of(session, a).id, 4)])
+            ledger.post_transaction(
+                session,
+                partner_id=a.id,
+                type=TransactionType.DEBIT,
+                currency="USD",
+                postings=[Posting(wallet_a.id, -5), Posting(funds_of(session, a).id, 4)],
+            )
     with pytest.raises(UnbalancedTransaction):
         with write_transaction(session):
-            ledger.post_transaction(session, partner_id=a.id, type=TransactionType.DEBIT, currency="USD",
-                                    postings=transfer(wallet_a.id, funds_of(session, b).id, 5))
+            ledger.post_transaction(
+                session,
+                partner_id=a.id,
+                type=TransactionType.DEBIT,
+                currency="USD",
+                postings=transfer(wallet_a.id, funds_of(session, b).id, 5),
+            )
     eur = ledger.open_account(session, AccountKind.PARTNER_FUNDS, "EUR", partner_id=a.id)
     with pytest.raises(UnbalancedTransaction):
         with write_transaction(session):
-            ledger.post_transaction(session, partner_id=a.id, type=TransactionType.DEBIT, currency="USD",
-                                    postings=transfer(wallet_a.id, eur.id, 5))
+            ledger.post_transaction(
+                session, partner_id=a.id, type=TransactionType.DEBIT, currency="USD", postings=transfer(wallet_a.id, eur.id, 5)
+            )
     assert ledger.ledger_problems(session) == []
 
 
@@ -98,8 +113,13 @@ def test_concurrent_debits_never_overdraw_a_wallet(app, session, make_partner, m
             own = db_session()
             try:
                 with write_transaction(own):
-                    ledger.post_transaction(own, partner_id=partner_id, type=TransactionType.DEBIT, currency="USD",
-                                            postings=transfer(wallet_id, funds_id, 30_00))
+                    ledger.post_transaction(
+                        own,
+                        partner_id=partner_id,
+                        type=TransactionType.DEBIT,
+                        currency="USD",
+                        postings=transfer(wallet_id, funds_id, 30_00),
+                    )
                 return True
             except InsufficientFunds:
                 return False

@@ -1,5 +1,6 @@
 """One implementation per rule (issue #15): one pager (templates/_pager.html) under every HTML list, services
 that speak in their own words while the API keeps its field names and the seed's wording, one way to issue a key."""
+
 from __future__ import annotations
 
 import re
@@ -24,23 +25,34 @@ def render(call: str, **context) -> str:
 
 def test_the_pager_links_each_page_with_the_lists_own_arguments(app):
     with app.test_request_context("/"):
-        html = render('{{ pager(results, "portal.orders", link_args=link_args) }}', results=Page([], 120, 2, 50),
-                      link_args=lambda number: {"page": number, "status": "completed"})
+        html = render(
+            '{{ pager(results, "portal.orders", link_args=link_args) }}',
+            results=Page([], 120, 2, 50),
+            link_args=lambda number: {"page": number, "status": "completed"},
+        )
         assert "Page 2 of 3" in html
         assert 'rel="prev" href="/portal/orders?page=1&amp;status=completed"' in html
         assert 'rel="next" href="/portal/orders?page=3&amp;status=completed"' in html
         assert "hx-get" not in html  # no target: plain links
 
-        html = render('{{ pager(history, "portal.campaigns_show", args={"campaign_id": 7}, param="history", anchor="campaign-budget") }}',
-                      history=Page([], 3, 1, 2))
+        html = render(
+            '{{ pager(history, "portal.campaigns_show", args={"campaign_id": 7}, param="history", anchor="campaign-budget") }}',
+            history=Page([], 3, 1, 2),
+        )
         assert 'href="/portal/campaigns/7?history=2#campaign-budget">Next</a>' in html and "Previous" not in html
 
 
 def test_the_pager_swaps_its_target_with_htmx_and_can_keep_its_place(app):
     with app.test_request_context("/"):
-        html = render('{{ pager(results, "portal.consumers", args={"q": "pat"}, target="#consumer-rows", keep_place=true,'
-                      ' previous="← Previous", next="Next →") }}', results=Page([], 60, 3, 25))
-        assert 'hx-get="/portal/consumers?q=pat&amp;page=2" hx-target="#consumer-rows" hx-swap="outerHTML" hx-push-url="true"' in html
+        html = render(
+            '{{ pager(results, "portal.consumers", args={"q": "pat"}, target="#consumer-rows", keep_place=true,'
+            ' previous="← Previous", next="Next →") }}',
+            results=Page([], 60, 3, 25),
+        )
+        assert (
+            'hx-get="/portal/consumers?q=pat&amp;page=2" hx-target="#consumer-rows" hx-swap="outerHTML" hx-push-url="true"'
+            in html
+        )
         assert "← Previous</a>" in html and '<span class="page-link-disabled" aria-hidden="true">Next →</span>' in html
 
 
@@ -61,13 +73,21 @@ def test_the_audit_log_pages_with_the_one_pager(session, make_partner, make_team
 
 
 def test_the_api_names_fields_its_way_and_keeps_the_seeds_wording():
-    assert api_message(InvalidInput(funds.KEY_REUSED, field="idempotency_key")) == "idempotencyKey was already used for a different request"
-    assert api_message(InvalidInput(orders.EXTERNAL_REF_REUSED, field="external_ref")) == "externalRefId was already used for a different order"
+    assert (
+        api_message(InvalidInput(funds.KEY_REUSED, field="idempotency_key"))
+        == "idempotencyKey was already used for a different request"
+    )
+    assert (
+        api_message(InvalidInput(orders.EXTERNAL_REF_REUSED, field="external_ref"))
+        == "externalRefId was already used for a different order"
+    )
     assert api_message(InvalidInput("The amount per consumer must be more than zero.", field="per_consumer_amount")) == (
-        "perCustomerAmount: The amount per consumer must be more than zero.")
+        "perCustomerAmount: The amount per consumer must be more than zero."
+    )
     assert api_message(InvalidInput("amount must be more than zero.", field="amount")) == "amount must be more than zero."
     assert api_message(DuplicateConsumer("A consumer with this email already exists.", field="email")) == (
-        "A consumer with this email already exists.")
+        "A consumer with this email already exists."
+    )
 
 
 CAMEL_CASE = re.compile(r"\b[a-z]+[A-Z][A-Za-z]*\b")
@@ -78,15 +98,34 @@ def test_services_refuse_in_their_own_words(session, make_partner, make_consumer
     consumer = make_consumer(partner)
     refusals = []
     with pytest.raises(InvalidInput) as bad_key:
-        campaigns.create_campaign(session, partner=partner, name="Spring", currency="USD", budget=Money.parse("10", "USD"),
-                                  per_consumer_amount=Money.parse("5", "USD"), idempotency_key="no spaces allowed", actor="test")
+        campaigns.create_campaign(
+            session,
+            partner=partner,
+            name="Spring",
+            currency="USD",
+            budget=Money.parse("10", "USD"),
+            per_consumer_amount=Money.parse("5", "USD"),
+            idempotency_key="no spaces allowed",
+            actor="test",
+        )
     refusals.append(bad_key.value)
     consumers.set_active(session, consumer=consumer, active=False)
     with pytest.raises(InvalidInput) as deactivated:
-        orders.place_partner_order(session, partner=partner, consumer=consumer, brand_slug="any", face_value=Money.parse("10", "USD"),
-                                   recipient=orders.recipient_for(consumer, send_to="me"), external_ref="ref-1", actor="test")
+        orders.place_partner_order(
+            session,
+            partner=partner,
+            consumer=consumer,
+            brand_slug="any",
+            face_value=Money.parse("10", "USD"),
+            recipient=orders.recipient_for(consumer, send_to="me"),
+            external_ref="ref-1",
+            actor="test",
+        )
     refusals.append(deactivated.value)
-    assert [(refusal.field, CAMEL_CASE.findall(refusal.message)) for refusal in refusals] == [("idempotency_key", []), ("consumer_id", [])]
+    assert [(refusal.field, CAMEL_CASE.findall(refusal.message)) for refusal in refusals] == [
+        ("idempotency_key", []),
+        ("consumer_id", []),
+    ]
 
 
 def test_a_key_made_on_the_command_line_is_issued_the_one_way(session, make_partner, monkeypatch):

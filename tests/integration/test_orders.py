@@ -1,4 +1,5 @@
 """Checkout and fulfilment: one debit per checkout, cards issued once, refunds to exactly what was charged."""
+
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -31,8 +32,14 @@ def shop(session, make_partner, make_consumer, make_brand):
         def buy(self, amount="25", key=None, send_to="someone", email="friend@example.com", who=None):
             buyer = who or consumer
             recipient = orders.recipient_for(buyer, send_to=send_to, email=email, name="Friend", message="Enjoy!")
-            return orders.place_order(session, consumer=buyer, offer=self.offer(), face_value=Money.parse(amount, "USD"),
-                                      recipient=recipient, idempotency_key=key or orders.new_idempotency_key())
+            return orders.place_order(
+                session,
+                consumer=buyer,
+                offer=self.offer(),
+                face_value=Money.parse(amount, "USD"),
+                recipient=recipient,
+                idempotency_key=key or orders.new_idempotency_key(),
+            )
 
     shop = Shop()
     shop.partner, shop.consumer, shop.brand = partner, consumer, brand
@@ -50,8 +57,13 @@ def add_bonus_balance(session, consumer, amount):
     funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, "USD", partner_id=consumer.partner_id)
     bonus = ledger.open_account(session, AccountKind.BONUS, "USD", partner_id=consumer.partner_id, consumer_id=consumer.id)
     with write_transaction(session):
-        ledger.post_transaction(session, partner_id=consumer.partner_id, type=TransactionType.REBATE, currency="USD",
-                                postings=transfer(funds.id, bonus.id, amount))
+        ledger.post_transaction(
+            session,
+            partner_id=consumer.partner_id,
+            type=TransactionType.REBATE,
+            currency="USD",
+            postings=transfer(funds.id, bonus.id, amount),
+        )
     return purchases
 
 
@@ -107,8 +119,14 @@ def test_concurrent_identical_checkouts_make_one_order(app, session, shop):
 
             offer = catalog.offer(own, own.get(Partner, partner_id), offer_slug)
             recipient = orders.recipient_for(buyer, send_to="me")
-            return orders.place_order(own, consumer=buyer, offer=offer, face_value=Money(25_00, "USD"),
-                                      recipient=recipient, idempotency_key="same-key-for-all").id
+            return orders.place_order(
+                own,
+                consumer=buyer,
+                offer=offer,
+                face_value=Money(25_00, "USD"),
+                recipient=recipient,
+                idempotency_key="same-key-for-all",
+            ).id
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = set(pool.map(checkout, range(8)))
@@ -123,8 +141,13 @@ def test_32_concurrent_checkouts_against_a_wallet_that_affords_5_make_exactly_5_
     funds = ledger.find_account(session, AccountKind.PARTNER_FUNDS, "USD", partner_id=partner_id)
     general = ledger.find_account(session, AccountKind.GENERAL, "USD", partner_id=partner_id, consumer_id=consumer_id)
     with write_transaction(session):  # 100.00 + 25.00 = 125.00: exactly five 25.00 cards
-        ledger.post_transaction(session, partner_id=partner_id, type=TransactionType.CREDIT, currency="USD",
-                                postings=transfer(funds.id, general.id, 25_00))
+        ledger.post_transaction(
+            session,
+            partner_id=partner_id,
+            type=TransactionType.CREDIT,
+            currency="USD",
+            postings=transfer(funds.id, general.id, 25_00),
+        )
     session.rollback()
 
     def checkout(n):
@@ -135,8 +158,14 @@ def test_32_concurrent_checkouts_against_a_wallet_that_affords_5_make_exactly_5_
             buyer = own.get(Consumer, consumer_id)
             offer = catalog.offer(own, own.get(Partner, partner_id), slug)
             try:
-                orders.place_order(own, consumer=buyer, offer=offer, face_value=Money(25_00, "USD"),
-                                   recipient=orders.recipient_for(buyer, send_to="me"), idempotency_key=f"race-{n:04d}-key")
+                orders.place_order(
+                    own,
+                    consumer=buyer,
+                    offer=offer,
+                    face_value=Money(25_00, "USD"),
+                    recipient=orders.recipient_for(buyer, send_to="me"),
+                    idempotency_key=f"race-{n:04d}-key",
+                )
                 return True
             except InsufficientFunds:
                 return False
@@ -305,8 +334,14 @@ def test_a_brand_not_sold_in_the_wallet_currency_is_refused(session, shop, make_
     catalog.make_available(session, partner=shop.partner, brand=euro)
     offer = catalog.offer(session, shop.partner, euro.slug)
     with pytest.raises(InvalidInput, match="not sold in USD"):
-        orders.place_order(session, consumer=shop.consumer, offer=offer, face_value=Money(10_00, "USD"),
-                           recipient=orders.recipient_for(shop.consumer, send_to="me"), idempotency_key=orders.new_idempotency_key())
+        orders.place_order(
+            session,
+            consumer=shop.consumer,
+            offer=offer,
+            face_value=Money(10_00, "USD"),
+            recipient=orders.recipient_for(shop.consumer, send_to="me"),
+            idempotency_key=orders.new_idempotency_key(),
+        )
 
 
 def test_the_owner_can_reveal_a_card_bought_for_themselves_only(session, shop):

@@ -1,4 +1,5 @@
 """Forgot password: a single-use emailed link, bound to one store; a password change ends every session."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,6 @@ from tests.integration.conftest import StoreBrowser, page, redirect_path, reload
 
 NEW_PASSWORD = "Brand-new-pass-77"
 SENT = "If an account exists for that email, we've sent a link to choose a new password. It works once, for 60 minutes."
-
-
 
 
 def reset_row(session, path: str) -> PasswordReset:
@@ -50,7 +49,7 @@ def ask_for_reset(store: StoreBrowser, mailbox, email: str) -> str:
     link = first_link(mailbox.last_to(email), r"http://store\.test/s/[^/\s]+/reset/\S+")
     prefix = f"http://store.test/s/{store.partner.slug}"
     assert link.startswith(prefix + "/reset/")
-    return link[len(prefix):]
+    return link[len(prefix) :]
 
 
 def choose(store: StoreBrowser, path: str, password: str, confirmation: str | None = None):
@@ -70,7 +69,7 @@ def test_the_forgot_page_answers_the_same_for_known_and_unknown_emails(store, ne
         response = store.post("/forgot", {"email": email})
         assert response.status_code == 200, email
         assert SENT in page(response), email
-        answers[email] = re.sub(r'[\w.-]{40,}', "TOKEN", page(response))  # the CSRF token is signed with a timestamp
+        answers[email] = re.sub(r"[\w.-]{40,}", "TOKEN", page(response))  # the CSRF token is signed with a timestamp
     assert len(set(answers.values())) == 1
 
     # Only the real consumer got an email and a reset link.
@@ -299,7 +298,12 @@ def test_the_servers_access_logs_show_a_reset_link_without_its_token(app, store,
     assert any(f"GET {store.url('/reset/[hidden]')} HTTP/1.1" in line for line in lines), lines
 
     # gunicorn's access log (--access-logfile) logs its request line and the Referer through gunicorn.access.
-    atoms = {"h": "127.0.0.1", "r": f"GET {store.url(path)} HTTP/1.1", "s": "303", "f": f"https://mail.example/?u={store.url(path)}"}
+    atoms = {
+        "h": "127.0.0.1",
+        "r": f"GET {store.url(path)} HTTP/1.1",
+        "s": "303",
+        "f": f"https://mail.example/?u={store.url(path)}",
+    }
     logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s "%(f)s"', atoms)
     assert any(record.name == "gunicorn.access" and "/reset/[hidden]" in record.getMessage() for record in caplog.records)
 

@@ -1,4 +1,5 @@
 """The partner portal's door: team sign-in and first login, roles on every route, the team page, the audit log."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,7 +26,9 @@ def test_an_invited_member_signs_in_with_the_emailed_password_and_must_choose_th
     from app.services import team
 
     partner = make_partner()
-    member, _ = team.invite(session, partner=partner, email="Olive.Operator@Example.com", full_name="Olive Operator", role="operator", actor="test")
+    member, _ = team.invite(
+        session, partner=partner, email="Olive.Operator@Example.com", full_name="Olive Operator", role="operator", actor="test"
+    )
     message = mailbox.last_to("olive.operator@example.com")
     assert "partner portal" in message["Subject"]
     temporary = temporary_password_in(message)
@@ -77,15 +80,21 @@ def test_a_store_consumer_session_is_not_a_portal_session(app, signed_in, store)
 
 def test_next_only_leads_inside_the_portal(app, make_partner, make_team_member):
     member = make_team_member(make_partner(), "admin")
-    for target, expected in [("/portal/team", "/portal/team"), ("https://evil.example/x", "/portal/"),
-                             ("/portal/../s/x/", "/portal/"), ("//evil.example", "/portal/")]:
+    for target, expected in [
+        ("/portal/team", "/portal/team"),
+        ("https://evil.example/x", "/portal/"),
+        ("/portal/../s/x/", "/portal/"),
+        ("//evil.example", "/portal/"),
+    ]:
         browser = PortalBrowser(app.test_client())
         browser.get("/login")
         response = browser.post("/login", {"email": member.email, "password": TEAM_PASSWORD, "next": target})
         assert redirect_path(response) == expected, target
 
 
-def test_signing_out_ends_the_session_and_a_password_change_ends_the_others(app, session, make_partner, make_team_member, portal_as):
+def test_signing_out_ends_the_session_and_a_password_change_ends_the_others(
+    app, session, make_partner, make_team_member, portal_as
+):
     member = make_team_member(make_partner(), "admin")
     first = portal_as(member)
     second = portal_as(member)
@@ -97,7 +106,9 @@ def test_signing_out_ends_the_session_and_a_password_change_ends_the_others(app,
     from app.services import team
 
     # A fresh temporary password (an admin resent the invitation) ends every session of the member.
-    team.resend_invite(session, partner=session.get(Partner, member.partner_id), member=reload(session, TeamMember, member.id), by=None)
+    team.resend_invite(
+        session, partner=session.get(Partner, member.partner_id), member=reload(session, TeamMember, member.id), by=None
+    )
     assert first.get("/team").status_code == 303
 
 
@@ -146,7 +157,11 @@ def test_every_route_with_every_role(app, session, make_partner, make_team_membe
         needed = ROUTE_ROLES[rule.endpoint]
         method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         url = _sample_url(rule)
-        response = browser.client.get(url) if method == "GET" else browser.client.open(url, method=method, data={"csrf_token": browser.token})
+        response = (
+            browser.client.get(url)
+            if method == "GET"
+            else browser.client.open(url, method=method, data={"csrf_token": browser.token})
+        )
         where = f"{method} {url} as {role} (needs {needed})"
         assert response.status_code < 500, where
         if needed == PUBLIC:
@@ -178,7 +193,10 @@ def test_an_admin_invites_changes_roles_deactivates_and_resends(app, session, ma
     assert bad_role.status_code == 422 and "Choose a role" in page(bad_role)
     assert session.exec(select(TeamMember).where(TeamMember.email == "pat@example.com")).first() is None
 
-    assert browser.post("/team/invite", {"email": "pat@example.com", "full_name": "Pat Operator", "role": "operator"}).status_code == 303
+    assert (
+        browser.post("/team/invite", {"email": "pat@example.com", "full_name": "Pat Operator", "role": "operator"}).status_code
+        == 303
+    )
     pat = session.exec(select(TeamMember).where(TeamMember.email == "pat@example.com")).one()
     assert pat.role == "operator" and pat.partner_id == partner.id and pat.must_change_password
     first_password = temporary_password_in(mailbox.last_to("pat@example.com"))
@@ -199,7 +217,10 @@ def test_an_admin_invites_changes_roles_deactivates_and_resends(app, session, ma
     assert browser.post(f"/team/{pat.id}/reactivate").status_code == 303
     assert reload(session, TeamMember, pat.id).is_active
 
-    actions = [event.action for event in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id).order_by(AuditEvent.id)).all()]
+    actions = [
+        event.action
+        for event in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id).order_by(AuditEvent.id)).all()
+    ]
     for action in ("team.invite", "team.change_role", "team.resend_invite", "team.deactivate", "team.reactivate"):
         assert action in actions
     log = browser.get("/audit")

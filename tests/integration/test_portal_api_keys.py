@@ -1,5 +1,6 @@
 """The portal's API keys (admins only): a new key's secrets are shown once; rotating and revoking
 take effect at the partner API's next request."""
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,9 @@ def test_an_admin_creates_a_key_whose_secrets_are_shown_once_and_which_works(app
     session.rollback()
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "api_key.create")).one()
     assert event.team_member_id == admin.member.id and key.prefix in event.summary
-    assert credentials.api_key not in event.summary + event.details and credentials.hmac_secret not in event.summary + event.details
+    assert (
+        credentials.api_key not in event.summary + event.details and credentials.hmac_secret not in event.summary + event.details
+    )
 
 
 def test_a_revoked_key_is_refused_by_the_api_at_once(app, session, partner, admin):

@@ -1,5 +1,6 @@
 """The portal's brands: the global catalog with this partner's settings, filters, offering a brand
 or not in place, editing price and bonus with their rules; the store follows at once."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,15 @@ from app.services import catalog
 from tests.integration.conftest import page, reload
 
 HTMX = {"HX-Request": "true"}
-SETTINGS = {"enabled": "yes", "discount_percent": "0", "fee": "0", "bonus_type": "none", "bonus_percent": "0",
-            "promo_starts_at": "", "promo_ends_at": ""}
+SETTINGS = {
+    "enabled": "yes",
+    "discount_percent": "0",
+    "fee": "0",
+    "bonus_type": "none",
+    "bonus_percent": "0",
+    "promo_starts_at": "",
+    "promo_ends_at": "",
+}
 
 
 @pytest.fixture
@@ -26,7 +34,9 @@ def admin(store, make_team_member, portal_as):
 
 def settings_of(session, partner, brand) -> PartnerBrand | None:
     session.rollback()
-    return session.exec(select(PartnerBrand).where(PartnerBrand.partner_id == partner.id, PartnerBrand.brand_id == brand.id)).first()
+    return session.exec(
+        select(PartnerBrand).where(PartnerBrand.partner_id == partner.id, PartnerBrand.brand_id == brand.id)
+    ).first()
 
 
 def audit_count(session) -> int:
@@ -100,7 +110,9 @@ def test_the_filters_search_by_name_category_and_offered_and_answer_htmx_with_th
 # --- offering a brand or not ----------------------------------------------------------------
 
 
-def test_stopping_a_brand_removes_it_from_the_store_at_once_and_offering_it_brings_it_back(session, store, signed_in, admin, make_brand):
+def test_stopping_a_brand_removes_it_from_the_store_at_once_and_offering_it_brings_it_back(
+    session, store, signed_in, admin, make_brand
+):
     brand = make_brand("Delta Diner")
     catalog.make_available(session, partner=store.partner, brand=brand)
     assert "Delta Diner" in tile_names(store.get("/"))
@@ -172,7 +184,12 @@ def test_a_discount_or_a_fee_prices_the_card_in_the_store(session, store, signed
 def test_a_bonus_outside_its_promotion_is_not_shown_and_no_bonus_clears_the_window(session, store, signed_in, admin, make_brand):
     brand = make_brand("Harbor Hotel", denominations="5000")
     catalog.make_available(session, partner=store.partner, brand=brand)
-    window = {"bonus_type": "value", "bonus_percent": "20", "promo_starts_at": "2099-01-01T00:00", "promo_ends_at": "2099-02-01T00:00"}
+    window = {
+        "bonus_type": "value",
+        "bonus_percent": "20",
+        "promo_starts_at": "2099-01-01T00:00",
+        "promo_ends_at": "2099-02-01T00:00",
+    }
     assert admin.post(f"/brands/{brand.id}", SETTINGS | window).status_code == 303
     settings = settings_of(session, store.partner, brand)
     assert settings.promo_starts_at.year == 2099 and settings.promo_ends_at.month == 2
@@ -202,10 +219,24 @@ def test_a_bonus_outside_its_promotion_is_not_shown_and_no_bonus_clears_the_wind
         ({"bonus_type": "cash", "bonus_percent": "100.5"}, "The bonus must be from 0 to 100 %"),
         ({"bonus_type": "cash", "bonus_percent": "2.999"}, "The bonus can have at most 2 decimals"),
         ({"bonus_type": "mystery", "bonus_percent": "5"}, "Choose a bonus: none, value or cash back"),
-        ({"bonus_type": "value", "bonus_percent": "5", "promo_starts_at": "2030-02-01T00:00", "promo_ends_at": "2030-01-01T00:00"},
-         "The promotion must end after it starts"),
-        ({"bonus_type": "value", "bonus_percent": "5", "promo_starts_at": "2030-01-01T00:00", "promo_ends_at": "2030-01-01T00:00"},
-         "The promotion must end after it starts"),
+        (
+            {
+                "bonus_type": "value",
+                "bonus_percent": "5",
+                "promo_starts_at": "2030-02-01T00:00",
+                "promo_ends_at": "2030-01-01T00:00",
+            },
+            "The promotion must end after it starts",
+        ),
+        (
+            {
+                "bonus_type": "value",
+                "bonus_percent": "5",
+                "promo_starts_at": "2030-01-01T00:00",
+                "promo_ends_at": "2030-01-01T00:00",
+            },
+            "The promotion must end after it starts",
+        ),
         ({"promo_ends_at": "tomorrow"}, "The promotion end must be a date and time"),
     ],
 )
@@ -238,7 +269,9 @@ def test_a_fee_is_refused_when_the_program_has_several_currencies(session, store
     assert admin.post(f"/brands/{brand.id}", SETTINGS | {"discount_percent": "3"}).status_code in (200, 303)
 
 
-def test_operators_cannot_change_brands_and_unknown_brands_are_not_found(session, store, make_team_member, portal_as, admin, make_brand):
+def test_operators_cannot_change_brands_and_unknown_brands_are_not_found(
+    session, store, make_team_member, portal_as, admin, make_brand
+):
     brand = make_brand("Juniper Jewels")
     operator = portal_as(make_team_member(store.partner, "operator"))
     assert operator.get("/brands").status_code == 200

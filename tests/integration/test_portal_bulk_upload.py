@@ -1,5 +1,6 @@
 """CSV bulk upload of consumers in the portal: refused files, a dry run with a reason per row, a commit that
 creates exactly the valid rows (funded, welcomed) once, whatever is repeated or retried."""
+
 from __future__ import annotations
 
 import csv
@@ -54,14 +55,18 @@ def latest_upload(session, partner) -> BulkUpload:
 
 def rows_of(session, upload_: BulkUpload) -> dict[int, BulkUploadRow]:
     session.rollback()
-    rows = session.exec(select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_.id).execution_options(populate_existing=True)).all()
+    rows = session.exec(
+        select(BulkUploadRow).where(BulkUploadRow.upload_id == upload_.id).execution_options(populate_existing=True)
+    ).all()
     return {row.row_number: row for row in rows}
 
 
 def consumer_named(session, partner, email: str) -> Consumer | None:
     session.rollback()
     return session.exec(
-        select(Consumer).where(Consumer.partner_id == partner.id, Consumer.email == email).execution_options(populate_existing=True)
+        select(Consumer)
+        .where(Consumer.partner_id == partner.id, Consumer.email == email)
+        .execution_options(populate_existing=True)
     ).first()
 
 
@@ -127,28 +132,55 @@ def test_the_page_documents_the_format_and_the_template_is_a_file_that_uploads(s
     response = upload(operator, template.get_data(), "consumers-template.csv")
     assert response.status_code == 303
     outcomes = {row.email: row.outcome for row in rows_of(session, latest_upload(session, partner)).values()}
-    assert outcomes == {"jane.doe@example.com": "create", "sam.lee@example.com": "create", "former.colleague@example.com": "error"}
+    assert outcomes == {
+        "jane.doe@example.com": "create",
+        "sam.lee@example.com": "create",
+        "former.colleague@example.com": "error",
+    }
     listing = page(operator.get("/bulk-uploads"))
     assert "consumers-template.csv" in listing and operator.member.email in listing
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "The file is empty."),
-    (b"  \r\n\n", "The file is empty."),
-    (HEADER.encode(), "The file has a header row but no rows under it."),
-    (b"email,full_name,currency\nann@example.com,Ann,USD\n", "Missing column: initial_funds."),
-    (b"name,mail\nAnn,ann@example.com\n", "Unknown columns: name, mail."),
-    (b"email,full_name,currency,initial_funds,phone\nann@example.com,Ann,USD,1,555\n", "Unknown column: phone."),
-    (b"email,email,full_name,currency,initial_funds\na@example.com,a@example.com,A,USD,1\n", "The column email appears more than once."),
-    ("email,full_name,currency,initial_funds\nzoë@example.com,Zoë,USD,1\n".encode("latin-1"), "The file is not UTF-8 text."),
-    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00workbook.xml", "This is not a CSV file."),
-    (b'email,full_name,currency,initial_funds\n"ann@example.com,Ann,USD,1\n', "This is not a readable CSV file"),
-    ((HEADER + "create,a{}@example.com,A,USD,1\n" * 10_001).encode(), "The file has more than 10,000 rows"),
-    ((HEADER + "create,ok@example.com,Ok,USD,1\ncreate,a@example.com," + "x" * 301 + ",USD,1\n").encode(),
-     "Row 2 is too long for a consumer (a value longer than 300 characters)."),
-], ids=["empty", "blank", "header-only", "missing-column", "not-our-columns", "unknown-column", "column-twice",
-        "latin-1", "spreadsheet", "broken-quotes", "too-many-rows", "too-long-row"])
-def test_a_file_that_cannot_be_read_is_refused_with_a_clear_message_and_nothing_is_stored(session, partner, operator, content, message):
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "The file is empty."),
+        (b"  \r\n\n", "The file is empty."),
+        (HEADER.encode(), "The file has a header row but no rows under it."),
+        (b"email,full_name,currency\nann@example.com,Ann,USD\n", "Missing column: initial_funds."),
+        (b"name,mail\nAnn,ann@example.com\n", "Unknown columns: name, mail."),
+        (b"email,full_name,currency,initial_funds,phone\nann@example.com,Ann,USD,1,555\n", "Unknown column: phone."),
+        (
+            b"email,email,full_name,currency,initial_funds\na@example.com,a@example.com,A,USD,1\n",
+            "The column email appears more than once.",
+        ),
+        ("email,full_name,currency,initial_funds\nzoë@example.com,Zoë,USD,1\n".encode("latin-1"), "The file is not UTF-8 text."),
+        (b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00workbook.xml", "This is not a CSV file."),
+        (b'email,full_name,currency,initial_funds\n"ann@example.com,Ann,USD,1\n', "This is not a readable CSV file"),
+        ((HEADER + "create,a{}@example.com,A,USD,1\n" * 10_001).encode(), "The file has more than 10,000 rows"),
+        (
+            (HEADER + "create,ok@example.com,Ok,USD,1\ncreate,a@example.com," + "x" * 301 + ",USD,1\n").encode(),
+            "Row 2 is too long for a consumer (a value longer than 300 characters).",
+        ),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "header-only",
+        "missing-column",
+        "not-our-columns",
+        "unknown-column",
+        "column-twice",
+        "latin-1",
+        "spreadsheet",
+        "broken-quotes",
+        "too-many-rows",
+        "too-long-row",
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_with_a_clear_message_and_nothing_is_stored(
+    session, partner, operator, content, message
+):
     before, money_before = stored_uploads(session), changed_things(session)
     response = upload(operator, content)
     assert response.status_code == 422
@@ -177,16 +209,27 @@ def test_a_file_bigger_than_the_setting_is_refused(session, operator):
 
 
 def test_columns_in_any_order_and_case_a_bom_and_semicolons_are_read(session, partner, operator):
-    content = ("\ufeffInitial Funds;EMAIL;Currency;Full_Name\n12,50;x@example.com;usd;Ex Ample\n\n7;Y@Example.com;USD;  Why   Not \n"
-               '0;z@example.com;USD;"Doe; Zoe\nQuinn"\n')
+    content = (
+        "\ufeffInitial Funds;EMAIL;Currency;Full_Name\n12,50;x@example.com;usd;Ex Ample\n\n7;Y@Example.com;USD;  Why   Not \n"
+        '0;z@example.com;USD;"Doe; Zoe\nQuinn"\n'
+    )
     # "12,50" is one value here (the separator is ;) and not a number with a decimal point.
     assert upload(operator, content.encode()).status_code == 303
     rows = rows_of(session, latest_upload(session, partner))
     assert sorted(rows) == [1, 3, 4]  # the blank line is skipped but counted, so numbers match the file
     assert (rows[1].outcome, rows[1].message) == ("error", "initial_funds must be a number")
     assert (rows[3].outcome, rows[3].action, rows[3].email, rows[3].full_name, rows[3].currency, rows[3].amount) == (
-        "create", "create", "y@example.com", "Why Not", "USD", 700)
-    assert (rows[4].outcome, rows[4].full_name) == ("create", "Doe; Zoe Quinn")  # a quoted value may hold the separator and a line break
+        "create",
+        "create",
+        "y@example.com",
+        "Why Not",
+        "USD",
+        700,
+    )
+    assert (rows[4].outcome, rows[4].full_name) == (
+        "create",
+        "Doe; Zoe Quinn",
+    )  # a quoted value may hold the separator and a line break
 
 
 # --- the dry run ----------------------------------------------------------------------------------
@@ -200,27 +243,33 @@ def test_every_row_gets_its_outcome_and_the_dry_run_changes_nothing(session, par
     consumers.set_active(session, consumer=gone, active=False)
     mailbox.clear()
     before = changed_things(session)
-    content = HEADER + "\n".join([
-        "create,ann@example.com,Ann Able,USD,10.00",  # 1
-        "create,not-an-email,Bad Email,USD,1",  # 2
-        "create,noname@example.com,,USD,1",  # 3
-        "create,xyz@example.com,Xavier,XYZ,1",  # 4
-        "create,gbp@example.com,Gabriel,GBP,1",  # 5
-        "create,cents@example.com,Cent,USD,1.234",  # 6
-        "create,minus@example.com,Minus,USD,-5",  # 7
-        "create,ten@example.com,Ten,USD,ten",  # 8
-        "create,ANN@Example.com,Ann Again,USD,3",  # 9
-        "deactivate,stranger@example.com,,,",  # 10
-        "create,kept@example.com,Kept,USD,1",  # 11
-        "deactivate,leaving@example.com,,,",  # 12
-        "deactivate,gone@example.com,,,",  # 13
-        "delete,someone@example.com,Some One,USD,1",  # 14
-        "create,nocurrency@example.com,No Currency,,1",  # 15
-        "create,extra@example.com,Extra,USD,1,surprise",  # 16
-        "create,kept@example.com,Kept,EUR,2.50",  # 17
-        ",blank-action@example.com,Blank Action,USD,",  # 18
-        "create,leaving@example.com,Leaving,EUR,1",  # 19
-    ]) + "\n"
+    content = (
+        HEADER
+        + "\n".join(
+            [
+                "create,ann@example.com,Ann Able,USD,10.00",  # 1
+                "create,not-an-email,Bad Email,USD,1",  # 2
+                "create,noname@example.com,,USD,1",  # 3
+                "create,xyz@example.com,Xavier,XYZ,1",  # 4
+                "create,gbp@example.com,Gabriel,GBP,1",  # 5
+                "create,cents@example.com,Cent,USD,1.234",  # 6
+                "create,minus@example.com,Minus,USD,-5",  # 7
+                "create,ten@example.com,Ten,USD,ten",  # 8
+                "create,ANN@Example.com,Ann Again,USD,3",  # 9
+                "deactivate,stranger@example.com,,,",  # 10
+                "create,kept@example.com,Kept,USD,1",  # 11
+                "deactivate,leaving@example.com,,,",  # 12
+                "deactivate,gone@example.com,,,",  # 13
+                "delete,someone@example.com,Some One,USD,1",  # 14
+                "create,nocurrency@example.com,No Currency,,1",  # 15
+                "create,extra@example.com,Extra,USD,1,surprise",  # 16
+                "create,kept@example.com,Kept,EUR,2.50",  # 17
+                ",blank-action@example.com,Blank Action,USD,",  # 18
+                "create,leaving@example.com,Leaving,EUR,1",  # 19
+            ]
+        )
+        + "\n"
+    )
     response = upload(operator, content)
     assert response.status_code == 303
     the_upload = latest_upload(session, partner)
@@ -247,7 +296,7 @@ def test_every_row_gets_its_outcome_and_the_dry_run_changes_nothing(session, par
         18: ("create", ""),
         19: ("error", "Duplicate of row 12, which deactivates leaving@example.com."),
     }
-    assert {n: (row.outcome, row.message[:len(expected[n][1])]) for n, row in rows.items()} == expected
+    assert {n: (row.outcome, row.message[: len(expected[n][1])]) for n, row in rows.items()} == expected
     assert (rows[1].email, rows[1].full_name, rows[1].amount) == ("ann@example.com", "Ann Able", 1000)
     assert (rows[17].currency, rows[17].amount, rows[18].amount) == ("EUR", 250, 0)
     the_upload = reload(session, BulkUpload, the_upload.id)
@@ -264,7 +313,9 @@ def test_every_row_gets_its_outcome_and_the_dry_run_changes_nothing(session, par
     assert 'id="count-error">13<' in preview
     assert "$10.00" in preview and "€2.50" in preview and "Duplicate of row 1" in preview
     events = session.exec(select(AuditEvent).where(AuditEvent.action.startswith("bulk_upload."))).all()
-    assert [(e.action, e.subject_id, e.team_member_id) for e in events] == [("bulk_upload.upload", the_upload.public_id, operator.member.id)]
+    assert [(e.action, e.subject_id, e.team_member_id) for e in events] == [
+        ("bulk_upload.upload", the_upload.public_id, operator.member.id)
+    ]
 
 
 def test_a_thousand_rows_are_checked_without_a_query_per_row_and_listed_by_outcome_and_page(app, session, partner, operator):
@@ -296,7 +347,9 @@ def test_a_thousand_rows_are_checked_without_a_query_per_row_and_listed_by_outco
     assert "<html" in plain and '<option value="skip" selected>' in plain and "old0@example.com" in plain
 
 
-def test_progress_is_shown_while_the_queue_works_and_the_partial_stops_polling_when_done(session, partner, operator, paused_queue):
+def test_progress_is_shown_while_the_queue_works_and_the_partial_stops_polling_when_done(
+    session, partner, operator, paused_queue
+):
     assert upload(operator, HEADER + "create,ann@example.com,Ann,USD,10\ncreate,bo@example.com,Bo,USD,5\n").status_code == 303
     the_upload = latest_upload(session, partner)
     base = f"/bulk-uploads/{the_upload.public_id}"
@@ -325,17 +378,24 @@ def test_progress_is_shown_while_the_queue_works_and_the_partial_stops_polling_w
 
 
 def test_a_commit_creates_exactly_the_valid_rows_funded_from_partner_funds_and_welcome_emails_let_them_sign_in(
-        app, session, partner, operator, operator_member, make_consumer, mailbox):
+    app, session, partner, operator, operator_member, make_consumer, mailbox
+):
     partners.fund_partner(session, partner=partner, amount=Money(100_00, "EUR"))
     kept = make_consumer(partner, email="kept@example.com", funds="5")
     mailbox.clear()
-    content = HEADER + "\n".join([
-        "create,ann@example.com,Ann Able,USD,10.00",
-        "create,bo@example.com,Bo Bell,USD,",
-        "create,bad-email,Bad,USD,1",
-        "create,kept@example.com,Kept,EUR,2.50",
-        "create,kept@example.com,Kept,USD,99",
-    ]) + "\n"
+    content = (
+        HEADER
+        + "\n".join(
+            [
+                "create,ann@example.com,Ann Able,USD,10.00",
+                "create,bo@example.com,Bo Bell,USD,",
+                "create,bad-email,Bad,USD,1",
+                "create,kept@example.com,Kept,EUR,2.50",
+                "create,kept@example.com,Kept,USD,99",
+            ]
+        )
+        + "\n"
+    )
     upload(operator, content)
     the_upload = latest_upload(session, partner)
     before = changed_things(session)
@@ -364,7 +424,10 @@ def test_a_commit_creates_exactly_the_valid_rows_funded_from_partner_funds_and_w
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "bulk_upload.committed")).one()
     assert (event.partner_id, event.team_member_id, event.subject_id) == (partner.id, operator_member.id, the_upload.public_id)
     assert json.loads(event.details) == {"created": 3, "deactivated": 0, "skipped": 0, "remaining": 0}
-    assert session.exec(select(AuditEvent).where(AuditEvent.action == "bulk_upload.commit")).one().team_member_id == operator_member.id
+    assert (
+        session.exec(select(AuditEvent).where(AuditEvent.action == "bulk_upload.commit")).one().team_member_id
+        == operator_member.id
+    )
 
     # Welcome emails go to the two new consumers only, each with a temporary password that works in the store.
     assert mailbox.to("kept@example.com") == []
@@ -377,8 +440,9 @@ def test_a_commit_creates_exactly_the_valid_rows_funded_from_partner_funds_and_w
 
 
 def test_until_the_welcome_is_sent_a_bulk_consumer_cannot_sign_in(app, session, partner, mailbox):
-    created = consumers.create_consumers_in_bulk(session, partner=partner, wallets=[
-        consumers.BulkWallet("waiting@example.com", "Wai Ting", Money(1_00, "USD"))])
+    created = consumers.create_consumers_in_bulk(
+        session, partner=partner, wallets=[consumers.BulkWallet("waiting@example.com", "Wai Ting", Money(1_00, "USD"))]
+    )
     store = StoreBrowser(app.test_client(), partner)
     for password in ("", " ", "password"):
         assert store.login("waiting@example.com", password).status_code == 422
@@ -390,7 +454,9 @@ def test_until_the_welcome_is_sent_a_bulk_consumer_cannot_sign_in(app, session, 
 
 
 def test_the_timing_dummy_password_does_not_open_a_bulk_consumer_without_a_password(app, session, partner):
-    consumers.create_consumers_in_bulk(session, partner=partner, wallets=[consumers.BulkWallet("dummy@example.com", "Dum My", Money(0, "USD"))])
+    consumers.create_consumers_in_bulk(
+        session, partner=partner, wallets=[consumers.BulkWallet("dummy@example.com", "Dum My", Money(0, "USD"))]
+    )
     store = StoreBrowser(app.test_client(), partner)
     assert store.login("dummy@example.com", "not-a-real-password-just-for-timing").status_code == 422
 
@@ -432,7 +498,8 @@ def test_the_same_file_again_and_a_second_commit_change_nothing_more(session, pa
 
 
 def test_a_commit_retried_after_a_failure_continues_where_it_stopped_and_credits_once(
-        session, partner, operator, operator_member, paused_queue, monkeypatch):
+    session, partner, operator, operator_member, paused_queue, monkeypatch
+):
     monkeypatch.setattr(bulk, "COMMIT_BATCH", 2)
     upload(operator, HEADER + "".join(f"create,p{i}@example.com,Person {i},USD,{i + 1}\n" for i in range(5)))
     paused_queue.run()
@@ -451,7 +518,13 @@ def test_a_commit_retried_after_a_failure_continues_where_it_stopped_and_credits
     monkeypatch.setattr(consumers, "create_consumers_in_bulk", dies_on_the_second_batch)
     paused_queue.run()  # the first batch commits, the second fails: huey schedules a retry
     assert reload(session, BulkUpload, the_upload.id).status == "committing"
-    assert [consumer_named(session, partner, f"p{i}@example.com") is not None for i in range(5)] == [True, True, False, False, False]
+    assert [consumer_named(session, partner, f"p{i}@example.com") is not None for i in range(5)] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
 
     monkeypatch.setattr(consumers, "create_consumers_in_bulk", real)
     assert bulk.commit(session, the_upload.id, operator_member.id) == "committed"  # what the retry runs
@@ -462,7 +535,9 @@ def test_a_commit_retried_after_a_failure_continues_where_it_stopped_and_credits
         assert [c.amount for c in credits] == [(i + 1) * 100]
     assert partners.partner_funds(session, partner, "USD") == Money(1000_00 - 15_00, "USD")
     assert reload(session, BulkUpload, the_upload.id).done_rows == 5
-    assert session.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "bulk_upload.committed")).one() == 1
+    assert (
+        session.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "bulk_upload.committed")).one() == 1
+    )
 
 
 def last_attempt(app, name: str, *args):
@@ -472,7 +547,9 @@ def last_attempt(app, name: str, *args):
     app.extensions["queue"].execute(task)
 
 
-def test_a_check_that_fails_for_good_says_so_instead_of_showing_progress_forever(app, session, partner, operator, paused_queue, monkeypatch):
+def test_a_check_that_fails_for_good_says_so_instead_of_showing_progress_forever(
+    app, session, partner, operator, paused_queue, monkeypatch
+):
     upload(operator, HEADER + "create,ann@example.com,Ann,USD,10\n")
     the_upload = latest_upload(session, partner)
     paused_queue.clear()
@@ -489,7 +566,8 @@ def test_a_check_that_fails_for_good_says_so_instead_of_showing_progress_forever
 
 
 def test_a_commit_that_fails_for_good_keeps_what_it_did_and_can_be_committed_again(
-        app, session, partner, operator, operator_member, paused_queue, monkeypatch):
+    app, session, partner, operator, operator_member, paused_queue, monkeypatch
+):
     monkeypatch.setattr(bulk, "COMMIT_BATCH", 1)
     upload(operator, HEADER + "create,ann@example.com,Ann,USD,10\ncreate,bo@example.com,Bo,USD,20\n")
     paused_queue.run()
@@ -533,7 +611,9 @@ def test_a_batch_another_worker_committed_first_is_left_alone(session, partner, 
     assert changed_things(session) == before
 
 
-def test_partner_funds_too_low_are_shown_and_the_commit_is_refused_until_funds_are_added(session, make_partner, make_team_member, portal_as):
+def test_partner_funds_too_low_are_shown_and_the_commit_is_refused_until_funds_are_added(
+    session, make_partner, make_team_member, portal_as
+):
     partner = make_partner(funds="50")
     browser = portal_as(make_team_member(partner, "operator"))
     upload(browser, HEADER + "create,ann@example.com,Ann,USD,40\ncreate,bo@example.com,Bo,USD,30\n")
@@ -555,9 +635,14 @@ def test_partner_funds_too_low_are_shown_and_the_commit_is_refused_until_funds_a
     assert partners.partner_funds(session, partner, "USD") == Money(0, "USD")
 
 
-def test_partner_funds_running_out_during_the_commit_stop_it_at_that_batch(session, partner, operator, make_consumer, paused_queue, monkeypatch):
+def test_partner_funds_running_out_during_the_commit_stop_it_at_that_batch(
+    session, partner, operator, make_consumer, paused_queue, monkeypatch
+):
     monkeypatch.setattr(bulk, "COMMIT_BATCH", 1)
-    upload(operator, HEADER + "create,ann@example.com,Ann,USD,300\ncreate,bo@example.com,Bo,USD,300\ncreate,cy@example.com,Cy,USD,300\n")
+    upload(
+        operator,
+        HEADER + "create,ann@example.com,Ann,USD,300\ncreate,bo@example.com,Bo,USD,300\ncreate,cy@example.com,Cy,USD,300\n",
+    )
     paused_queue.run()
     the_upload = latest_upload(session, partner)
     assert operator.post(f"/bulk-uploads/{the_upload.public_id}/commit").status_code == 303
@@ -577,7 +662,9 @@ def test_partner_funds_running_out_during_the_commit_stop_it_at_that_batch(sessi
     for email in ("ann@example.com", "bo@example.com", "cy@example.com"):
         assert general_balance(session, consumer_named(session, partner, email)) == 300_00
     assert partners.partner_funds(session, partner, "USD") == Money(0, "USD")
-    summaries = session.exec(select(AuditEvent.summary).where(AuditEvent.action == "bulk_upload.committed").order_by(AuditEvent.id)).all()
+    summaries = session.exec(
+        select(AuditEvent.summary).where(AuditEvent.action == "bulk_upload.committed").order_by(AuditEvent.id)
+    ).all()
     assert summaries[0].endswith("1 created, 0 deactivated, 0 skipped, 2 not committed yet")
     assert "3 created" in summaries[1]
 
@@ -594,7 +681,10 @@ def test_the_error_rows_download_as_csv_with_their_original_values_and_the_reaso
     assert response.headers["Content-Disposition"] == 'attachment; filename="team-list-errors.csv"'
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == ["action", "email", "full_name", "currency", "initial_funds", "error"]
-    assert [row[:5] for row in rows[1:]] == [["", "bad@", "Bad Email", "USD", "1"], ["", "cents@example.com", "Cents", "USD", "1.234"]]
+    assert [row[:5] for row in rows[1:]] == [
+        ["", "bad@", "Bad Email", "USD", "1"],
+        ["", "cents@example.com", "Cents", "USD", "1.234"],
+    ]
     assert "is not a valid email address" in rows[1][5] and rows[2][5] == "initial_funds has more than 2 decimal places"
 
     fixed = response.get_data(as_text=True).replace("bad@", "bad@example.com").replace("1.234", "1.23")
@@ -609,7 +699,7 @@ def test_the_error_rows_cannot_run_formulas_in_a_spreadsheet_and_still_upload_as
     first = latest_upload(session, partner)
     response = operator.get(f"/bulk-uploads/{first.public_id}/errors.csv")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[1][1] == "'=HYPERLINK(\"http://evil.example\",\"x\")" and rows[2][2] == "'@Fine Person" and rows[2][4] == "'-5"
+    assert rows[1][1] == '\'=HYPERLINK("http://evil.example","x")' and rows[2][2] == "'@Fine Person" and rows[2][4] == "'-5"
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     upload(operator, response.get_data(as_text=True), "again.csv")
     again = latest_upload(session, partner)
@@ -634,7 +724,9 @@ def test_viewers_cannot_upload_or_commit(session, partner, operator, make_team_m
     before, money_before = stored_uploads(session), changed_things(session)
     assert viewer.get("/bulk-uploads").status_code == 403
     viewer.get("/team")  # any page for a CSRF token
-    refused = viewer.post("/bulk-uploads", {"file": (io.BytesIO((HEADER + "create,bo@example.com,Bo,USD,1\n").encode()), "x.csv")})
+    refused = viewer.post(
+        "/bulk-uploads", {"file": (io.BytesIO((HEADER + "create,bo@example.com,Bo,USD,1\n").encode()), "x.csv")}
+    )
     assert refused.status_code == 403 and "doesn't allow this" in page(refused)
     assert viewer.post(f"/bulk-uploads/{the_upload.public_id}/commit").status_code == 403
     assert viewer.get(f"/bulk-uploads/{the_upload.public_id}").status_code == 403
@@ -643,7 +735,9 @@ def test_viewers_cannot_upload_or_commit(session, partner, operator, make_team_m
     assert reload(session, BulkUpload, the_upload.id).status == "checked"
 
 
-def test_another_partners_upload_is_not_found_and_nothing_changes(session, partner, operator, make_partner, make_team_member, portal_as):
+def test_another_partners_upload_is_not_found_and_nothing_changes(
+    session, partner, operator, make_partner, make_team_member, portal_as
+):
     theirs = make_partner()
     stranger = portal_as(make_team_member(theirs, "admin"))
     upload(stranger, HEADER + "create,secret@example.com,Secret Person,USD,10\n", "their-secret-list.csv")

@@ -1,5 +1,6 @@
 """Campaigns in the partner portal: admins create, edit, fund, pause, resume, end and return unused budget;
 operators add and remove members; viewers look. Every change is audited with the member who made it."""
+
 from __future__ import annotations
 
 import io
@@ -33,8 +34,15 @@ def programme(session, make_partner, make_brand, make_consumer, make_team_member
     dee = make_consumer(partner, funds="0", email="dee@example.com", name="Dee Gone")
     consumers.set_active(session, consumer=dee, active=False)
     return SimpleNamespace(
-        partner=partner, spa=spa, pizza=pizza, robin=robin, sam=sam, cara=cara, dee=dee,
-        admin=make_team_member(partner, "admin"), operator=make_team_member(partner, "operator"),
+        partner=partner,
+        spa=spa,
+        pizza=pizza,
+        robin=robin,
+        sam=sam,
+        cara=cara,
+        dee=dee,
+        admin=make_team_member(partner, "admin"),
+        operator=make_team_member(partner, "operator"),
         viewer=make_team_member(partner, "viewer"),
     )
 
@@ -51,7 +59,10 @@ def campaign_count(session) -> int:
 
 def audit_actions(session, partner) -> list[tuple[str, int | None]]:
     session.rollback()
-    return [(e.action, e.team_member_id) for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id).order_by(AuditEvent.id))]
+    return [
+        (e.action, e.team_member_id)
+        for e in session.exec(select(AuditEvent).where(AuditEvent.partner_id == partner.id).order_by(AuditEvent.id))
+    ]
 
 
 def summary(session, campaign_id: int):
@@ -60,8 +71,14 @@ def summary(session, campaign_id: int):
 
 
 def form(**overrides) -> dict:
-    values = {"name": "Wellness", "currency": "USD", "budget": "100", "per_consumer_amount": "20", "priority": "0",
-              "idempotency_key": f"key-{utcnow().timestamp()}"}
+    values = {
+        "name": "Wellness",
+        "currency": "USD",
+        "budget": "100",
+        "per_consumer_amount": "20",
+        "priority": "0",
+        "idempotency_key": f"key-{utcnow().timestamp()}",
+    }
     values.update(overrides)
     return {key: value for key, value in values.items() if value is not None}
 
@@ -80,7 +97,9 @@ def wellness(programme, portal_as):
 
 def member_balance(session, campaign_id: int, consumer_id: int) -> int | None:
     session.rollback()
-    member = session.exec(select(CampaignMember).where(CampaignMember.campaign_id == campaign_id, CampaignMember.consumer_id == consumer_id)).first()
+    member = session.exec(
+        select(CampaignMember).where(CampaignMember.campaign_id == campaign_id, CampaignMember.consumer_id == consumer_id)
+    ).first()
     if member is None or member.removed_at is not None:
         return None
     return session.get(Account, member.account_id, populate_existing=True).balance
@@ -95,13 +114,25 @@ def test_an_admin_creates_a_campaign_from_partner_funds_and_it_is_listed(session
     assert "New campaign" in new_form and 'name="idempotency_key"' in new_form
     assert "Calm Spa Portal" in new_form and "Health & Beauty" in new_form  # the partner's brands and categories to choose
     ends = (utcnow() + timedelta(days=30)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-    data = form(name="Spring Wellness", budget="150", brands=programme.spa.slug, categories="Food & Dining", ends_at=ends,
-                priority="5", return_unused_on_end="yes")
+    data = form(
+        name="Spring Wellness",
+        budget="150",
+        brands=programme.spa.slug,
+        categories="Food & Dining",
+        ends_at=ends,
+        priority="5",
+        return_unused_on_end="yes",
+    )
     response = browser.post("/campaigns", data)
     assert response.status_code == 303
     campaign_id = int(redirect_path(response).rsplit("/", 1)[1])
     campaign = reload(session, Campaign, campaign_id)
-    assert (campaign.name, campaign.status, campaign.per_consumer_amount, campaign.priority) == ("Spring Wellness", "active", 20_00, 5)
+    assert (campaign.name, campaign.status, campaign.per_consumer_amount, campaign.priority) == (
+        "Spring Wellness",
+        "active",
+        20_00,
+        5,
+    )
     assert campaign.brand_slug_list == [programme.spa.slug] and campaign.category_list == ["Food & Dining"]
     assert campaign.return_unused_on_end and campaign.ends_at.strftime("%Y-%m-%dT%H:%M") == ends
     assert funds(session, programme.partner) == 850_00
@@ -125,7 +156,12 @@ def test_operators_and_viewers_may_not_create_or_fund_a_campaign(session, progra
     for member in (programme.operator, programme.viewer):
         browser = portal_as(member)
         assert browser.post("/campaigns", form()).status_code == 403
-        assert browser.post(f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "10", "idempotency_key": "k" * 20}).status_code == 403
+        assert (
+            browser.post(
+                f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "10", "idempotency_key": "k" * 20}
+            ).status_code
+            == 403
+        )
         assert browser.post(f"/campaigns/{wellness}/end", {"confirm": "yes"}).status_code == 403
         assert "Create the campaign" not in page(browser.get("/campaigns"))
     assert browser.post(f"/campaigns/{wellness}/members", {"email": "robin@example.com"}).status_code == 403  # the viewer
@@ -140,12 +176,21 @@ def test_partner_funds_too_low_is_shown_in_place_and_nothing_moves(session, prog
     assert "Your partner funds are too low: $1,000.00 available. Nothing was moved." in page(response)
     assert 'value="Too big"' in page(response)  # the form as typed, to correct
     partial = browser.post("/campaigns", form(budget="5000"), headers=HTMX)
-    assert partial.status_code == 422 and page(partial).lstrip().startswith('<section id="new-campaign"') and "<h1>" not in page(partial)
+    assert (
+        partial.status_code == 422
+        and page(partial).lstrip().startswith('<section id="new-campaign"')
+        and "<h1>" not in page(partial)
+    )
 
     now = utcnow().astimezone(UTC)
     for bad, message in [
-        (dict(starts_at=(now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"), ends_at=(now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")),
-         "The campaign must end after it starts."),
+        (
+            dict(
+                starts_at=(now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+                ends_at=(now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            ),
+            "The campaign must end after it starts.",
+        ),
         (dict(ends_at="tomorrow"), "The end must be a date and time"),
         (dict(per_consumer_amount="0"), "The amount per consumer must be more than zero."),
         (dict(budget="ten"), "Budget must be a number"),
@@ -190,7 +235,10 @@ def test_an_operator_adds_a_member_by_email_and_removes_them(session, programme,
     again = browser.post(f"/campaigns/{wellness}/members/{programme.robin.id}/remove")
     assert again.status_code == 422 and "not a member" in page(again)
     actions = audit_actions(session, programme.partner)
-    assert ("campaign.add_members", programme.operator.id) in actions and ("campaign.remove_member", programme.operator.id) in actions
+    assert ("campaign.add_members", programme.operator.id) in actions and (
+        "campaign.remove_member",
+        programme.operator.id,
+    ) in actions
 
 
 def test_adding_many_gives_a_result_for_each_address(session, programme, portal_as):
@@ -203,19 +251,32 @@ def test_adding_many_gives_a_result_for_each_address(session, programme, portal_
     response = operator.post(f"/campaigns/{campaign_id}/members", {"emails": emails}, headers=HTMX)
     assert response.status_code == 200
     body = page(response)
-    assert body.lstrip().startswith('<section id="campaign-members"') and 'id="campaign-summary" aria-labelledby="campaign-title" hx-swap-oob="true"' in body
+    assert (
+        body.lstrip().startswith('<section id="campaign-members"')
+        and 'id="campaign-summary" aria-labelledby="campaign-title" hx-swap-oob="true"' in body
+    )
     rows = dict(re.findall(r"<tr><td>([^<]+)</td><td><span class=\"pill member-[a-z_]+\">([^<]+)</span>", body))
-    assert rows == {"robin@example.com": "already a member", "sam@example.com": "allocated", "nobody@example.com": "not found",
-                    "dee@example.com": "inactive", "cara@example.com": "not enough budget"}
+    assert rows == {
+        "robin@example.com": "already a member",
+        "sam@example.com": "allocated",
+        "nobody@example.com": "not found",
+        "dee@example.com": "inactive",
+        "cara@example.com": "not enough budget",
+    }
     assert "1 of 5 added, $20.00 allocated from the budget." in body
     assert member_balance(session, campaign_id, programme.sam.id) == 20_00
-    assert member_balance(session, campaign_id, programme.cara.id) is None and member_balance(session, campaign_id, programme.dee.id) is None
+    assert (
+        member_balance(session, campaign_id, programme.cara.id) is None
+        and member_balance(session, campaign_id, programme.dee.id) is None
+    )
     assert summary(session, campaign_id).remaining.amount == 10_00
 
     # A CSV file, sent without htmx: a summary and the addresses not added, after a redirect.
     browser.post(f"/campaigns/{campaign_id}/budget", {"direction": "increase", "amount": "20", "idempotency_key": "budget-key-1"})
     csv = b"email,full_name\ncara@example.com,Cara Member\nghost@example.com,Nobody\n"
-    uploaded = operator.post(f"/campaigns/{campaign_id}/members", {"file": (io.BytesIO(csv), "members.csv")}, content_type="multipart/form-data")
+    uploaded = operator.post(
+        f"/campaigns/{campaign_id}/members", {"file": (io.BytesIO(csv), "members.csv")}, content_type="multipart/form-data"
+    )
     assert uploaded.status_code == 303
     shown = page(operator.get(f"/campaigns/{campaign_id}"))
     assert "1 of 2 added" in shown and "ghost@example.com: not found" in shown
@@ -238,26 +299,45 @@ def test_an_admin_changes_the_budget_up_and_down_and_sees_its_history(session, p
     twice = browser.post(f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "40", "idempotency_key": key})
     assert twice.status_code == 303 and funds(session, programme.partner) == 860_00  # once per form
 
-    down = browser.post(f"/campaigns/{wellness}/budget", {"direction": "decrease", "amount": "25.50", "idempotency_key": "down-key-1"}, headers=HTMX)
+    down = browser.post(
+        f"/campaigns/{wellness}/budget",
+        {"direction": "decrease", "amount": "25.50", "idempotency_key": "down-key-1"},
+        headers=HTMX,
+    )
     assert down.status_code == 200
     body = page(down)
-    assert body.lstrip().startswith('<section id="campaign-budget"') and "The budget was decreased by $25.50. $114.50 is left to allocate." in body
+    assert (
+        body.lstrip().startswith('<section id="campaign-budget"')
+        and "The budget was decreased by $25.50. $114.50 is left to allocate." in body
+    )
     assert 'id="portal-funds" title="Partner funds available" hx-swap-oob="true"' in body and "$885.50" in body
     assert funds(session, programme.partner) == 885_50
 
-    too_much = browser.post(f"/campaigns/{wellness}/budget", {"direction": "decrease", "amount": "500", "idempotency_key": "down-key-2"}, headers=HTMX)
+    too_much = browser.post(
+        f"/campaigns/{wellness}/budget", {"direction": "decrease", "amount": "500", "idempotency_key": "down-key-2"}, headers=HTMX
+    )
     assert too_much.status_code == 422 and "Only the unallocated budget can be returned" in page(too_much)
-    too_big = browser.post(f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "5000", "idempotency_key": "up-key-big"})
+    too_big = browser.post(
+        f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "5000", "idempotency_key": "up-key-big"}
+    )
     assert too_big.status_code == 422 and "Your partner funds are too low: $885.50 available" in page(too_big)
-    zero = browser.post(f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "0", "idempotency_key": "up-key-zero"})
+    zero = browser.post(
+        f"/campaigns/{wellness}/budget", {"direction": "increase", "amount": "0", "idempotency_key": "up-key-zero"}
+    )
     assert zero.status_code == 422 and "more than zero" in page(zero)
     assert funds(session, programme.partner) == 885_50
 
     history = page(browser.get(f"/campaigns/{wellness}"))
-    section = history[history.index('id="budget-history"'):]
-    assert section.index("Campaign budget decreased") < section.index("Campaign budget increased") < section.index("Campaign budget: Wellness")
+    section = history[history.index('id="budget-history"') :]
+    assert (
+        section.index("Campaign budget decreased")
+        < section.index("Campaign budget increased")
+        < section.index("Campaign budget: Wellness")
+    )
     assert "-$25.50" in section and "+$40.00" in section and "+$100.00" in section
-    assert [a for a in audit_actions(session, programme.partner) if a[0] == "campaign.budget"] == [("campaign.budget", programme.admin.id)] * 2
+    assert [a for a in audit_actions(session, programme.partner) if a[0] == "campaign.budget"] == [
+        ("campaign.budget", programme.admin.id)
+    ] * 2
 
 
 # --- pause, resume, end, return -------------------------------------------------------------
@@ -312,21 +392,40 @@ def test_an_admin_returns_the_unused_budget_to_partner_funds(session, programme,
 def test_an_admin_edits_the_settings_and_bad_input_is_shown_in_place(session, programme, portal_as, wellness):
     browser = portal_as(programme.admin)
     ends = (utcnow() + timedelta(days=10)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-    saved = browser.post(f"/campaigns/{wellness}/edit", {"name": "Wellness Plus", "per_consumer_amount": "15", "brands": programme.pizza.slug,
-                                                         "ends_at": ends, "priority": "7", "return_unused_on_end": "yes"})
+    saved = browser.post(
+        f"/campaigns/{wellness}/edit",
+        {
+            "name": "Wellness Plus",
+            "per_consumer_amount": "15",
+            "brands": programme.pizza.slug,
+            "ends_at": ends,
+            "priority": "7",
+            "return_unused_on_end": "yes",
+        },
+    )
     assert saved.status_code == 303
     campaign = reload(session, Campaign, wellness)
-    assert (campaign.name, campaign.per_consumer_amount, campaign.priority, campaign.return_unused_on_end) == ("Wellness Plus", 15_00, 7, True)
+    assert (campaign.name, campaign.per_consumer_amount, campaign.priority, campaign.return_unused_on_end) == (
+        "Wellness Plus",
+        15_00,
+        7,
+        True,
+    )
     assert campaign.brand_slug_list == [programme.pizza.slug] and campaign.category_list == []  # no category chosen: none kept
     assert campaign.ends_at.strftime("%Y-%m-%dT%H:%M") == ends
     shown = page(browser.get(f"/campaigns/{wellness}"))
     assert "Pizza Portal" in shown and 'value="Wellness Plus"' in shown
 
-    bad = browser.post(f"/campaigns/{wellness}/edit", {"name": "Renamed", "per_consumer_amount": "15", "priority": "5000", "ends_at": ends})
+    bad = browser.post(
+        f"/campaigns/{wellness}/edit", {"name": "Renamed", "per_consumer_amount": "15", "priority": "5000", "ends_at": ends}
+    )
     assert bad.status_code == 422 and "Priority must be a whole number from 0 to 1000." in page(bad)
     assert 'value="Renamed"' in page(bad) and 'aria-invalid="true"' in page(bad)
     assert reload(session, Campaign, wellness).name == "Wellness Plus"
-    past = browser.post(f"/campaigns/{wellness}/edit", {"name": "Renamed", "per_consumer_amount": "15", "priority": "1", "ends_at": "2020-01-01T00:00"})
+    past = browser.post(
+        f"/campaigns/{wellness}/edit",
+        {"name": "Renamed", "per_consumer_amount": "15", "priority": "1", "ends_at": "2020-01-01T00:00"},
+    )
     assert past.status_code == 422 and "The campaign must end after it starts." in page(past)
     assert ("campaign.update", programme.admin.id) in audit_actions(session, programme.partner)
     assert portal_as(programme.operator).post(f"/campaigns/{wellness}/edit", {"name": "Nope"}).status_code == 403

@@ -1,5 +1,6 @@
 """The portal's consumers: the list and its filters, one consumer's page, creating one with initial
 funds, deactivating, resending the welcome email, and adding or removing funds once per form."""
+
 from __future__ import annotations
 
 import re
@@ -63,7 +64,9 @@ def funds_form(browser, consumer) -> str:
 # --- the list -----------------------------------------------------------------------------
 
 
-def test_the_list_searches_names_and_emails_filters_by_status_and_stays_in_its_partner(session, program, make_partner, make_consumer):
+def test_the_list_searches_names_and_emails_filters_by_status_and_stays_in_its_partner(
+    session, program, make_partner, make_consumer
+):
     make_consumer(program.partner, name="Ada Lovelace", email="ada@example.com")
     grace = make_consumer(program.partner, name="Grace Hopper", email="grace@navy.example")
     make_consumer(make_partner(), name="Ada Elsewhere", email="ada@elsewhere.example")
@@ -112,8 +115,14 @@ def test_a_viewer_sees_wallets_orders_and_statement_but_no_change_buttons(sessio
     brand = make_brand("Bluefin Sushi")
     catalog.make_available(session, partner=program.partner, brand=brand)
     offer = catalog.offer(session, program.partner, brand.slug)
-    order = orders.place_order(session, consumer=consumer, offer=offer, face_value=Money.parse("25", "USD"),
-                               recipient=orders.recipient_for(consumer, send_to="me"), idempotency_key=orders.new_idempotency_key())
+    order = orders.place_order(
+        session,
+        consumer=consumer,
+        offer=offer,
+        face_value=Money.parse("25", "USD"),
+        recipient=orders.recipient_for(consumer, send_to="me"),
+        idempotency_key=orders.new_idempotency_key(),
+    )
     browser = program.browser("viewer")
 
     response = browser.get(f"/consumers/{consumer.id}")
@@ -122,13 +131,18 @@ def test_a_viewer_sees_wallets_orders_and_statement_but_no_change_buttons(sessio
     assert "Robin Buyer" in body and consumer.email in body
     assert order.public_id in body and "Bluefin Sushi" in body
     # The statement, newest first, with the general wallet's balance after each movement.
-    statement = body[body.index('id="consumer-statement"'):]
+    statement = body[body.index('id="consumer-statement"') :]
     assert statement.index("-$25.00") < statement.index("Initial funds")
     assert "$75.00" in statement and "$100.00" in statement
     for change in ("Deactivate", "Resend welcome email", "Add or remove funds", 'name="idempotency_key"', "/funds"):
         assert change not in body
-    assert browser.post(f"/consumers/{consumer.id}/funds", {"direction": "add", "amount": "5", "currency": "USD",
-                                                           "reason": "x", "idempotency_key": "k" * 20}).status_code == 403
+    assert (
+        browser.post(
+            f"/consumers/{consumer.id}/funds",
+            {"direction": "add", "amount": "5", "currency": "USD", "reason": "x", "idempotency_key": "k" * 20},
+        ).status_code
+        == 403
+    )
     assert browser.get("/consumers/new").status_code == 403
     assert general(session, consumer) == 75_00
 
@@ -140,8 +154,10 @@ def test_another_partners_consumer_is_not_found_and_nothing_changes(session, pro
     assert browser.get(f"/consumers/{stranger.id}").status_code == 404
     assert browser.post(f"/consumers/{stranger.id}/deactivate").status_code == 404
     assert browser.post(f"/consumers/{stranger.id}/resend-welcome").status_code == 404
-    response = browser.post(f"/consumers/{stranger.id}/funds", {"direction": "remove", "amount": "50", "currency": "USD",
-                                                               "reason": "Take it", "idempotency_key": "a" * 24})
+    response = browser.post(
+        f"/consumers/{stranger.id}/funds",
+        {"direction": "remove", "amount": "50", "currency": "USD", "reason": "Take it", "idempotency_key": "a" * 24},
+    )
     assert response.status_code == 404
     assert "Sam Stranger" not in page(response)
     assert (count(session, AuditEvent), count(session, Transaction), count(session, EmailMessage)) == before
@@ -154,10 +170,14 @@ def test_another_partners_consumer_is_not_found_and_nothing_changes(session, pro
 def test_an_operator_creates_a_consumer_funded_from_the_partner_and_they_get_a_welcome_email(session, program, mailbox):
     browser = program.browser("operator")
     assert browser.get("/consumers/new").status_code == 200
-    response = browser.post("/consumers/new", {"full_name": " Noor  Newcomer ", "email": "Noor@Example.com", "currency": "usd",
-                                               "initial_funds": "120.50"})
+    response = browser.post(
+        "/consumers/new",
+        {"full_name": " Noor  Newcomer ", "email": "Noor@Example.com", "currency": "usd", "initial_funds": "120.50"},
+    )
     assert response.status_code == 303
-    consumer = session.exec(select(Consumer).where(Consumer.partner_id == program.partner.id, Consumer.email == "noor@example.com")).one()
+    consumer = session.exec(
+        select(Consumer).where(Consumer.partner_id == program.partner.id, Consumer.email == "noor@example.com")
+    ).one()
     assert redirect_path(response) == f"/portal/consumers/{consumer.id}"
     assert consumer.full_name == "Noor Newcomer" and consumer.must_change_password
     assert general(session, consumer) == 120_50
@@ -198,7 +218,9 @@ def test_a_duplicate_email_is_refused_in_the_portals_words(session, program, mak
     make_consumer(program.partner, email="dup@example.com")
     browser = program.browser("operator")
     before = (count(session, Consumer), count(session, AuditEvent), partner_available(session, program.partner))
-    response = browser.post("/consumers/new", {"full_name": "Dup Licate", "email": "DUP@example.com", "currency": "USD", "initial_funds": "5"})
+    response = browser.post(
+        "/consumers/new", {"full_name": "Dup Licate", "email": "DUP@example.com", "currency": "USD", "initial_funds": "5"}
+    )
     assert response.status_code == 422
     assert "already has a USD wallet" in page(response)
     assert (count(session, Consumer), count(session, AuditEvent), partner_available(session, program.partner)) == before
@@ -225,7 +247,9 @@ def test_an_operator_deactivates_and_reactivates_a_consumer(session, program, ma
     assert actions(session, program.partner)[-1] == "consumer.reactivate"
 
 
-def test_resending_the_welcome_email_replaces_the_temporary_password_and_ends_sessions(app, session, program, make_consumer, mailbox):
+def test_resending_the_welcome_email_replaces_the_temporary_password_and_ends_sessions(
+    app, session, program, make_consumer, mailbox
+):
     consumer = make_consumer(program.partner, name="Wes Welcome")
     first_password = temporary_password_in(mailbox.last_to(consumer.email))
     store = StoreBrowser(app.test_client(), program.partner)
@@ -252,7 +276,9 @@ def test_the_welcome_email_is_not_resent_once_the_consumer_chose_a_password(app,
     store = StoreBrowser(app.test_client(), program.partner)
     store.login(consumer.email, temporary_password_in(mailbox.last_to(consumer.email)))
     store.get("/welcome/password")
-    assert store.post("/welcome/password", {"password": "Correct-horse-42", "confirmation": "Correct-horse-42"}).status_code == 303
+    assert (
+        store.post("/welcome/password", {"password": "Correct-horse-42", "confirmation": "Correct-horse-42"}).status_code == 303
+    )
     browser = program.browser("operator")
     assert "Resend welcome email" not in page(browser.get(f"/consumers/{consumer.id}"))
     before = (reload(session, Consumer, consumer.id).password_hash, count(session, AuditEvent), count(session, EmailMessage))
@@ -260,7 +286,11 @@ def test_the_welcome_email_is_not_resent_once_the_consumer_chose_a_password(app,
     response = browser.post(f"/consumers/{consumer.id}/resend-welcome")
     assert response.status_code == 422 and "already chosen their own password" in page(response)
     assert response.headers["HX-Push-Url"] == f"/portal/consumers/{consumer.id}"
-    assert (reload(session, Consumer, consumer.id).password_hash, count(session, AuditEvent), count(session, EmailMessage)) == before
+    assert (
+        reload(session, Consumer, consumer.id).password_hash,
+        count(session, AuditEvent),
+        count(session, EmailMessage),
+    ) == before
     assert StoreBrowser(app.test_client(), program.partner).login(consumer.email, "Correct-horse-42").status_code == 303
 
 
@@ -273,8 +303,10 @@ def test_an_operator_adds_and_removes_funds_and_the_partner_funds_follow(session
     key = funds_form(browser, consumer)
     assert "Your partner funds: $900.00" in re.sub(r"<[^>]+>", "", page(browser.get(f"/consumers/{consumer.id}")))
 
-    added = browser.post(f"/consumers/{consumer.id}/funds", {"direction": "add", "amount": "40.25", "currency": "USD",
-                                                            "reason": "Spot award", "idempotency_key": key})
+    added = browser.post(
+        f"/consumers/{consumer.id}/funds",
+        {"direction": "add", "amount": "40.25", "currency": "USD", "reason": "Spot award", "idempotency_key": key},
+    )
     assert added.status_code == 303
     assert general(session, consumer) == 140_25 and partner_available(session, program.partner) == 859_75
     shown = page(browser.get(f"/consumers/{consumer.id}"))
@@ -282,8 +314,10 @@ def test_an_operator_adds_and_removes_funds_and_the_partner_funds_follow(session
     assert "Your partner funds: $859.75" in re.sub(r"<[^>]+>", "", shown) and "Spot award" in shown
 
     key = funds_form(browser, consumer)
-    removed = browser.post(f"/consumers/{consumer.id}/funds", {"direction": "remove", "amount": "0.25", "currency": "USD",
-                                                              "reason": "Correction", "idempotency_key": key})
+    removed = browser.post(
+        f"/consumers/{consumer.id}/funds",
+        {"direction": "remove", "amount": "0.25", "currency": "USD", "reason": "Correction", "idempotency_key": key},
+    )
     assert removed.status_code == 303
     assert general(session, consumer) == 140_00 and partner_available(session, program.partner) == 860_00
     assert actions(session, program.partner)[-2:] == ["funds.credit", "funds.debit"]
@@ -295,8 +329,11 @@ def test_with_htmx_the_funds_section_the_header_and_the_statement_update_in_plac
     consumer = make_consumer(program.partner, funds="100")
     browser = program.browser("operator")
     key = funds_form(browser, consumer)
-    response = browser.post(f"/consumers/{consumer.id}/funds", {"direction": "add", "amount": "50", "currency": "USD",
-                                                               "reason": "Welcome bonus", "idempotency_key": key}, headers=HTMX)
+    response = browser.post(
+        f"/consumers/{consumer.id}/funds",
+        {"direction": "add", "amount": "50", "currency": "USD", "reason": "Welcome bonus", "idempotency_key": key},
+        headers=HTMX,
+    )
     body = page(response)
     assert response.status_code == 200 and "<html" not in body
     assert body.lstrip().startswith('<section id="consumer-funds"')

@@ -1,5 +1,6 @@
 """The portal's dashboard: the partner's funds, and per period money into wallets, money spent and
 how orders went, per day and per brand, drawn as SVG without script, with the numbers as tables."""
+
 from __future__ import annotations
 
 import re
@@ -42,9 +43,14 @@ def business(app, session, make_partner, make_consumer, make_brand, make_team_me
             app.extensions["provider"] = _Down()
         provider.failure_rate = 1.0 if fail else 0.0
         try:
-            order = orders.place_order(session, consumer=who, offer=catalog.offer(session, session.get(Partner, who.partner_id), brand.slug),
-                                       face_value=Money.parse(amount, "USD"), recipient=orders.recipient_for(who, send_to="me"),
-                                       idempotency_key=orders.new_idempotency_key())
+            order = orders.place_order(
+                session,
+                consumer=who,
+                offer=catalog.offer(session, session.get(Partner, who.partner_id), brand.slug),
+                face_value=Money.parse(amount, "USD"),
+                recipient=orders.recipient_for(who, send_to="me"),
+                idempotency_key=orders.new_idempotency_key(),
+            )
         finally:
             provider.failure_rate = 0.0
             app.extensions["provider"] = provider
@@ -58,11 +64,25 @@ def business(app, session, make_partner, make_consumer, make_brand, make_team_me
     buy(sam, copper, "10", stall=True)
     buy(robin, copper, "10", ago=10)
     buy(robin, copper, "25", ago=40)
-    credit = funds.change_funds(session, partner=partner, consumer_id=robin.id, type=TransactionType.CREDIT, amount=Money(20_00, "USD"),
-                                reason="Loyalty", idempotency_key="loyal-1").transaction
+    credit = funds.change_funds(
+        session,
+        partner=partner,
+        consumer_id=robin.id,
+        type=TransactionType.CREDIT,
+        amount=Money(20_00, "USD"),
+        reason="Loyalty",
+        idempotency_key="loyal-1",
+    ).transaction
     backdate(session, Transaction, credit.id, 10)
-    funds.change_funds(session, partner=partner, consumer_id=sam.id, type=TransactionType.DEBIT, amount=Money(5_00, "USD"),
-                       reason="Correction", idempotency_key="fix-1")  # taken out: not "added"
+    funds.change_funds(
+        session,
+        partner=partner,
+        consumer_id=sam.id,
+        type=TransactionType.DEBIT,
+        amount=Money(5_00, "USD"),
+        reason="Correction",
+        idempotency_key="fix-1",
+    )  # taken out: not "added"
 
     other = make_partner(funds="1000")
     catalog.make_available(session, partner=other, brand=bluefin)
@@ -90,15 +110,26 @@ def test_the_totals_per_day_and_per_brand_match_what_happened(session, business)
     assert (report.total("completed"), report.total("failed"), report.total("pending")) == (2 + 1, 1, 1)
     today, ten_days_ago = report.days[-1], report.days[-11]
     assert (today.funds_added, today.spend, today.completed, today.failed, today.pending) == (usd("150"), usd("35"), 2, 1, 1)
-    assert (ten_days_ago.day, ten_days_ago.funds_added, ten_days_ago.spend, ten_days_ago.completed) == (days_ago(10).date(), usd("20"), usd("10"), 1)
+    assert (ten_days_ago.day, ten_days_ago.funds_added, ten_days_ago.spend, ten_days_ago.completed) == (
+        days_ago(10).date(),
+        usd("20"),
+        usd("10"),
+        1,
+    )
     assert sum(day.orders for day in report.days) == 5
-    assert [(b.name, b.orders, b.spend) for b in report.brands] == [("Bluefin Sushi", 2, usd("35")), ("Copper Kettle", 1, usd("10"))]
+    assert [(b.name, b.orders, b.spend) for b in report.brands] == [
+        ("Bluefin Sushi", 2, usd("35")),
+        ("Copper Kettle", 1, usd("10")),
+    ]
 
     week = reports.dashboard(session, partner=partner, currency="USD", period=7)
     assert (week.total("funds_added"), week.total("spend"), week.total("completed")) == (usd("150"), usd("35"), 2)
     quarter = reports.dashboard(session, partner=partner, currency="USD", period=90)
     assert (quarter.total("spend"), quarter.total("completed")) == (usd("70"), 4)
-    assert [(b.name, b.orders, b.spend) for b in quarter.brands] == [("Bluefin Sushi", 2, usd("35")), ("Copper Kettle", 2, usd("35"))]
+    assert [(b.name, b.orders, b.spend) for b in quarter.brands] == [
+        ("Bluefin Sushi", 2, usd("35")),
+        ("Copper Kettle", 2, usd("35")),
+    ]
 
 
 def test_the_page_shows_funds_totals_charts_and_tables(session, business, portal_as):
@@ -111,7 +142,7 @@ def test_the_page_shows_funds_totals_charts_and_tables(session, business, portal
     text = page(response)
     assert response.status_code == 200
     funds_left = partners.partner_funds(session, partner, "USD")
-    assert f"Funds available (USD)</div><div class=\"value\">${funds_left.to_decimal():,}" in text
+    assert f'Funds available (USD)</div><div class="value">${funds_left.to_decimal():,}' in text
     for name, value in [("funds-added", "$170.00"), ("spend", "$45.00"), ("completed", "3"), ("failed", "1"), ("pending", "1")]:
         assert f'id="total-{name}">{value}</div>' in text
 
@@ -123,7 +154,10 @@ def test_the_page_shows_funds_totals_charts_and_tables(session, business, portal
     assert text.count('class="chart-completed"') == 2 and text.count('class="chart-failed"') == 1
     assert 'role="img" aria-labelledby="orders-title orders-desc"' in text and '<desc id="brands-desc">' in text
     # The numbers as tables, for screen readers and copying.
-    assert re.search(rf'<th scope="row">{today}</th><td class="num">\$150\.00</td><td class="num">\$35\.00</td><td class="num">2</td><td class="num">1</td><td class="num">1</td>', text)
+    assert re.search(
+        rf'<th scope="row">{today}</th><td class="num">\$150\.00</td><td class="num">\$35\.00</td><td class="num">2</td><td class="num">1</td><td class="num">1</td>',
+        text,
+    )
     assert '<th scope="row">Bluefin Sushi</th><td class="num">2</td><td class="num">$35.00</td>' in text
     # A strict Content-Security-Policy: no inline script or style.
     assert 'style="' not in text and "<style" not in text
@@ -138,8 +172,11 @@ def test_the_period_is_chosen_and_a_bad_one_is_explained(business, portal_as):
     week = page(browser.get("/dashboard?days=7"))
     assert 'id="total-spend">$35.00</div>' in week and 'id="total-funds-added">$150.00</div>' in week
 
-    for query, message in [("?days=12", "Choose a period of 7, 30 or 90 days"), ("?days=abc", "Choose a period"),
-                           ("?currency=EUR", "EUR is not one of your currencies")]:
+    for query, message in [
+        ("?days=12", "Choose a period of 7, 30 or 90 days"),
+        ("?days=abc", "Choose a period"),
+        ("?currency=EUR", "EUR is not one of your currencies"),
+    ]:
         response = browser.get(f"/dashboard{query}")
         assert response.status_code == 422 and message in page(response)
         assert 'id="total-spend">$45.00</div>' in page(response)  # the default view, clearly labelled

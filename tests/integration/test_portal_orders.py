@@ -1,5 +1,6 @@
 """Orders in the partner portal: finding them, reading one (card masked), retrying a failed one,
 resending a card or sending it to a corrected address."""
+
 from __future__ import annotations
 
 import re
@@ -36,10 +37,20 @@ def shop(app, session, make_partner, make_consumer, make_brand, make_team_member
             provider.failure_rate = 1.0 if fail else 0.0
             try:
                 buyer = who or consumer
-                recipient = orders.recipient_for(buyer, send_to="someone", email=to, name="Friend", message="Enjoy!") if to else orders.recipient_for(buyer, send_to="me")
+                recipient = (
+                    orders.recipient_for(buyer, send_to="someone", email=to, name="Friend", message="Enjoy!")
+                    if to
+                    else orders.recipient_for(buyer, send_to="me")
+                )
                 offer = catalog.offer(session, session.get(Partner, buyer.partner_id), (on or brand).slug)
-                order = orders.place_order(session, consumer=buyer, offer=offer, face_value=Money.parse(amount, "USD"),
-                                           recipient=recipient, idempotency_key=orders.new_idempotency_key())
+                order = orders.place_order(
+                    session,
+                    consumer=buyer,
+                    offer=offer,
+                    face_value=Money.parse(amount, "USD"),
+                    recipient=recipient,
+                    idempotency_key=orders.new_idempotency_key(),
+                )
             finally:
                 provider.failure_rate = 0.0
             return reload(session, Order, order.id)
@@ -61,7 +72,9 @@ def general_balance(session, consumer) -> int:
 def counts(session) -> tuple[int, int, int, int]:
     """Orders, transactions, emails and audit events: what a refused action must leave alone."""
     session.rollback()
-    return tuple(session.exec(select(func.count()).select_from(model)).one() for model in (Order, Transaction, EmailMessage, AuditEvent))
+    return tuple(
+        session.exec(select(func.count()).select_from(model)).one() for model in (Order, Transaction, EmailMessage, AuditEvent)
+    )
 
 
 def audit_events(session, action):
@@ -108,13 +121,16 @@ def test_the_list_filters_by_status_brand_consumer_email_and_dates(session, shop
     assert "<h1>Orders</h1>" in full and 'value="completed" selected' in full
 
 
-@pytest.mark.parametrize("query, message", [
-    ("?from=31-12-2025", "dates look like 2026-03-31"),
-    ("?from=2026-02-30", "dates look like"),
-    ("?from=2026-03-02&to=2026-03-01", "start date is after the end date"),
-    ("?status=lost", "Choose an order status"),
-    ("?brand=abc", "Choose a brand"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("?from=31-12-2025", "dates look like 2026-03-31"),
+        ("?from=2026-02-30", "dates look like"),
+        ("?from=2026-03-02&to=2026-03-01", "start date is after the end date"),
+        ("?status=lost", "Choose an order status"),
+        ("?brand=abc", "Choose a brand"),
+    ],
+)
 def test_a_bad_filter_is_explained_in_place_and_lists_nothing(shop, portal_as, query, message):
     order = shop.buy("25")
     browser = portal_as(shop.viewer)
@@ -127,9 +143,21 @@ def test_a_bad_filter_is_explained_in_place_and_lists_nothing(shop, portal_as, q
 def test_the_list_has_pages(session, shop, portal_as):
     with write_transaction(session):
         for n in range(55):
-            session.add(Order(public_id=f"ord_{n:016x}", partner_id=shop.partner.id, consumer_id=shop.consumer.id, brand_id=shop.brand.id,
-                              currency="USD", face_value=1000, price=1000, card_value=1000, recipient_email="robin@example.com",
-                              idempotency_key=f"bulk-key-{n:04d}", status="completed"))
+            session.add(
+                Order(
+                    public_id=f"ord_{n:016x}",
+                    partner_id=shop.partner.id,
+                    consumer_id=shop.consumer.id,
+                    brand_id=shop.brand.id,
+                    currency="USD",
+                    face_value=1000,
+                    price=1000,
+                    card_value=1000,
+                    recipient_email="robin@example.com",
+                    idempotency_key=f"bulk-key-{n:04d}",
+                    status="completed",
+                )
+            )
     browser = portal_as(shop.viewer)
     first = page(browser.get("/orders?status=completed"))
     assert "55 orders" in first and "Page 1 of 2" in first
@@ -152,9 +180,14 @@ def test_an_order_shows_its_ledger_transactions_and_emails_with_the_card_masked(
     assert response.status_code == 200
     assert f"•••• •••• •••• {number[-4:]}" in text
     assert number not in text and number.replace(" ", "") not in text and number[:9] not in text
-    assert decrypt(order.redemption_url_encrypted) not in text and decrypt(order.card_pin_encrypted) not in text.replace(order.public_id, "")
+    assert decrypt(order.redemption_url_encrypted) not in text and decrypt(order.card_pin_encrypted) not in text.replace(
+        order.public_id, ""
+    )
     # The debit, and the cash bonus paid back as a rebate.
-    assert re.search(r"<td>debit</td>\s*<td><span class=\"pill status-completed\">completed</span></td>\s*<td class=\"num\">\$50\.00</td>", text)
+    assert re.search(
+        r"<td>debit</td>\s*<td><span class=\"pill status-completed\">completed</span></td>\s*<td class=\"num\">\$50\.00</td>",
+        text,
+    )
     assert re.search(r"<td>rebate</td>.*?\$5\.00", text, re.S)
     # The card to the recipient and the confirmation to the buyer, as rows: never their bodies.
     assert "<td>gift_card</td><td>friend@example.com</td>" in text
@@ -186,7 +219,9 @@ def test_a_viewer_sees_no_buttons_and_is_refused_when_posting_anyway(session, sh
     assert reload(session, Order, done.id).recipient_email == "friend@example.com"
 
 
-def test_another_partners_order_is_not_found_and_nothing_changes(session, shop, make_partner, make_consumer, make_team_member, portal_as):
+def test_another_partners_order_is_not_found_and_nothing_changes(
+    session, shop, make_partner, make_consumer, make_team_member, portal_as
+):
     theirs = make_partner()
     catalog.make_available(session, partner=theirs, brand=shop.brand)
     stranger = make_consumer(theirs, funds="100")
@@ -217,11 +252,21 @@ def test_an_operator_retries_a_failed_order_as_a_new_charged_order_once(session,
     new = session.exec(select(Order).where(Order.id != failed.id)).one()
     assert redirect_path(response) == f"/portal/orders/{new.public_id}"
     assert (new.status, new.channel, new.idempotency_key) == ("completed", "portal", f"retry:{failed.public_id}")
-    assert (new.brand_id, new.face_value, new.recipient_email, new.message) == (failed.brand_id, 25_00, "friend@example.com", "Enjoy!")
+    assert (new.brand_id, new.face_value, new.recipient_email, new.message) == (
+        failed.brand_id,
+        25_00,
+        "friend@example.com",
+        "Enjoy!",
+    )
     assert reload(session, Order, failed.id).retried_by_id == new.id
     assert general_balance(session, shop.consumer) == 75_00
     debit = session.get(Transaction, new.debit_transaction_id)
-    assert (debit.type, debit.status, debit.amount, debit.actor) == ("debit", "completed", 25_00, f"team:{shop.operator.id} {shop.operator.email}")
+    assert (debit.type, debit.status, debit.amount, debit.actor) == (
+        "debit",
+        "completed",
+        25_00,
+        f"team:{shop.operator.id} {shop.operator.email}",
+    )
     assert decrypt(new.card_number_encrypted) in body_text(mailbox.last_to("friend@example.com"))
     [event] = audit_events(session, "order.retry")
     assert (event.subject_id, event.team_member_id) == (failed.public_id, shop.operator.id) and new.public_id in event.summary
@@ -245,8 +290,9 @@ def test_two_retries_at_once_place_one_new_order(app, session, shop):
         with app.app_context():
             own = db_session()
             try:
-                return order_support.retry_order(own, partner=own.get(Partner, partner_id), order=own.get(Order, order_id),
-                                                 by=own.get(TeamMember, operator_id)).public_id
+                return order_support.retry_order(
+                    own, partner=own.get(Partner, partner_id), order=own.get(Order, order_id), by=own.get(TeamMember, operator_id)
+                ).public_id
             except DomainError as problem:
                 return problem.message
 
@@ -280,8 +326,13 @@ def test_a_retry_is_refused_for_a_brand_that_doesnt_support_it(session, shop, ma
 
 
 def test_a_retry_is_refused_for_an_order_that_did_not_fail(session, shop, portal_as):
-    _refused(session, portal_as(shop.operator), shop.buy("25"), "Only a failed order can be retried; this one is completed",
-             explained_on_the_page=False)
+    _refused(
+        session,
+        portal_as(shop.operator),
+        shop.buy("25"),
+        "Only a failed order can be retried; this one is completed",
+        explained_on_the_page=False,
+    )
 
 
 def test_a_retry_is_refused_for_a_deactivated_consumer(session, shop, portal_as):
@@ -298,8 +349,15 @@ def test_a_retry_is_refused_when_the_brand_is_disabled(session, shop, portal_as)
 
 def test_a_retry_is_refused_when_the_wallet_is_short_and_nothing_is_charged(session, shop, portal_as):
     failed = shop.buy("50", fail=True)
-    funds.change_funds(session, partner=shop.partner, consumer_id=shop.consumer.id, type=TransactionType.DEBIT,
-                       amount=Money(60_00, "USD"), reason="Correction", idempotency_key="short-wallet-1")
+    funds.change_funds(
+        session,
+        partner=shop.partner,
+        consumer_id=shop.consumer.id,
+        type=TransactionType.DEBIT,
+        amount=Money(60_00, "USD"),
+        reason="Correction",
+        idempotency_key="short-wallet-1",
+    )
     browser = portal_as(shop.operator)
     before = counts(session)
     response = browser.post(f"/orders/{failed.public_id}/retry")
@@ -333,17 +391,22 @@ def test_an_operator_corrects_the_recipients_email_and_the_card_goes_there(sessi
     changed = reload(session, Order, order.id)
     assert (changed.recipient_email, changed.delivery_changes, changed.to_self) == ("friend@example.com", 1, False)
     message = mailbox.last_to("friend@example.com")
-    assert decrypt(order.card_number_encrypted) in body_text(message) and "sent you a Bluefin Sushi gift card" in message["Subject"]
+    assert (
+        decrypt(order.card_number_encrypted) in body_text(message) and "sent you a Bluefin Sushi gift card" in message["Subject"]
+    )
     assert mailbox.to("frend@exmaple.com") == []
     [event] = audit_events(session, "order.change_recipient")
     assert '"old_email": "frend@exmaple.com"' in event.details and '"new_email": "friend@example.com"' in event.details
 
 
-@pytest.mark.parametrize("email, message", [
-    ("not-an-email", "is not a valid email address"),
-    ("", "Enter an email address"),
-    ("friend@example.com", "The card already goes to friend@example.com"),
-])
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ("not-an-email", "is not a valid email address"),
+        ("", "Enter an email address"),
+        ("friend@example.com", "The card already goes to friend@example.com"),
+    ],
+)
 def test_a_bad_recipient_email_is_explained_in_place_and_changes_nothing(session, shop, portal_as, email, message):
     order = shop.buy("25")
     browser = portal_as(shop.admin)
@@ -363,7 +426,10 @@ def test_a_card_is_resent_or_redirected_at_most_three_times(session, shop, porta
     assert browser.post(f"/orders/{order.public_id}/recipient", {"email": "second@example.com"}).status_code == 303
     assert browser.post(f"/orders/{order.public_id}/resend").status_code == 303
     before = counts(session)
-    for attempt in (browser.post(f"/orders/{order.public_id}/resend"), browser.post(f"/orders/{order.public_id}/recipient", {"email": "third@example.com"})):
+    for attempt in (
+        browser.post(f"/orders/{order.public_id}/resend"),
+        browser.post(f"/orders/{order.public_id}/recipient", {"email": "third@example.com"}),
+    ):
         assert attempt.status_code == 422 and "already resent or redirected 3 times" in page(attempt)
     assert counts(session) == before
     assert reload(session, Order, order.id).recipient_email == "second@example.com"
@@ -380,7 +446,9 @@ def test_six_resends_at_once_send_three(app, session, shop):
         with app.app_context():
             own = db_session()
             try:
-                order_support.resend_card(own, partner=own.get(Partner, partner_id), order=own.get(Order, order_id), by=own.get(TeamMember, operator_id))
+                order_support.resend_card(
+                    own, partner=own.get(Partner, partner_id), order=own.get(Order, order_id), by=own.get(TeamMember, operator_id)
+                )
                 return True
             except DomainError:
                 return False
@@ -397,6 +465,9 @@ def test_only_a_completed_orders_card_can_be_sent(session, shop, portal_as):
     failed = shop.buy("25", fail=True)
     browser = portal_as(shop.admin)
     before = counts(session)
-    for response in (browser.post(f"/orders/{failed.public_id}/resend"), browser.post(f"/orders/{failed.public_id}/recipient", {"email": "x@example.com"})):
+    for response in (
+        browser.post(f"/orders/{failed.public_id}/resend"),
+        browser.post(f"/orders/{failed.public_id}/recipient", {"email": "x@example.com"}),
+    ):
         assert response.status_code == 422 and "Only a completed order's card can be sent; this order is failed" in page(response)
     assert counts(session) == before

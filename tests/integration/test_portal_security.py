@@ -1,6 +1,7 @@
 """Security issue #14: a card can't be redirected silently, forgot-password does the same work for
 every address, invitations don't reveal other partners' teams, page numbers are bounded, searches
 match % and _ literally, and a change asked from another site is refused."""
+
 from __future__ import annotations
 
 import io
@@ -41,15 +42,23 @@ def shop(session, store, make_brand, make_team_member):
 
 def buy_for_themselves(session, store, consumer: Consumer, brand) -> Order:
     offer = catalog.offer(session, store.partner, brand.slug)
-    order = orders.place_order(session, consumer=consumer, offer=offer, face_value=Money.parse("25", "USD"),
-                               recipient=orders.recipient_for(consumer, send_to="me"), idempotency_key=orders.new_idempotency_key())
+    order = orders.place_order(
+        session,
+        consumer=consumer,
+        offer=offer,
+        face_value=Money.parse("25", "USD"),
+        recipient=orders.recipient_for(consumer, send_to="me"),
+        idempotency_key=orders.new_idempotency_key(),
+    )
     return reload(session, Order, order.id)
 
 
 # --- 1. correcting the recipient --------------------------------------------------------------------
 
 
-def test_only_an_admin_may_send_a_card_to_another_address_and_operators_dont_see_the_form(session, store, signed_in, shop, portal_as):
+def test_only_an_admin_may_send_a_card_to_another_address_and_operators_dont_see_the_form(
+    session, store, signed_in, shop, portal_as
+):
     brand, _admin, operator = shop
     order = buy_for_themselves(session, store, signed_in.model, brand)
     browser = portal_as(operator)
@@ -78,8 +87,13 @@ def test_the_buyer_is_told_who_redirected_their_card_and_can_still_show_a_card_b
     notice = mailbox.last_to(signed_in.email)
     text = body_text(notice)
     assert "now goes to new.address@example.com" in notice["Subject"]
-    for expected in (signed_in.email, "new.address@example.com", "Ada Admin", admin.email,
-                     changed.updated_at.strftime("%Y-%m-%d %H:%M") + " UTC"):
+    for expected in (
+        signed_in.email,
+        "new.address@example.com",
+        "Ada Admin",
+        admin.email,
+        changed.updated_at.strftime("%Y-%m-%d %H:%M") + " UTC",
+    ):
         assert expected in text, expected
     assert number not in text and number.replace(" ", "") not in text
     [row] = session.exec(select(EmailMessage).where(EmailMessage.kind == "recipient_changed")).all()
@@ -148,12 +162,18 @@ def test_inviting_someone_on_another_partners_team_answers_like_any_invitation_a
     # Nothing changed for the existing member; they were told why no invitation came (no password in it).
     kept = reload(session, TeamMember, elsewhere.id)
     assert (kept.partner_id, kept.role, kept.password_hash, kept.session_epoch) == (
-        theirs.id, "operator", elsewhere.password_hash, elsewhere.session_epoch)
+        theirs.id,
+        "operator",
+        elsewhere.password_hash,
+        elsewhere.session_epoch,
+    )
     assert count(session, TeamMember, TeamMember.email == "sam.elsewhere@example.com") == 1
     notice = mailbox.last_to("sam.elsewhere@example.com")
     assert "Harbour Rewards" in notice["Subject"] and "one team only" in body_text(notice)
     assert "Temporary password" not in body_text(notice)
-    assert count(session, AuditEvent, AuditEvent.partner_id == mine.id, AuditEvent.action == "team.invite") == 1 + 2  # the admin, then both
+    assert (
+        count(session, AuditEvent, AuditEvent.partner_id == mine.id, AuditEvent.action == "team.invite") == 1 + 2
+    )  # the admin, then both
 
     # Someone already on one's own team is shown on the team page anyway: that is still said.
     again = browser.post("/team/invite", {"email": "new.person@example.com", "full_name": "New Person", "role": "viewer"})
@@ -169,11 +189,22 @@ def test_every_portal_and_store_list_answers_any_page_number(session, store, sig
     buy_for_themselves(session, store, signed_in.model, brand)
     browser = portal_as(admin)
     browser.get("/bulk-uploads")
-    browser.post("/bulk-uploads", {"file": (io.BytesIO(b"action,email,full_name,currency,initial_funds\n,bad,X,USD,1\n"), "x.csv")})
+    browser.post(
+        "/bulk-uploads", {"file": (io.BytesIO(b"action,email,full_name,currency,initial_funds\n,bad,X,USD,1\n"), "x.csv")}
+    )
     session.rollback()
     upload = session.exec(select(BulkUpload).where(BulkUpload.partner_id == store.partner.id)).one()
-    for path in ("/audit", "/orders", "/transactions", "/consumers", "/brands", "/bulk-uploads", f"/bulk-uploads/{upload.public_id}",
-                 "/audit?action=order", "/orders?status=completed"):
+    for path in (
+        "/audit",
+        "/orders",
+        "/transactions",
+        "/consumers",
+        "/brands",
+        "/bulk-uploads",
+        f"/bulk-uploads/{upload.public_id}",
+        "/audit?action=order",
+        "/orders?status=completed",
+    ):
         separator = "&" if "?" in path else "?"
         response = browser.get(f"{path}{separator}page={value}")
         assert response.status_code == 200, path
@@ -227,23 +258,35 @@ def test_the_audit_logs_filters_match_percent_and_underscore_literally(session, 
 # --- 7. Origin -----------------------------------------------------------------------------------------
 
 
-def test_a_change_asked_from_another_site_is_refused_even_with_a_valid_csrf_token(app, session, store, make_team_member, portal_as):
+def test_a_change_asked_from_another_site_is_refused_even_with_a_valid_csrf_token(
+    app, session, store, make_team_member, portal_as
+):
     admin = make_team_member(store.partner, "admin")
     browser = portal_as(admin)
     browser.get("/team")
     for origin in ("https://evil.example", "null", "http://localhost.evil.example", "https://localhost"):
-        response = browser.post("/team/invite", {"email": "x@example.com", "full_name": "X", "role": "viewer"}, headers={"Origin": origin})
+        response = browser.post(
+            "/team/invite", {"email": "x@example.com", "full_name": "X", "role": "viewer"}, headers={"Origin": origin}
+        )
         assert response.status_code == 403, origin
     assert count(session, TeamMember, TeamMember.email == "x@example.com") == 0
     store.get("/login")
-    assert store.post("/login", {"email": "a@example.com", "password": "x"}, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        store.post("/login", {"email": "a@example.com", "password": "x"}, headers={"Origin": "https://evil.example"}).status_code
+        == 403
+    )
 
     # The same request from the site itself (or with no Origin, as older browsers send it) goes through.
-    same = browser.post("/team/invite", {"email": "x@example.com", "full_name": "X", "role": "viewer"}, headers={"Origin": "http://localhost"})
+    same = browser.post(
+        "/team/invite", {"email": "x@example.com", "full_name": "X", "role": "viewer"}, headers={"Origin": "http://localhost"}
+    )
     assert same.status_code == 303
     assert browser.post("/team/invite", {"email": "y@example.com", "full_name": "Y", "role": "viewer"}).status_code == 303
     assert count(session, TeamMember, TeamMember.email.in_(["x@example.com", "y@example.com"])) == 2
-    assert store.post("/login", {"email": "a@example.com", "password": "x"}, headers={"Origin": "http://localhost"}).status_code == 422
+    assert (
+        store.post("/login", {"email": "a@example.com", "password": "x"}, headers={"Origin": "http://localhost"}).status_code
+        == 422
+    )
 
 
 def test_the_partner_api_is_not_held_to_the_origin_check(client, session, partner_with_key):

@@ -1,5 +1,6 @@
 """Headers every response carries: no cache keeps a page or an API answer (they show card numbers, PINs and
 personal data), only static files, brand.css and logos are cached; HTTPS is pinned (HSTS) in production."""
+
 from __future__ import annotations
 
 import re
@@ -89,8 +90,15 @@ def test_static_files_brand_css_and_logos_keep_their_long_cache(client, store, s
 @pytest.fixture
 def production_app(database_url, smtp_server, tmp_path):
     controller, _ = smtp_server
-    app = build_app(database_url, controller.port, tmp_path, APP_ENV="production", BASE_URL="https://gifts.example.com",
-                    ENCRYPTION_KEYS=Fernet.generate_key().decode(), QUEUE_FILE=str(tmp_path / "queue.db"))
+    app = build_app(
+        database_url,
+        controller.port,
+        tmp_path,
+        APP_ENV="production",
+        BASE_URL="https://gifts.example.com",
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        QUEUE_FILE=str(tmp_path / "queue.db"),
+    )
     yield app
     app.extensions["db_engine"].dispose()
 
@@ -98,8 +106,14 @@ def production_app(database_url, smtp_server, tmp_path):
 def test_production_tells_browsers_to_use_https_only_on_every_response(production_app, make_partner):
     client = production_app.test_client()
     partner = make_partner()
-    for path in ("/healthz", f"/s/{partner.slug}/login", "/portal/login", "/no-such-page", "/static/app.css",
-                 "/api/partner/v1/balance"):
+    for path in (
+        "/healthz",
+        f"/s/{partner.slug}/login",
+        "/portal/login",
+        "/no-such-page",
+        "/static/app.css",
+        "/api/partner/v1/balance",
+    ):
         assert client.get(path, base_url="https://gifts.example.com").headers.get("Strict-Transport-Security") == HSTS, path
 
 

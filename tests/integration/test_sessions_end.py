@@ -3,6 +3,7 @@ limit, at the absolute lifetime, and when the password changes (but for the brow
 
 Time is a frozen clock the test moves (`app.clock.utcnow`, which the sign-in sessions read), never a sleep.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -226,8 +227,9 @@ def test_choosing_a_password_ends_the_consumers_other_sessions_but_not_this_one(
 def test_choosing_a_portal_password_ends_the_members_other_sessions_but_not_this_one(app, session, make_partner, mailbox):
     from app.services import team
 
-    member, _ = team.invite(session, partner=make_partner(), email="nia.new@example.com", full_name="Nia New",
-                            role="admin", actor="test")
+    member, _ = team.invite(
+        session, partner=make_partner(), email="nia.new@example.com", full_name="Nia New", role="admin", actor="test"
+    )
     temporary = temporary_password_in(mailbox.last_to("nia.new@example.com"))
     here, elsewhere = PortalBrowser(app.test_client(), member), PortalBrowser(app.test_client(), member)
     for browser in (here, elsewhere):

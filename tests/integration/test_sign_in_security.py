@@ -1,4 +1,5 @@
 """Sign-in security: CSRF, rate limits, one store per session, timing-safe login, no open redirect, dev outbox."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,6 @@ from tests.integration.conftest import StoreBrowser, page, redirect_path, reload
 CSRF_MESSAGE = "This form expired or was not sent from this site. Reload the page and try again."
 TOO_MANY = "Too many attempts. Wait a minute, then try again."
 DEACTIVATED = "Your account is deactivated. You can look around and see your history, but you can't place orders."
-
-
 
 
 def count(session, model) -> int:
@@ -264,7 +263,7 @@ def test_the_login_next_parameter_never_leaves_the_store(app, store, signed_in, 
     assert response.status_code == 303
     login_url = redirect_path(response)
     assert login_url == store.url("/login") + "?next=" + store.url("/wallet")
-    form = fresh.get(login_url[len(store.url("")):])
+    form = fresh.get(login_url[len(store.url("")) :])
     match = re.search(r'name="next" value="([^"]*)"', form.get_data(as_text=True))
     assert match and match.group(1) == store.url("/wallet")
     response = fresh.post("/login", {"email": signed_in.email, "password": signed_in.password, "next": match.group(1)})
@@ -311,7 +310,9 @@ def production_settings(**overrides) -> dict:
     return settings
 
 
-@pytest.mark.parametrize("secret_key", ["", "dev-only-" + "secret-key-change-me", "too-short"])  # unset, the old published default
+@pytest.mark.parametrize(
+    "secret_key", ["", "dev-only-" + "secret-key-change-me", "too-short"]
+)  # unset, the old published default
 def test_production_refuses_the_development_secret_key(secret_key):
     with pytest.raises(ValueError, match="SECRET_KEY must be set to a random value of 32\\+ characters"):
         Settings(**production_settings(SECRET_KEY=secret_key))
@@ -320,9 +321,7 @@ def test_production_refuses_the_development_secret_key(secret_key):
 def test_production_has_no_dev_outbox(tmp_path):
     settings = Settings(**production_settings())
     assert settings.outbox_enabled is False
-    app = create_app(
-        production_settings(DATABASE_URL=f"sqlite:///{tmp_path}/prod.db", QUEUE_FILE=str(tmp_path / "queue.db"))
-    )
+    app = create_app(production_settings(DATABASE_URL=f"sqlite:///{tmp_path}/prod.db", QUEUE_FILE=str(tmp_path / "queue.db")))
     try:
         assert "dev" not in app.blueprints
         assert app.test_client().get("/dev/outbox").status_code == 404

@@ -1,5 +1,6 @@
 """One statement for the store and the portal (services/consumers.statement): each movement with the balance it
 moved after it (the portal's "Balance after") and all the consumer's balances in its currency after it (the store's)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -31,12 +32,14 @@ def test_each_line_carries_its_wallets_balance_and_the_currencys_total(session, 
 
     lines = consumers.statement(session, signed_in)
     assert [(line.transaction.type, line.wallet, str(line.amount.to_decimal())) for line in lines] == [
-        ("credit", "general", "100.00"), ("debit", "general", "-25.00"), ("rebate", "bonus", "2.50"),
+        ("credit", "general", "100.00"),
+        ("debit", "general", "-25.00"),
+        ("rebate", "bonus", "2.50"),
     ]
     # The bonus wallet's own balance after the rebate, and everything the consumer holds in USD after it.
     assert [str(line.balance_after.to_decimal()) for line in lines] == ["100.00", "75.00", "2.50"]
     assert [str(line.total_after.to_decimal()) for line in lines] == ["100.00", "75.00", "77.50"]
     # The store's statement page shows the total, newest first.
     body = page(store.get("/statement"))
-    body = body[body.index("<table"):]
+    body = body[body.index("<table") :]
     assert body.index("$77.50") < body.index("$75.00") < body.index("$100.00")

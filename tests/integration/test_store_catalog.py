@@ -1,4 +1,5 @@
 """The store's catalog and brand pages: tiles, active search, filters, pages, amounts and quotes."""
+
 from __future__ import annotations
 
 import re
@@ -29,14 +30,33 @@ def tile_names(response) -> list[str]:
 def add_brand(session, store):
     """A brand in the global catalog, offered in the store's partner with the given settings."""
 
-    def add(name, *, category="Books", denominations="1000,2500,5000", min_amount=None, max_amount=None,
-            currencies="USD", partner=None, is_active=True, has_pin=True, **settings):
+    def add(
+        name,
+        *,
+        category="Books",
+        denominations="1000,2500,5000",
+        min_amount=None,
+        max_amount=None,
+        currencies="USD",
+        partner=None,
+        is_active=True,
+        has_pin=True,
+        **settings,
+    ):
         brand = Brand(
-            slug=unique(re.sub(r"\W+", "-", name.lower())), name=name, category=category,
-            description=f"{name}: a gift card for everyone.", logo_svg=brand_logo_svg(name, color="#0e7490"),
-            redemption_instructions="1. Open the app.\n2. Show the code at the till.", terms="Not redeemable for cash.",
-            currencies=currencies, denominations=denominations, min_amount=min_amount, max_amount=max_amount,
-            has_pin=has_pin, is_active=is_active,
+            slug=unique(re.sub(r"\W+", "-", name.lower())),
+            name=name,
+            category=category,
+            description=f"{name}: a gift card for everyone.",
+            logo_svg=brand_logo_svg(name, color="#0e7490"),
+            redemption_instructions="1. Open the app.\n2. Show the code at the till.",
+            terms="Not redeemable for cash.",
+            currencies=currencies,
+            denominations=denominations,
+            min_amount=min_amount,
+            max_amount=max_amount,
+            has_pin=has_pin,
+            is_active=is_active,
         )
         with write_transaction(session):
             session.add(brand)
@@ -207,8 +227,9 @@ def test_the_quote_for_a_value_bonus_states_what_you_pay_and_what_the_card_is_wo
 
 
 def test_the_quote_for_a_cash_bonus_states_what_comes_back_to_the_wallet(store, signed_in, add_brand):
-    brand = add_brand("Bramble Bistro", denominations="", min_amount=5_00, max_amount=100_00,
-                      bonus_type="cash", bonus_percent=Decimal(5))
+    brand = add_brand(
+        "Bramble Bistro", denominations="", min_amount=5_00, max_amount=100_00, bonus_type="cash", bonus_percent=Decimal(5)
+    )
     response = store.get(f"/brands/{brand.slug}/quote?amount=50", headers=HTMX)
     assert response.status_code == 200
     assert text_of(response).startswith("You pay $50.00 · $2.50 comes back to your wallet")

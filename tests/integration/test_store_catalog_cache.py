@@ -3,6 +3,7 @@
 Every test first fills the cache (the same page and search asked for before the change), then changes
 the catalog the way a partner or the platform would, and expects the very next request to show it.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,15 @@ from tests.conftest import build_app
 from tests.integration.conftest import StoreBrowser, page
 
 HTMX = {"HX-Request": "true"}
-SETTINGS = {"enabled": "yes", "discount_percent": "0", "fee": "0", "bonus_type": "none", "bonus_percent": "0",
-            "promo_starts_at": "", "promo_ends_at": ""}
+SETTINGS = {
+    "enabled": "yes",
+    "discount_percent": "0",
+    "fee": "0",
+    "bonus_type": "none",
+    "bonus_percent": "0",
+    "promo_starts_at": "",
+    "promo_ends_at": "",
+}
 
 
 def tile_names(response) -> list[str]:
@@ -74,7 +82,9 @@ def test_a_brand_disabled_in_the_portal_leaves_the_next_catalog_page_and_search(
     assert tile_names(store.get("/?q=aurora", headers=HTMX)) == []
 
 
-def test_a_bonus_changed_in_the_portal_shows_at_the_next_request_in_every_process(store, signed_in, admin, offered, second_process):
+def test_a_bonus_changed_in_the_portal_shows_at_the_next_request_in_every_process(
+    store, signed_in, admin, offered, second_process
+):
     cedar = offered("Cedar Cinema", bonus_type="value", bonus_percent=Decimal(10))
     for browser in (store, second_process):
         assert badges(browser.get("/")) == ["+10% value"]
@@ -106,7 +116,9 @@ def test_a_brand_retired_from_the_global_catalog_leaves_the_tiles_and_its_catego
     assert categories(after) == ["Food & Dining"]
 
 
-def test_a_brand_newly_offered_shows_at_the_next_request_and_another_stores_brands_never_do(session, store, signed_in, offered, make_partner, make_brand):
+def test_a_brand_newly_offered_shows_at_the_next_request_and_another_stores_brands_never_do(
+    session, store, signed_in, offered, make_partner, make_brand
+):
     offered("Fern Florist")
     assert tile_names(store.get("/")) == ["Fern Florist"]
 
@@ -135,7 +147,13 @@ def test_a_promo_window_ending_takes_the_badge_off_at_its_end(store, signed_in, 
 
 def test_a_promo_window_opening_puts_the_badge_on_at_its_start(store, signed_in, offered, time_machine):
     starts = utcnow() + timedelta(seconds=2)
-    offered("Jade Juice", bonus_type="cash", bonus_percent=Decimal(5), promo_starts_at=starts, promo_ends_at=starts + timedelta(days=1))
+    offered(
+        "Jade Juice",
+        bonus_type="cash",
+        bonus_percent=Decimal(5),
+        promo_starts_at=starts,
+        promo_ends_at=starts + timedelta(days=1),
+    )
     assert badges(store.get("/")) == []
 
     _wait_until(time_machine, starts)

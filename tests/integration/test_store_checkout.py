@@ -1,4 +1,5 @@
 """Checkout in the browser's words: review, confirm once, watch the status, see the wallet change."""
+
 import csv
 import io
 import re
@@ -39,8 +40,15 @@ def checkout_form(store, brand, amount="25.00"):
 
 
 def order_fields(key, **extra):
-    fields = {"amount": "25.00", "send_to": "someone", "email": "friend@example.com", "name": "Sam",
-              "sender_name": "Casey", "message": "Happy birthday!", "idempotency_key": key}
+    fields = {
+        "amount": "25.00",
+        "send_to": "someone",
+        "email": "friend@example.com",
+        "name": "Sam",
+        "sender_name": "Casey",
+        "message": "Happy birthday!",
+        "idempotency_key": key,
+    }
     fields.update(extra)
     return fields
 
@@ -169,7 +177,9 @@ def test_history_statement_and_csv_show_each_transaction_with_a_running_balance(
     assert "Bluefin Sushi gift card" in statement and "Cash bonus" in statement  # what each line was
     rows = list(csv.DictReader(io.StringIO(store.get("/statement.csv").get_data(as_text=True))))
     assert [(r["type"], r["amount"], r["balance_after"]) for r in rows] == [
-        ("credit", "100.00", "100.00"), ("debit", "-25.00", "75.00"), ("rebate", "2.50", "77.50"),
+        ("credit", "100.00", "100.00"),
+        ("debit", "-25.00", "75.00"),
+        ("rebate", "2.50", "77.50"),
     ]
 
 

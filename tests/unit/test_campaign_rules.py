@@ -1,4 +1,5 @@
 """Campaign rules: the state machine, when a campaign balance may pay and for what, and the spending order."""
+
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -56,17 +57,33 @@ BONUS = Balance("bonus", "bonus", USD(5_00))
 # --- the state machine ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("current, new", [
-    ("scheduled", "active"), ("scheduled", "ended"), ("active", "paused"), ("paused", "active"), ("active", "ended"), ("paused", "ended"),
-])
+@pytest.mark.parametrize(
+    "current, new",
+    [
+        ("scheduled", "active"),
+        ("scheduled", "ended"),
+        ("active", "paused"),
+        ("paused", "active"),
+        ("active", "ended"),
+        ("paused", "ended"),
+    ],
+)
 def test_allowed_campaign_changes(current, new):
     check_transition(current, new)
     assert current in may_become(new)
 
 
-@pytest.mark.parametrize("current, new", [
-    ("ended", "active"), ("ended", "paused"), ("ended", "scheduled"), ("active", "scheduled"), ("scheduled", "paused"), ("paused", "scheduled"),
-])
+@pytest.mark.parametrize(
+    "current, new",
+    [
+        ("ended", "active"),
+        ("ended", "paused"),
+        ("ended", "scheduled"),
+        ("active", "scheduled"),
+        ("scheduled", "paused"),
+        ("paused", "scheduled"),
+    ],
+)
 def test_an_ended_campaign_is_final_and_nothing_goes_back_to_scheduled(current, new):
     with pytest.raises(CampaignChangeRefused):
         check_transition(current, new)
@@ -147,7 +164,15 @@ def test_several_campaigns_pay_by_priority_then_the_one_ending_soonest_then_the_
         campaign_balance("ends-soon-newer", 1_00, campaign_id=6, ends=NOW + DAY),
     ]
     order = spending_order([GENERAL, *balances], NOW, SPA)
-    assert [b.key for b in order] == ["high-priority", "ends-soon", "ends-soon-newer", "ends-later", "no-end", "no-end-newer", "general"]
+    assert [b.key for b in order] == [
+        "high-priority",
+        "ends-soon",
+        "ends-soon-newer",
+        "ends-later",
+        "no-end",
+        "no-end-newer",
+        "general",
+    ]
 
 
 def test_a_campaign_balance_that_may_not_pay_is_left_out():
@@ -165,10 +190,19 @@ def test_a_campaign_balance_that_may_not_pay_is_left_out():
 
 
 def test_a_price_is_split_across_balances_exactly_to_the_cent():
-    balances = [campaign_balance("wellness", 33_33, campaign_id=1), campaign_balance("winter", 1, campaign_id=2, priority=1),
-                GENERAL, BONUS]
+    balances = [
+        campaign_balance("wellness", 33_33, campaign_id=1),
+        campaign_balance("winter", 1, campaign_id=2, priority=1),
+        GENERAL,
+        BONUS,
+    ]
     parts = split_price(USD(83_35), balances, NOW, SPA)
-    assert [(b.key, part) for b, part in parts] == [("winter", USD(1)), ("wellness", USD(33_33)), ("general", USD(50_00)), ("bonus", USD(1))]
+    assert [(b.key, part) for b, part in parts] == [
+        ("winter", USD(1)),
+        ("wellness", USD(33_33)),
+        ("general", USD(50_00)),
+        ("bonus", USD(1)),
+    ]
     assert sum(part.amount for _b, part in parts) == 83_35
     assert [b.label for b, _part in parts] == ["Wellness balance", "Wellness balance", "General balance", "Bonus balance"]
 
@@ -182,17 +216,30 @@ def test_a_price_the_eligible_balances_cannot_cover_is_refused_even_if_another_c
 
 @st.composite
 def wallets(draw):
-    campaigns = draw(st.lists(st.tuples(
-        st.integers(0, 50_00),  # balance
-        st.sampled_from(["active", "paused", "ended", "scheduled"]),
-        st.integers(0, 3),  # priority
-        st.one_of(st.none(), st.integers(1, 30)),  # ends in n days
-        st.sampled_from([(), ("calm-spa",), ("pizza-place",)]),
-        st.sampled_from([(), ("Health & Beauty",), ("Travel",)]),
-    ), max_size=6))
+    campaigns = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, 50_00),  # balance
+                st.sampled_from(["active", "paused", "ended", "scheduled"]),
+                st.integers(0, 3),  # priority
+                st.one_of(st.none(), st.integers(1, 30)),  # ends in n days
+                st.sampled_from([(), ("calm-spa",), ("pizza-place",)]),
+                st.sampled_from([(), ("Health & Beauty",), ("Travel",)]),
+            ),
+            max_size=6,
+        )
+    )
     balances = [
-        campaign_balance(f"c{i}", cents, campaign_id=i, status=status, priority=priority,
-                         ends=NOW + days * DAY if days else None, slugs=slugs, categories=cats)
+        campaign_balance(
+            f"c{i}",
+            cents,
+            campaign_id=i,
+            status=status,
+            priority=priority,
+            ends=NOW + days * DAY if days else None,
+            slugs=slugs,
+            categories=cats,
+        )
         for i, (cents, status, priority, days, slugs, cats) in enumerate(campaigns)
     ]
     general = Balance("general", "general", USD(draw(st.integers(0, 100_00))))

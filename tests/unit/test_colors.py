@@ -1,4 +1,5 @@
 """Colours: '#rrggbb' parsing, WCAG contrast and the text colour picked for a background."""
+
 from __future__ import annotations
 
 import pytest

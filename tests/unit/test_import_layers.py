@@ -4,6 +4,7 @@ Edges (app.web, app.portal, app.api, app.cli, app.tasks) never import each other
 edge; the modules below services (emails, look, representations, outbound_http, queue, models, domain...)
 never import a service or an edge. `lint-imports` checks the same in `make lint`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

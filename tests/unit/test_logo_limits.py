@@ -1,4 +1,5 @@
 """A logo is refused by the pixel count its header claims, before Pillow decodes a single pixel."""
+
 from __future__ import annotations
 
 import io

@@ -67,7 +67,7 @@ def test_the_text_colour_follows_the_background():
 
 
 def test_special_characters_in_names_are_escaped():
-    name = "Tom & <Jerry's> \"Bar\""
+    name = 'Tom & <Jerry\'s> "Bar"'
     svg = brand_logo_svg(name, color="#336699", text="A&<B>")
     assert "<Jerry" not in svg and "&amp;" in svg and "&lt;" in svg
     root = ET.fromstring(svg)

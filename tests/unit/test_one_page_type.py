@@ -1,5 +1,6 @@
 """One implementation per rule (issue #15): one Page type for every list, status strings as enums in the
 domain (their stored values unchanged), one MAX_ID, and the HTML edges' money and sentences are the domain's."""
+
 from __future__ import annotations
 
 from app import pages

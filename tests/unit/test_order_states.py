@@ -9,7 +9,9 @@ def test_a_pending_order_completes_or_fails():
     check_transition(OrderStatus.PENDING, OrderStatus.FAILED)
 
 
-@pytest.mark.parametrize("current, new", [("completed", "failed"), ("failed", "completed"), ("completed", "pending"), ("failed", "pending")])
+@pytest.mark.parametrize(
+    "current, new", [("completed", "failed"), ("failed", "completed"), ("completed", "pending"), ("failed", "pending")]
+)
 def test_final_states_never_change(current, new):
     with pytest.raises(DomainError):
         check_transition(current, new)

@@ -1,4 +1,5 @@
 """What the HTML edges share (app/pages.py): one `safe_next` for the store and the portal, one `sentence`."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,10 +16,22 @@ def test_a_path_inside_the_area_is_kept_with_its_query(inside):
 
 
 @pytest.mark.parametrize("inside", [STORE, PORTAL])
-@pytest.mark.parametrize("target", [
-    None, "", "https://evil.example/", "//evil.example/s/acme/", "/s/other/", "/portal-evil/", "/\\evil.example",
-    "/s/acme/%2e%2e/other/", "/portal/%2e%2e/team", "/portal/../s/other/", "javascript:alert(1)",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        None,
+        "",
+        "https://evil.example/",
+        "//evil.example/s/acme/",
+        "/s/other/",
+        "/portal-evil/",
+        "/\\evil.example",
+        "/s/acme/%2e%2e/other/",
+        "/portal/%2e%2e/team",
+        "/portal/../s/other/",
+        "javascript:alert(1)",
+    ],
+)
 def test_anything_else_lands_on_home(inside, target):
     assert safe_next(target, inside=inside, home="HOME") == "HOME"
 

@@ -49,7 +49,8 @@ def test_no_bonus_outside_the_promo_window():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"discount_percent": Decimal(100)}, {"discount_percent": Decimal(-1)}, {"fee": -1}, {"bonus_percent": Decimal(101)}]
+    "kwargs",
+    [{"discount_percent": Decimal(100)}, {"discount_percent": Decimal(-1)}, {"fee": -1}, {"bonus_percent": Decimal(101)}],
 )
 def test_impossible_rules_are_refused(kwargs):
     with pytest.raises(InvalidInput):

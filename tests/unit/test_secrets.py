@@ -36,8 +36,14 @@ def test_production_hashes_passwords_with_argon2id_at_owasp_strength_or_more():
     assert (defaults.ARGON2_TIME_COST, defaults.ARGON2_MEMORY_COST_KIB, defaults.ARGON2_PARALLELISM) == (3, 65536, 4)
     assert hash_password("Correct-horse-42").startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # outside an app
 
-    production = {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-                  "MAIL_SERVER": "smtp.example.com", "BASE_URL": "https://gifts.example.com", "_env_file": None}
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "x" * 40,
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "MAIL_SERVER": "smtp.example.com",
+        "BASE_URL": "https://gifts.example.com",
+        "_env_file": None,
+    }
     assert Settings(**production).ARGON2_MEMORY_COST_KIB == 65536
     for weaker in ({"ARGON2_TIME_COST": 1}, {"ARGON2_MEMORY_COST_KIB": 19455}):
         with pytest.raises(ValueError, match="OWASP"):
@@ -45,8 +51,16 @@ def test_production_hashes_passwords_with_argon2id_at_owasp_strength_or_more():
 
 
 def test_an_app_hashes_with_its_argon2_settings_and_verifies_hashes_made_with_any(tmp_path):
-    app = create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", "RUN_WORKER_IN_PROCESS": False,
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST_KIB": 16, "ARGON2_PARALLELISM": 2})
+    app = create_app(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/unused.db",
+            "RUN_WORKER_IN_PROCESS": False,
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST_KIB": 16,
+            "ARGON2_PARALLELISM": 2,
+        }
+    )
     with app.app_context():
         cheap = hash_password("Correct-horse-42")
         assert cheap.startswith("$argon2id$v=19$m=16,t=1,p=2$")

@@ -117,14 +117,22 @@ def test_tests_get_random_secrets_shared_by_every_app_of_the_process():
     assert not first.outbox_enabled  # the outbox is development's only
 
 
-@pytest.mark.parametrize("keys", [
-    PUBLISHED_ENCRYPTION_KEY,
-    Fernet.generate_key().decode() + "," + PUBLISHED_ENCRYPTION_KEY,
-    "not-a-fernet-key",
-    " , ",
-])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        PUBLISHED_ENCRYPTION_KEY,
+        Fernet.generate_key().decode() + "," + PUBLISHED_ENCRYPTION_KEY,
+        "not-a-fernet-key",
+        " , ",
+    ],
+)
 def test_production_refuses_published_or_malformed_encryption_keys(keys):
     with pytest.raises(ValueError, match=re.escape("ENCRYPTION_KEYS must be set to one or more Fernet keys of your own")):
-        Settings(APP_ENV="production", SECRET_KEY="x" * 40, ENCRYPTION_KEYS=keys, MAIL_SERVER="smtp.example.com",
-                 BASE_URL="https://gifts.example.com", _env_file=None)
-
+        Settings(
+            APP_ENV="production",
+            SECRET_KEY="x" * 40,
+            ENCRYPTION_KEYS=keys,
+            MAIL_SERVER="smtp.example.com",
+            BASE_URL="https://gifts.example.com",
+            _env_file=None,
+        )

@@ -1,4 +1,5 @@
 """When a sign-in session is over (app.domain.sign_in_sessions): pure rules, no app."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -12,16 +13,20 @@ LIMITS = SessionLimits.from_settings(idle_minutes=60, max_hours=12)
 
 
 def live(*, seen_after: timedelta, now_after: timedelta, ended: bool = False) -> bool:
-    return session_is_live(created_at=START, last_seen_at=START + seen_after, ended_at=START if ended else None,
-                           now=START + now_after, limits=LIMITS)
+    return session_is_live(
+        created_at=START, last_seen_at=START + seen_after, ended_at=START if ended else None, now=START + now_after, limits=LIMITS
+    )
 
 
-@pytest.mark.parametrize("seen_after, now_after, expected", [
-    (timedelta(0), timedelta(minutes=59, seconds=59), True),
-    (timedelta(0), timedelta(minutes=60), False),  # idle for exactly the limit: over
-    (timedelta(hours=11, minutes=30), timedelta(hours=11, minutes=59), True),
-    (timedelta(hours=11, minutes=59), timedelta(hours=12), False),  # busy, but as old as the lifetime: over
-])
+@pytest.mark.parametrize(
+    "seen_after, now_after, expected",
+    [
+        (timedelta(0), timedelta(minutes=59, seconds=59), True),
+        (timedelta(0), timedelta(minutes=60), False),  # idle for exactly the limit: over
+        (timedelta(hours=11, minutes=30), timedelta(hours=11, minutes=59), True),
+        (timedelta(hours=11, minutes=59), timedelta(hours=12), False),  # busy, but as old as the lifetime: over
+    ],
+)
 def test_a_session_lives_until_idle_for_the_limit_or_as_old_as_the_lifetime(seen_after, now_after, expected):
     assert live(seen_after=seen_after, now_after=now_after) is expected
 

@@ -9,6 +9,7 @@ to `bp` (`register_store` imports them all):
   look      the published look's stylesheet and logos
   orders    checkout, review, placing an order, its page, the history and the statement
 """
+
 from __future__ import annotations
 
 import importlib
@@ -57,7 +58,9 @@ def load_partner(endpoint, values):
             db_session(), slug, signed_in[0], values["public_id"], store_sign_in_token()
         )
         return
-    g.partner, g.consumer_loaded_with_partner = partners.partner_and_consumer(db_session(), slug, signed_in[0], store_sign_in_token())
+    g.partner, g.consumer_loaded_with_partner = partners.partner_and_consumer(
+        db_session(), slug, signed_in[0], store_sign_in_token()
+    )
 
 
 @bp.url_defaults

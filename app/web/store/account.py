@@ -1,4 +1,5 @@
 """The consumer's account in the store: sign-in and sign-out, the first login's password and terms, forgot and reset password."""
+
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
@@ -55,7 +56,10 @@ def set_password():
     password = request.form.get("password", "")
     try:
         consumer_auth.set_trusted_password(
-            db_session(), consumer=consumer, password=password, confirmation=request.form.get("confirmation", ""),
+            db_session(),
+            consumer=consumer,
+            password=password,
+            confirmation=request.form.get("confirmation", ""),
             current_sign_in=store_sign_in_token(),
         )
     except InvalidInput as error:
@@ -104,7 +108,9 @@ def terms():
             accepted=request.form.get("accept") == "yes",
         )
     except InvalidInput as error:
-        return render_template("store/terms.html", terms=consumer_auth.terms_to_accept(session, consumer), error=error.message), 422
+        return render_template(
+            "store/terms.html", terms=consumer_auth.terms_to_accept(session, consumer), error=error.message
+        ), 422
     return redirect(url_for("store.home"), 303)
 
 

@@ -1,4 +1,5 @@
 """The store's catalog: the home page and its search, a brand's page with its amount picker and quote, the header wallet."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,8 +29,13 @@ def home():
         body = results
     else:
         body = render_template(
-            "store/home.html", wallets=wallets, catalog=results, search=search,
-            categories=_categories(session, currency), sorts=catalog.SORTS, campaign_balances=spendable,
+            "store/home.html",
+            wallets=wallets,
+            catalog=results,
+            search=search,
+            categories=_categories(session, currency),
+            sorts=catalog.SORTS,
+            campaign_balances=spendable,
         )
     response = make_response(body)
     response.vary.add("HX-Request")
@@ -55,8 +61,15 @@ def _rendered_catalog(session, search: CatalogSearch, currency: str | None, spen
     def render() -> tuple[Markup, datetime | None]:
         def browse(page: int) -> catalog.CatalogPage:
             return catalog.browse(
-                session, g.partner, currency=currency, query=search.q,
-                category=search.category, sort=search.sort, page=page, per_page=CATALOG_PAGE_SIZE, paid_by=paid_by,
+                session,
+                g.partner,
+                currency=currency,
+                query=search.q,
+                category=search.category,
+                sort=search.sort,
+                page=page,
+                per_page=CATALOG_PAGE_SIZE,
+                paid_by=paid_by,
             )
 
         results = browse(search.page)

@@ -1,4 +1,5 @@
 """The store's look: the published branding's stylesheet (brand.css) and its logos, cached by browsers for good."""
+
 from __future__ import annotations
 
 from flask import current_app, g, request

@@ -1,4 +1,5 @@
 """Store checkout and orders: review, place, watch the status, history, statement. Routes live on the store blueprint."""
+
 from __future__ import annotations
 
 from flask import Response, g, redirect, render_template, request, url_for
@@ -72,7 +73,9 @@ def _review(session, offer, fields: dict, *, changed: str | None = None):
     except DomainError as error:
         message = f"{changed} {error.message}" if changed else error.message
         return render_template("store/checkout.html", offer=offer, fields=fields, error=message, field=error.field), 422
-    return render_template("store/review.html", offer=offer, fields=fields, preview=preview, error=changed), 422 if changed else 200
+    return render_template(
+        "store/review.html", offer=offer, fields=fields, preview=preview, error=changed
+    ), 422 if changed else 200
 
 
 @bp.post("/brands/<brand_slug>/checkout/review")
@@ -91,7 +94,10 @@ def place_order(brand_slug: str):
     try:
         amount, recipient = _parse(offer, fields)
         reviewed = orders.reviewed_quote(
-            amount, price=fields["reviewed_price"], card_value=fields["reviewed_card_value"], cash_back=fields["reviewed_cash_back"]
+            amount,
+            price=fields["reviewed_price"],
+            card_value=fields["reviewed_card_value"],
+            cash_back=fields["reviewed_cash_back"],
         )
         order = orders.place_order(
             session,
