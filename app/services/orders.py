@@ -398,9 +398,9 @@ _ORDER_AND_BRAND = (
 # (The attributes are InstrumentedAttributes at runtime; SQLModel types them as their values.)
 _BRIEF = (
     load_only(Brand.id, Brand.name, Brand.slug),  # type: ignore[arg-type]
-    defer(Order.card_number_encrypted),
-    defer(Order.card_pin_encrypted),
-    defer(Order.redemption_url_encrypted),
+    defer(Order.card_number_encrypted),  # type: ignore[arg-type]
+    defer(Order.card_pin_encrypted),  # type: ignore[arg-type]
+    defer(Order.redemption_url_encrypted),  # type: ignore[arg-type]
     defer(Order.message),  # type: ignore[arg-type]
 )
 _ORDER_AND_BRAND_NAME = _ORDER_AND_BRAND.options(*_BRIEF)
