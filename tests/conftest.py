@@ -40,6 +40,12 @@ def pytest_sessionstart(session):
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
 
 
+def reload(session, model, ident):
+    """The row as the database has it now (requests write through their own sessions)."""
+    session.rollback()  # end any read transaction: SQLite would keep showing its snapshot
+    return session.get(model, ident, populate_existing=True)
+
+
 # --- mail -----------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from app.models import (
     WebhookEndpoint,
 )
 from app.services import ledger, partners
-from tests.integration.conftest import reload
+from tests.conftest import reload
 
 
 def seed_timestamp(moment: datetime | None = None) -> str:

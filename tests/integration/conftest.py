@@ -14,7 +14,7 @@ from sqlalchemy import event
 from app.db import db_session
 from app.services import consumer_auth
 from app.services.ledger import ledger_problems
-from tests.conftest import temporary_password_in
+from tests.conftest import reload, temporary_password_in  # noqa: F401  (reload: test modules import it from here)
 from tests.integration.api_client import partner_with_key  # noqa: F401  (a fixture: every API test module may ask for it)
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -27,12 +27,6 @@ def page(response) -> str:
 def redirect_path(response) -> str:
     parts = urlsplit(response.headers["Location"])
     return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def reload(session, model, ident):
-    """The row as the database has it now (requests write through their own sessions)."""
-    session.rollback()  # end any read transaction: SQLite would keep showing its snapshot
-    return session.get(model, ident, populate_existing=True)
 
 
 @pytest.fixture(autouse=True)
