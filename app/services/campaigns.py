@@ -187,6 +187,36 @@ def _move(
     )
 
 
+def _return_to_budget(
+    session: Session,
+    campaign: Campaign,
+    *,
+    memo: str,
+    actor: str,
+    consumer_id: int | None = None,
+    order_id: int | None = None,
+) -> int:
+    """Move what the campaign's wallets hold (one consumer's, or every member's) back into its budget; the amount moved."""
+    budget = _budget(session, campaign)
+    moved = 0
+    for wallet in _wallets(session, row_id(campaign), consumer_id=consumer_id):
+        if wallet.balance > 0:
+            moved += wallet.balance
+            _move(
+                session,
+                campaign,
+                wallet,
+                budget,
+                wallet.balance,
+                type=TransactionType.DEBIT,
+                memo=memo,
+                actor=actor,
+                consumer_id=wallet.consumer_id,
+                order_id=order_id,
+            )
+    return moved
+
+
 def _wallets(session: Session, campaign_id: int, *, consumer_id: int | None = None) -> list[Account]:
     """The campaign's member wallets (or one member's), locked in id order, with their balances as committed."""
     statement = select(Account).where(Account.campaign_id == campaign_id, Account.kind == AccountKind.CAMPAIGN.value)
@@ -679,21 +709,13 @@ def remove_member(
         ).first()
         if member is None:
             raise NotFound("This consumer is not a member of the campaign.", field="consumer_id")
-        returned = 0
-        for wallet in _wallets(session, row_id(campaign), consumer_id=consumer_id):
-            if wallet.balance > 0:
-                returned += wallet.balance
-                _move(
-                    session,
-                    campaign,
-                    wallet,
-                    _budget(session, campaign),
-                    wallet.balance,
-                    type=TransactionType.DEBIT,
-                    memo=f"{campaign.name} allowance returned: removed from the campaign",
-                    actor=actor,
-                    consumer_id=consumer_id,
-                )
+        returned = _return_to_budget(
+            session,
+            campaign,
+            memo=f"{campaign.name} allowance returned: removed from the campaign",
+            actor=actor,
+            consumer_id=consumer_id,
+        )
         member.removed_at = utcnow()
         session.add(member)
         _audit(
@@ -770,22 +792,7 @@ def _end(
     if ended is None:
         return None
     actor = _actor(by, actor)
-    budget = _budget(session, ended)
-    to_budget = 0
-    for wallet in _wallets(session, row_id(ended)):
-        if wallet.balance > 0:
-            to_budget += wallet.balance
-            _move(
-                session,
-                ended,
-                wallet,
-                budget,
-                wallet.balance,
-                type=TransactionType.DEBIT,
-                memo=f"{ended.name} allowance returned: the campaign ended",
-                actor=actor,
-                consumer_id=wallet.consumer_id,
-            )
+    to_budget = _return_to_budget(session, ended, memo=f"{ended.name} allowance returned: the campaign ended", actor=actor)
     to_partner = 0
     if ended.return_unused_on_end:
         to_partner = _return_budget(session, ended, actor=actor)
@@ -925,22 +932,14 @@ def return_ended_campaign_refund(session: Session, *, account_id: int, order_id:
         ended = campaign.status == CampaignStatus.ENDED.value
         if not ended and member is not None and member.removed_at is None:
             return Money.zero(campaign.currency)
-        moved = 0
-        for wallet in _wallets(session, row_id(campaign), consumer_id=account.consumer_id):
-            if wallet.balance > 0:
-                moved += wallet.balance
-                _move(
-                    session,
-                    campaign,
-                    wallet,
-                    _budget(session, campaign),
-                    wallet.balance,
-                    type=TransactionType.DEBIT,
-                    memo=f"{campaign.name}: refund returned to the campaign budget",
-                    actor="system",
-                    consumer_id=wallet.consumer_id,
-                    order_id=order_id,
-                )
+        moved = _return_to_budget(
+            session,
+            campaign,
+            memo=f"{campaign.name}: refund returned to the campaign budget",
+            actor="system",
+            consumer_id=account.consumer_id,
+            order_id=order_id,
+        )
         if moved and ended and campaign.return_unused_on_end:
             _move(
                 session,
