@@ -8,7 +8,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from flask import g, request
-from sqlmodel import func, select
 
 from app.api import API_WORDING, api_field, bp, schemas
 from app.api.auth import signed
@@ -86,20 +85,11 @@ def create_campaign():
 @signed
 def list_campaigns():
     query = schemas.validate(schemas.CampaignQuery, request.args.to_dict())
-    session = db_session()
-    conditions = [Campaign.partner_id == g.api_partner.id]
-    if query.status is not None:
-        conditions.append(Campaign.status == query.status)
-    total = session.exec(select(func.count()).select_from(Campaign).where(*conditions)).one()
-    found = session.exec(
-        select(Campaign)
-        .where(*conditions)
-        .order_by(Campaign.id.desc())
-        .offset((query.page - 1) * query.perPage)
-        .limit(query.perPage)
-    ).all()
-    page = schemas.CampaignPage(items=[], page=query.page, perPage=query.perPage, total=total).model_dump()
-    page["items"] = [campaign_data(summary) for summary in campaigns.summaries(session, found)]
+    found = campaigns.campaigns_page(
+        db_session(), partner=g.api_partner, status=query.status or "", page=query.page, size=query.perPage
+    )
+    page = schemas.CampaignPage(items=[], page=query.page, perPage=query.perPage, total=found.total).model_dump()
+    page["items"] = [campaign_data(summary) for summary in found.rows]
     return success(page)
 
 

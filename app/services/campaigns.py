@@ -1049,12 +1049,29 @@ def campaign_summary(session: Session, campaign: Campaign) -> CampaignSummary:
     return summaries(session, [campaign])[0]
 
 
+def _partner_campaigns(partner: Partner, status: str) -> list:
+    where = [col(Campaign.partner_id) == partner.id]
+    if status:
+        where.append(col(Campaign.status) == CampaignStatus(status).value)
+    return where
+
+
 def list_campaigns(session: Session, *, partner: Partner, status: str = "") -> list[CampaignSummary]:
     """The partner's campaigns, newest first, with their summaries; `status` narrows them."""
-    statement = select(Campaign).where(Campaign.partner_id == partner.id)
-    if status:
-        statement = statement.where(Campaign.status == CampaignStatus(status).value)
+    statement = select(Campaign).where(*_partner_campaigns(partner, status))
     return summaries(session, session.exec(statement.order_by(col(Campaign.id).desc())).all())
+
+
+def campaigns_page(
+    session: Session, *, partner: Partner, status: str = "", page: int = 1, size: int = 50
+) -> Page[CampaignSummary]:
+    """One page of `list_campaigns` (the partner API's list)."""
+    where = _partner_campaigns(partner, status)
+    total = session.exec(select(func.count()).select_from(Campaign).where(*where)).one()
+    found = session.exec(
+        select(Campaign).where(*where).order_by(col(Campaign.id).desc()).offset((page - 1) * size).limit(size)
+    ).all()
+    return Page(summaries(session, found), total, page, size)
 
 
 @dataclass(frozen=True)
