@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: install run worker test test-fast lint format chromium benchmark clean
+.PHONY: install run worker test test-fast lint format chromium benchmark clean postman postman-collection chaos chaos-short
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,32 @@ format: install
 
 benchmark: install
 	$(BIN)/python tests/benchmarks/run.py
+
+# Faults survived, measured (tests/reliability/chaos.py): PostgreSQL on 127.0.0.1:5432 and redis-server installed.
+chaos: install
+	$(BIN)/python tests/reliability/chaos.py $(CHAOS_ARGS)
+
+# Scenarios 1 (worker killed) and 2 (SMTP down), smaller: a couple of minutes, for CI.
+chaos-short: install
+	$(BIN)/python tests/reliability/chaos.py --short $(CHAOS_ARGS)
+
+# newman, Postman's command-line runner, pinned, from the npm registry into the venv (Debian's Node.js when missing).
+NEWMAN_VERSION := 6.2.2
+NEWMAN := $(VENV)/newman-$(NEWMAN_VERSION)/node_modules/.bin/newman
+$(NEWMAN): | $(BIN)/python
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq nodejs npm >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null); \
+	  else echo "npm not found and cannot be installed here"; exit 1; fi; }
+	npm install --no-save --no-audit --no-fund --loglevel=error --prefix $(VENV)/newman-$(NEWMAN_VERSION) newman@$(NEWMAN_VERSION)
+
+# The committed Postman collection (postman/), run by newman against a live server with demo data, signed v1 and v2.
+postman: install $(NEWMAN)
+	$(BIN)/python tests/postman/run.py --newman $(NEWMAN)
+
+# Regenerate postman/ from the OpenAPI document (after changing the API; a test checks it is current).
+postman-collection: install
+	$(BIN)/python tests/postman/generate.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROJECT_ROOT, Settings
+
+
+def _retry_after_only_on_429(response):
+    if response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -29,6 +34,10 @@ def create_app(config: dict | None = None) -> Flask:
         MAIL_SUPPRESS_SEND=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        # Redis unreachable: count in this process's memory until it answers again, rather than failing requests;
+        # and a request that was counted just before Redis went away is answered, not failed by its headers.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_HEADERS_ENABLED=True,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         # No request body is larger than the biggest upload (a bulk CSV) plus its form.
@@ -41,7 +50,9 @@ def create_app(config: dict | None = None) -> Flask:
         # proxies wrote: anything a client sends itself stays out). The Host header is left as it came.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.TRUSTED_PROXIES, x_proto=settings.TRUSTED_PROXIES)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logs import configure_logging
+
+    configure_logging(settings.LOG_FORMAT)  # text, or JSON lines (LOG_FORMAT=json)
     from app.access_log import mask_reset_tokens_in_logs
 
     mask_reset_tokens_in_logs(app)
@@ -65,12 +76,17 @@ def create_app(config: dict | None = None) -> Flask:
         parallelism=settings.ARGON2_PARALLELISM,
     )
     app.extensions["provider"] = SimulatedProvider(
-        latency_ms=settings.PROVIDER_LATENCY_MS, failure_rate=settings.PROVIDER_FAILURE_RATE
+        latency_ms=settings.PROVIDER_LATENCY_MS,
+        failure_rate=settings.PROVIDER_FAILURE_RATE,
+        hang_rate=settings.PROVIDER_HANG_RATE,
     )
     app.teardown_appcontext(close_db_session)
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    # The limiter's after_request puts Retry-After on every answer it counted; the header only means "wait"
+    # on a refusal. First in the list: after_request functions run last-registered first, so this one runs last.
+    app.after_request_funcs.setdefault(None, []).insert(0, _retry_after_only_on_429)
     login_manager.init_app(app)
     mail.init_app(app)
     init_queue(app)
@@ -87,6 +103,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.api import register_api
 
     register_api(app)
+
+    from app.operations import register_operations
+
+    register_operations(app)  # /metrics, /healthz, /readyz; request ids and request metrics
 
     @app.before_request
     def _same_origin_changes_only():

@@ -1,8 +1,10 @@
-"""Access logs never keep a password-reset token.
+"""Access logs never keep a password-reset token, nor a gift page's.
 
 The emailed reset link carries its token in the path (/s/<slug>/reset/<token>); the store moves it into the
 session and redirects to a clean URL on the first request, but that first request line still reaches the
 server's access log (werkzeug's in development, gunicorn's in production) and, on an error, Flask's own log.
+A gift page (/s/<slug>/gift/<token>) keeps its token in the address (the recipient comes back to it): every
+request line for it is masked the same way.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import re
 
 from flask import Flask
 
-# The token segment after /reset/, up to whatever ends a path in a log line (space, quote, query, fragment).
-RESET_TOKEN_IN_PATH = re.compile(r"(/reset/)[^\s\"'?#/]+")
+# The token segment after /reset/ or /gift/, up to whatever ends a path in a log line (space, quote, query, fragment).
+RESET_TOKEN_IN_PATH = re.compile(r"(/(?:reset|gift)/)[^\s\"'?#/]+")
 MASK = "[hidden]"
 # werkzeug: the development server's request lines; gunicorn.access: gunicorn's (when --access-logfile is set).
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")

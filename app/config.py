@@ -114,8 +114,15 @@ class Settings(BaseSettings):
     # Gift-card provider: the built-in simulated one (latency so "pending" is visible).
     PROVIDER_LATENCY_MS: int = 800
     PROVIDER_FAILURE_RATE: float = 0.0
-    ORDER_CLAIM_SECONDS: int = 120  # a worker's hold on an order it is fulfilling
+    # The simulated provider never answers for this share of orders (every attempt waits out the timeout).
+    PROVIDER_HANG_RATE: float = Field(0.0, ge=0.0, le=1.0)
+    # The longest one attempt at the provider may take; then it counts as a failed attempt (retried).
+    PROVIDER_TIMEOUT_SECONDS: float = Field(30.0, gt=0)
+    ORDER_CLAIM_SECONDS: int = 120  # a worker's hold on an order it is fulfilling (longer than the provider's timeout)
     ORDER_MAX_ATTEMPTS: int = 5  # then the order fails and is refunded
+    # The minute's sweep queues again a pending order this old that no worker holds (its task was lost: a worker
+    # killed mid-way, the queue down at checkout or wiped).
+    ORDER_SWEEP_AFTER_SECONDS: int = Field(120, ge=1)
 
     # Argon2id for new password hashes; the defaults are argon2-cffi's (RFC 9106's low-memory profile:
     # 3 passes over 64 MiB in 4 lanes). Hashes made with other parameters still verify (a hash names its
@@ -131,6 +138,9 @@ class Settings(BaseSettings):
     SESSION_MAX_HOURS: int = Field(12, ge=1)
     LOGIN_RATE_LIMIT: str = "10 per minute"
     RESET_RATE_LIMIT: str = "5 per minute"
+    # Gift page links that open nothing (a wrong, made-up or revoked token), per IP: past it every gift page
+    # answers 429 to that address for a while, so tokens can't be guessed (they are 256 bits anyway).
+    GIFT_PAGE_RATE_LIMIT: str = "10 per minute"
     EMAIL_MAX_ATTEMPTS: int = 5
     EMAIL_RETRY_DELAY_SECONDS: int = 30
     # Partner API: requests per API key (flask-limiter syntax), shared by every endpoint.
@@ -147,6 +157,10 @@ class Settings(BaseSettings):
     WTF_CSRF_ENABLED: bool = True
     RATELIMIT_ENABLED: bool = True
     SESSION_COOKIE_SECURE: bool = False
+    # Operations (app/operations.py): /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when it is set, and
+    # answers only this machine when it is not. LOG_FORMAT=json: one JSON object per log line.
+    METRICS_TOKEN: str = ""
+    LOG_FORMAT: Literal["text", "json"] = "text"
     # Reverse proxies in front of the app that set X-Forwarded-For and X-Forwarded-Proto (0: none, the
     # client connects directly). Rate limits count per client IP, so behind a proxy this must be right.
     TRUSTED_PROXIES: int = Field(0, ge=0)
@@ -178,6 +192,13 @@ class Settings(BaseSettings):
     def _argon2_memory_for_its_lanes(self) -> Settings:
         if self.ARGON2_MEMORY_COST_KIB < 8 * self.ARGON2_PARALLELISM:
             raise ValueError("ARGON2_MEMORY_COST_KIB must be at least 8 × ARGON2_PARALLELISM (Argon2's minimum)")
+        return self
+
+    @model_validator(mode="after")
+    def _claim_outlasts_a_provider_attempt(self) -> Settings:
+        # A claim that ran out while its worker still waits for the provider would let a second worker in.
+        if self.ORDER_CLAIM_SECONDS <= self.PROVIDER_TIMEOUT_SECONDS:
+            raise ValueError("ORDER_CLAIM_SECONDS must be longer than PROVIDER_TIMEOUT_SECONDS")
         return self
 
     @model_validator(mode="after")

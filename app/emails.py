@@ -10,7 +10,7 @@ from datetime import datetime
 
 from flask import render_template
 
-from app.domain.money import Money
+from app.domain.money import Money, format_money
 from app.look import Look, published_look
 from app.models import Brand, Consumer, Order, Partner
 
@@ -65,11 +65,27 @@ def build_password_reset_email(
     return Email("password_reset", consumer.email, f"Reset your {partner.display_name} password", html, text)
 
 
-def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card, look: Look | None = None) -> Email:
-    """The card itself, to the recipient (who may be the consumer)."""
+def build_gift_card_email(
+    *,
+    partner: Partner,
+    order: Order,
+    brand: Brand,
+    card,
+    gift_page_url: str | None = None,
+    link_only: bool = False,
+    look: Look | None = None,
+) -> Email:
+    """The card, to the recipient (who may be the consumer): its number and PIN and a link to its gift page
+    (`gift_page_url`), or with `link_only` the link alone (the number, PIN and redemption link stay out)."""
     partner, look = _dressed(partner, look)
     context = dict(
-        partner=partner, look=look, order=order, brand=brand, card=card, card_value=Money(order.card_value, order.currency)
+        partner=partner,
+        look=look,
+        order=order,
+        brand=brand,
+        card=None if link_only else card,
+        gift_page_url=gift_page_url,
+        card_value=Money(order.card_value, order.currency),
     )
     html, text = _render("gift_card", **context)
     sender = order.sender_name or partner.display_name
@@ -78,9 +94,10 @@ def build_gift_card_email(*, partner: Partner, order: Order, brand: Brand, card,
 
 
 def build_order_confirmation_email(
-    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, look: Look | None = None
+    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, order_url: str | None = None, look: Look | None = None
 ) -> Email:
-    """To the consumer who sent a card to someone else: it arrived."""
+    """To the consumer who sent a card to someone else: it is on its way, the cash bonus it paid back, and the
+    order's page (`order_url`), which shows when the gift was sent and opened."""
     partner, look = _dressed(partner, look)
     context = dict(
         partner=partner,
@@ -90,6 +107,8 @@ def build_order_confirmation_email(
         brand=brand,
         card_value=Money(order.card_value, order.currency),
         price=Money(order.price, order.currency),
+        cash_back=Money(order.cash_back, order.currency),
+        order_url=order_url,
     )
     html, text = _render("order_confirmation", **context)
     return Email(
@@ -155,3 +174,73 @@ def build_team_address_taken_email(
     context = dict(partner=partner, look=look, email=email, role=role, invited_by_name=invited_by_name, login_url=login_url)
     html, text = _render("team_address_taken", **context)
     return Email("team_address_taken", email, f"About your invitation to the {partner.name} partner portal", html, text)
+
+
+def build_campaign_budget_low_email(
+    *,
+    partner: Partner,
+    to: str,
+    admin_name: str,
+    campaign_name: str,
+    remaining: Money,
+    need: Money,
+    threshold: Money | None,
+    reason: str,
+    members: int,
+    recurring: bool,
+    will_pause: bool,
+    campaign_url: str,
+) -> Email:
+    """To each of the partner's admins, once when a campaign's budget becomes low (app/domain/campaign_periods.py,
+    `budget_low_reason`: it can't pay the next allocations, or it fell below the admin's threshold)."""
+    context = dict(
+        partner=partner,
+        admin_name=admin_name,
+        campaign_name=campaign_name,
+        remaining=remaining,
+        need=need,
+        threshold=threshold,
+        reason=reason,
+        members=members,
+        recurring=recurring,
+        will_pause=will_pause,
+        campaign_url=campaign_url,
+    )
+    html, text = _render("campaign_budget_low", **context)
+    return Email("campaign_budget_low", to, f"{campaign_name}: the campaign budget is running low", html, text)
+
+
+def build_campaign_expiry_reminder_email(
+    *,
+    partner: Partner,
+    consumer: Consumer,
+    campaign_name: str,
+    balance: Money,
+    can_buy: str,
+    expires_at: datetime,
+    time_zone: str,
+    store_url: str,
+    look: Look | None = None,
+) -> Email:
+    """To a consumer who still holds a campaign balance a few days before it expires (the campaign's end), with a
+    link to the store showing only what that balance can buy. `expires_at` is in the partner's `time_zone`."""
+    partner, look = _dressed(partner, look)
+    context = dict(
+        partner=partner,
+        look=look,
+        consumer=consumer,
+        campaign_name=campaign_name,
+        balance=balance,
+        can_buy=can_buy,
+        expires_at=expires_at,
+        time_zone=time_zone,
+        store_url=store_url,
+    )
+    html, text = _render("campaign_expiry_reminder", **context)
+    return Email(
+        "campaign_expiry_reminder",
+        consumer.email,
+        f"Your {format_money(balance)} {campaign_name} balance expires soon",
+        html,
+        text,
+    )

@@ -78,6 +78,13 @@ class OrderCard(ApiModel):
     redemptionUrl: str | None
 
 
+class OrderDelivery(ApiModel):
+    sentAt: str | None = Field(description="When the gift email was handed to the mail server (the first time); null until then")
+    openedAt: str | None = Field(
+        description="When the recipient first opened the gift page the email links to; null until then (recorded once)"
+    )
+
+
 class Order(ApiModel):
     id: str = Field(description="The order's public id", examples=["ord_3f2a9c0d1e4b5a69"])
     externalRefId: str | None
@@ -97,6 +104,7 @@ class Order(ApiModel):
     failureReason: str | None
     createdAt: str
     completedAt: str | None
+    delivery: OrderDelivery = Field(description="The gift email's progress: sent, then opened by the recipient")
     card: OrderCard | None = Field(description="Only in GET /orders/{publicId} and POST /orders, once completed")
 
 
@@ -122,6 +130,7 @@ def order_data(order: OrderRow, brand: Brand, card: OrderCard | None = None) -> 
         failureReason=order.failure_reason or None,
         createdAt=iso_utc(order.created_at),
         completedAt=iso_utc(order.completed_at),
+        delivery=OrderDelivery(sentAt=iso_utc(order.sent_at), openedAt=iso_utc(order.opened_at)),
         card=card,
     ).model_dump()
 
@@ -141,6 +150,19 @@ def order_event(*, event_id: str, event_type: str, order: OrderRow, brand: Brand
 # --- the campaign -----------------------------------------------------------------------------
 
 CAMPAIGN_STATUS = Literal["scheduled", "active", "paused", "ended"]
+
+
+class CampaignRecurrence(ApiModel):
+    """A recurring campaign's repeat: at every period start (calendar, in the partner's time zone: weeks from Monday
+    00:00, months from the 1st 00:00) each member gets perCustomerAmount again."""
+
+    every: Literal["week", "month"]
+    leftover: Literal["expire", "rollover"] = Field(
+        description="What a member has left at a period's end: expires back to the budget, or rolls over"
+    )
+    rolloverCap: OutNumber | None = Field(
+        description="With rollover: the most a member keeps; what is above it goes back to the budget. null: no cap"
+    )
 
 
 class Campaign(ApiModel):
@@ -164,7 +186,22 @@ class Campaign(ApiModel):
     startsAt: str
     endsAt: str | None
     priority: int = Field(description="Higher is spent first")
+    eligibleTag: str | None = Field(
+        default=None,
+        description="null: the customers added as members; a tag: every customer with it (joining when they get it)",
+    )
+    eligibleCreatedAfter: str | None = Field(
+        default=None, description="ISO 8601, UTC; with eligibleTag: only customers created after it"
+    )
     returnUnusedOnEnd: bool = Field(description="At its end the remaining budget goes back to partner funds")
+    recurrence: CampaignRecurrence | None = Field(description="null: allocated once, when a member joins")
+    lowBudgetThreshold: OutNumber | None = Field(
+        description="Admins are emailed (and campaign.budget_low fires) when remaining falls below it"
+    )
+    pauseWhenExhausted: bool = Field(description="The campaign pauses itself when its budget can't pay a member's allocation")
+    budgetLowSince: str | None = Field(
+        description="When the budget-low alert last went out; null once the budget is enough again"
+    )
     createdAt: str
     endedAt: str | None
 
@@ -190,7 +227,27 @@ def campaign_data(summary: CampaignSummary) -> dict:
         startsAt=iso_utc(campaign.starts_at),
         endsAt=iso_utc(campaign.ends_at),
         priority=campaign.priority,
+        eligibleTag=campaign.eligible_tag,
+        eligibleCreatedAfter=iso_utc(campaign.eligible_created_after),
         returnUnusedOnEnd=campaign.return_unused_on_end,
+        recurrence=(
+            CampaignRecurrence(
+                every=campaign.recurrence_every,
+                leftover=campaign.leftover,
+                rolloverCap=(
+                    money_number(Money(campaign.rollover_cap, campaign.currency)) if campaign.rollover_cap is not None else None
+                ),
+            )
+            if campaign.recurrence_every
+            else None
+        ),
+        lowBudgetThreshold=(
+            money_number(Money(campaign.low_budget_threshold, campaign.currency))
+            if campaign.low_budget_threshold is not None
+            else None
+        ),
+        pauseWhenExhausted=campaign.pause_when_exhausted,
+        budgetLowSince=iso_utc(campaign.budget_low_since),
         createdAt=iso_utc(campaign.created_at),
         endedAt=iso_utc(campaign.ended_at),
     ).model_dump()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 
 from argon2 import PasswordHasher
@@ -156,3 +157,27 @@ def request_signature(secret: str | bytes, to_sign: bytes) -> str:
 def v1_signature(secret: str | bytes, method: str, timestamp: str, client_id: str, body: str | bytes) -> str:
     """A v1 x-signature (the seed's scheme): what webhooks are signed with, with the endpoint's secret."""
     return request_signature(secret, string_to_sign("1", method, "", b"", timestamp, client_id, body))
+
+
+# --- requests from this machine (the development outbox, /metrics without a token) ------------------------
+
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def from_this_machine(environ: dict) -> bool:
+    """Whether the connection itself comes from this machine.
+
+    The socket's peer, not request.remote_addr: with TRUSTED_PROXIES, ProxyFix rewrites that from
+    X-Forwarded-For (keeping the original in werkzeug.proxy_fix.orig). And a proxy on this machine makes
+    every client look local, so a request that says it was forwarded does not count as local either.
+    """
+    if any(environ.get(header) for header in FORWARDING_HEADERS):
+        return False
+    original = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    try:
+        address = ipaddress.ip_address((original or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback

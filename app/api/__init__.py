@@ -71,6 +71,7 @@ def http_error(exc: HTTPException):
     messages = {
         404: "The requested resource does not exist.",
         405: f"Method {request.method} is not allowed for {request.path}.",
+        413: f"The request body is too large: at most {request.max_content_length} bytes.",
         429: f"Too many requests for this API key (at most {exc.description}). Retry after the seconds in Retry-After.",
     }
     response = error(status, _HTTP_CODES.get(status, "HTTP_ERROR"), messages.get(status, exc.description or exc.name))
@@ -91,6 +92,12 @@ API_FIELDS = {
     "recipient_email": "recipient.email",
     "recipient_name": "recipient.name",
     "sender_name": "senderName",
+    "eligible_tag": "eligibleTag",
+    "eligible_created_after": "eligibleCreatedAfter",
+    "recurrence_every": "recurrence.every",
+    "leftover": "recurrence.leftover",
+    "rollover_cap": "recurrence.rolloverCap",
+    "low_budget_threshold": "lowBudgetThreshold",
 }
 # Refusals whose API wording the seed fixed: the service's message -> the API's.
 API_WORDING = {
@@ -148,9 +155,10 @@ def _internal_error(exc: InternalServerError):
     return http_error(exc)
 
 
+@bp.errorhandler(413)
 @bp.errorhandler(429)
-def _too_many_requests(exc: HTTPException):
-    # By code, so the site's own 429 page (looked up by code before any class) does not answer.
+def _by_code(exc: HTTPException):
+    # By code, so the site's own 413 and 429 pages (looked up by code before any class) do not answer.
     return http_error(exc)
 
 

@@ -14,6 +14,7 @@ from app.api.auth import signed
 from app.api.customers import json_body
 from app.api.responses import error, iso_utc, money_number, success
 from app.db import db_session
+from app.domain.campaign_periods import Recurrence
 from app.domain.campaigns import CampaignChangeRefused
 from app.domain.errors import InvalidInput
 from app.domain.money import Money, normalize_currency
@@ -56,6 +57,21 @@ def _data(campaign: Campaign) -> dict:
     return campaign_data(campaigns.campaign_summary(session, fresh))
 
 
+def _recurrence(recurrence: schemas.RecurrenceIn | None, currency: str) -> Recurrence | None:
+    if recurrence is None:
+        return None
+    cap = recurrence.rolloverCap
+    return Recurrence.of(
+        recurrence.every,
+        recurrence.leftover,
+        Money.parse(cap, currency, field="recurrence.rolloverCap").amount if cap is not None else None,
+    )
+
+
+def _threshold(amount, currency: str) -> Money | None:
+    return Money.parse(amount, currency, field="lowBudgetThreshold") if amount is not None else None
+
+
 @bp.post("/campaigns")
 @signed
 def create_campaign():
@@ -75,7 +91,12 @@ def create_campaign():
             starts_at=body.startsAt,
             ends_at=body.endsAt,
             priority=body.priority,
+            eligible_tag=body.eligibleTag,
+            eligible_created_after=body.eligibleCreatedAfter,
             return_unused_on_end=body.returnUnusedOnEnd,
+            recurrence=_recurrence(body.recurrence, currency),
+            low_budget_threshold=_threshold(body.lowBudgetThreshold, currency),
+            pause_when_exhausted=body.pauseWhenExhausted,
             actor=_actor(),
         )
     return success(_data(created.campaign))
@@ -119,7 +140,14 @@ def update_campaign(campaign_id: int):
                 else None
             ),
             priority=body.priority,
+            eligible_tag=body.eligibleTag if "eligibleTag" in given else campaigns.KEEP,
+            eligible_created_after=body.eligibleCreatedAfter if "eligibleCreatedAfter" in given else campaigns.KEEP,
             return_unused_on_end=body.returnUnusedOnEnd,
+            recurrence=_recurrence(body.recurrence, campaign.currency) if "recurrence" in given else campaigns.KEEP,
+            low_budget_threshold=(
+                _threshold(body.lowBudgetThreshold, campaign.currency) if "lowBudgetThreshold" in given else campaigns.KEEP
+            ),
+            pause_when_exhausted=body.pauseWhenExhausted,
             actor=_actor(),
         )
     return success(_data(updated))

@@ -20,10 +20,11 @@ from app.services.catalog import Offer
 PERCENT = Decimal("0.01")
 
 
-def brand_data(offer: Offer, currency: str | None) -> dict:
-    """The CatalogBrand schema for one offer; amounts only in `currency` when the caller chose one."""
+def brand_data(offer: Offer, sold_in: list[str]) -> dict:
+    """The CatalogBrand schema for one offer; amounts only in the currencies of `sold_in` (the one the caller
+    chose, or the partner's): a card in any other can't be ordered."""
     brand, settings = offer.brand, offer.settings
-    currencies = [currency] if currency else brand.currency_list
+    currencies = [code for code in brand.currency_list if code in sold_in]
     fixed = bool(brand.denomination_list)
     amounts = [
         schemas.BrandAmounts(
@@ -44,6 +45,7 @@ def brand_data(offer: Offer, currency: str | None) -> dict:
             promoStartsAt=iso_utc(settings.promo_starts_at),
             promoEndsAt=iso_utc(settings.promo_ends_at),
             activeNow=offer.bonus_active,
+            segment=settings.bonus_segment or None,
         )
     return schemas.CatalogBrand(
         slug=brand.slug,
@@ -70,4 +72,5 @@ def list_catalog():
     found = catalog.browse(
         db_session(), partner, currency=currency, category=query.category or "", page=query.page, per_page=query.perPage
     )
-    return success(schemas.CatalogPage.shown(found, [brand_data(offer, currency) for offer in found.offers]))
+    sold_in = [currency] if currency else partner.currency_list
+    return success(schemas.CatalogPage.shown(found, [brand_data(offer, sold_in) for offer in found.offers]))

@@ -23,6 +23,7 @@ ERROR_CODES = {
     402: ("BUSINESS_RULE_ERROR", "Insufficient balance."),
     403: ("", 'Authentication failed (the seed\'s {"Message": ...} body, not the envelope).'),
     404: ("NOT_FOUND", "The resource does not exist (or belongs to another partner)."),
+    413: ("VALIDATION_ERROR", "The request body is larger than the server accepts; the message says the limit in bytes."),
     429: (
         "TOO_MANY_REQUESTS",
         "Too many requests for this API key, or from this IP address whatever the key; "
@@ -52,6 +53,7 @@ class Route:
     description: str = ""
     signed: bool = True
     tags: tuple[str, ...] = field(default=("Customers",))
+    headers: tuple[dict, ...] = ()  # the operation's own header parameters (beyond the signature's)
 
     @property
     def path_parameters(self) -> list[str]:
@@ -70,7 +72,21 @@ ROUTES: list[Route] = [
         description="The seed's Create Customer. The initial funds come out of the partner's funds. "
         "An existing customer without a wallet in the currency gets one. Duplicate email in "
         "that currency: 400 'Some customers already have wallets in the requested currency'. "
-        "Partner funds too low: 402 'Unable to pre-charge all currency groups'.",
+        "Partner funds too low: 402 'Unable to pre-charge all currency groups'. "
+        "Optionally idempotent: with an idempotencyKey in the body or the Idempotency-Key header, the same key "
+        "and the same request return the first answer again (same status and body, one customer, also when "
+        "retries race); the same key with another request is a 400 'idempotencyKey was already used for a "
+        "different request'. A refusal is not kept: the key can be sent again once the cause is fixed.",
+        headers=(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Optional, the same as idempotencyKey in the body (send either, or both alike).",
+                "schema": {"type": "string", "minLength": 8, "maxLength": 80, "pattern": "^[A-Za-z0-9_.:-]+$"},
+                "example": "customer-2026-000042",
+            },
+        ),
     ),
     Route(
         "GET",
@@ -88,6 +104,20 @@ ROUTES: list[Route] = [
         "Get a customer with their wallets",
         schemas.Customer,
         errors=(403, 404, 500),
+    ),
+    Route(
+        "PUT",
+        "/customers/{customerId}/tags",
+        "api.put_customer_tags",
+        "Replace a customer's tags",
+        schemas.Customer,
+        request=schemas.CustomerTags,
+        errors=(400, 403, 404, 500),
+        description="The tags the customer has from now on (the answer is GET /customers/{customerId}'s). A tag is 1-40 "
+        "letters, digits, - or _, kept in lower case; at most 20. Campaigns for everyone with a tag (eligibleTag) "
+        "allocate to a customer who gets it now, once, while they are active with budget left; one who loses it keeps "
+        "what was given but gets no later allocation. Brand bonuses for a tag (segment in GET /catalog) apply to "
+        "their orders only while they have it.",
     ),
     Route(
         "POST",
@@ -146,7 +176,8 @@ ROUTES: list[Route] = [
         schemas.CatalogPage,
         query=schemas.CatalogQuery,
         tags=("Catalog",),
-        description="Enabled brands with the partner's price adjustment (discountPercent, and a fee per "
+        description="Enabled brands sold in the partner's currencies (amounts only in those: every brand listed can be "
+        "ordered) with the partner's price adjustment (discountPercent, and a fee per "
         "currency in amounts), bonus (value or cash, percent, promo window, whether active now), "
         "fixed denominations or a min-max range, and currencies. Filter by currency and exact "
         "category; ordered by name.",
@@ -189,7 +220,9 @@ ROUTES: list[Route] = [
         schemas.Order,
         errors=(403, 404, 500),
         tags=("Orders",),
-        description="card holds the number, PIN and redemption link when the status is completed, else null.",
+        description="card holds the number, PIN and redemption link when the status is completed, else null. "
+        "delivery.sentAt is when the gift email went to the mail server, delivery.openedAt when the recipient "
+        "first opened the gift page it links to (both null until then).",
     ),
     Route(
         "GET",
@@ -262,7 +295,13 @@ ROUTES: list[Route] = [
         "brands and categories listed (none listed: every brand), while the campaign is active and inside "
         "its window. It starts now (or at startsAt: scheduled until then). Idempotent on idempotencyKey: "
         "the same body again returns the same campaign and moves nothing; another body is a 400. "
-        "Partner funds too low: 402 BUSINESS_RULE_ERROR, nothing created.",
+        "Partner funds too low: 402 BUSINESS_RULE_ERROR, nothing created. With recurrence, every member gets "
+        "perCustomerAmount again at each period start (weeks from Monday 00:00, months from the 1st 00:00, in the "
+        "partner's time zone); what they have left then expires back to the budget or rolls over (up to "
+        "rolloverCap). After downtime one allocation is made, for the current period. When the remaining budget "
+        "can't pay the next allocations (recurring: every member's next one) or falls below lowBudgetThreshold, "
+        "the partner's admins get one email and campaign.budget_low fires, once until the budget is enough again; "
+        "with pauseWhenExhausted the campaign pauses itself when a member's allocation can't be paid.",
     ),
     Route(
         "GET",
@@ -295,7 +334,9 @@ ROUTES: list[Route] = [
         errors=(400, 402, 403, 404, 500),
         tags=("Campaigns",),
         description="Fields left out keep their value; endsAt null removes the end date. Allocations already made "
-        "and past transactions stay as they were. An ended campaign can't change: 402.",
+        "and past transactions stay as they were. An ended campaign can't change: 402. recurrence null stops the "
+        "repeats; a new or changed recurrence counts the current period as given (the next allocation comes at "
+        "the next period start); lowBudgetThreshold null removes the threshold.",
     ),
     Route(
         "POST",
@@ -400,7 +441,14 @@ ROUTES: list[Route] = [
 AUTH_HEADERS = [
     ("x-api-key", "apiKey", "The API key issued to the partner.", "gsk_..."),
     ("x-client-id", "clientId", "The partner's client id.", "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"),
-    ("x-timestamp", "timestamp", "ISO 8601 with Z or an offset; at most 5 minutes from now.", "2026-02-12T14:30:00.000Z"),
+    (
+        "x-timestamp",
+        "timestamp",
+        "ISO 8601 with Z or an offset (+00:00 or +0000), seconds with up to 9 fractional digits; at most 5 minutes "
+        "from now. Signed exactly as sent. Give every request its own (a retry too): each signature is accepted "
+        "once, and two requests with the same method, body and timestamp have the same v1 signature.",
+        "2026-02-12T14:30:00.000Z",
+    ),
     (
         "x-signature",
         "signature",
@@ -435,6 +483,7 @@ _SIGNATURE_VERSION_PARAMETER = {
 _DOCUMENTS_ONLY = {"api.openapi_document", "api.docs_page"}
 SCHEMA_MODELS: list[type[BaseModel]] = [
     schemas.CustomerCreate,
+    schemas.CustomerTags,
     schemas.FundsChange,
     schemas.CustomerQuery,
     schemas.CreatedCustomer,
@@ -499,6 +548,7 @@ def _operation(route: Route) -> dict:
     parameters = [{"$ref": f"#/components/parameters/{name}"} for _, name, _, _ in AUTH_HEADERS] if route.signed else []
     if route.signed:
         parameters.append(dict(_SIGNATURE_VERSION_PARAMETER))
+    parameters += [dict(header) for header in route.headers]
     for name in route.path_parameters:
         parameters.append({"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]})
     if route.query is not None:
@@ -533,8 +583,9 @@ def _operation(route: Route) -> dict:
 
 
 def _errors(route: Route) -> list[int]:
-    """The route's own errors, plus 429: every signed request counts against its key's rate limit."""
-    return sorted(set(route.errors) | ({429} if route.signed else set()))
+    """The route's own errors, plus 413 and 429: every signed request's body is read (to check its signature)
+    and counts against its key's rate limit."""
+    return sorted(set(route.errors) | ({413, 429} if route.signed else set()))
 
 
 def _webhooks() -> dict:

@@ -22,6 +22,7 @@ from app.representations import (  # noqa: F401  (the order as partners read it:
     Campaign,
     Order,
     OrderCard,
+    OrderDelivery,
     OrderRecipient,
     OutNumber,
     order_data,
@@ -68,6 +69,15 @@ class CustomerCreate(ApiModel):
     email: str = Field(min_length=3, max_length=254, examples=["john.doe@example.com"])
     currency: CurrencyCode
     initialFunds: Annotated[JsonNumber, Field(ge=0, examples=[100], json_schema_extra={"minimum": 0})]
+    idempotencyKey: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Optional (or the Idempotency-Key header): the same key with the same request returns the first "
+        "answer (the same customer) instead of the duplicate-customer 400; with another request it is a 400.",
+        examples=["customer-2026-000042"],
+    )
 
     model_config = ConfigDict(extra="ignore")
 
@@ -85,6 +95,23 @@ class FundsChange(ApiModel):
         description="Unique per request you mean once; repeating it returns the first result.",
         examples=["reward-2026-q1-000042"],
     )
+
+
+Tag = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        description="1-40 letters, digits, - or _; kept in lower case",
+        examples=["vip"],
+    ),
+]
+
+
+class CustomerTags(ApiModel):
+    """PUT /customers/{customerId}/tags: the customer's tags from now on (they replace the ones they had)."""
+
+    tags: list[Tag] = Field(max_length=20, description="At most 20; [] removes them all", examples=[["vip", "new-york"]])
 
 
 class CustomerQuery(ApiModel):
@@ -236,6 +263,36 @@ Priority = Annotated[int, Field(ge=0, le=1000, description="Higher is spent firs
 CAMPAIGN_STATUS = Literal["scheduled", "active", "paused", "ended"]
 
 
+class RecurrenceIn(ApiModel):
+    """Repeat the allocation: every week (from Monday 00:00) or month (from the 1st 00:00), in the partner's time zone."""
+
+    every: Literal["week", "month"]
+    leftover: Literal["expire", "rollover"] = Field(
+        default="expire", description="What a member has left at a period's end: expires back to the budget, or rolls over"
+    )
+    rolloverCap: Annotated[
+        JsonNumber | None,
+        Field(
+            default=None,
+            ge=0,
+            json_schema_extra={"minimum": 0},
+            description="Only with rollover: the most a member keeps; above it goes back to the budget. Leave out: no cap",
+        ),
+    ]
+
+
+LowBudgetThreshold = Annotated[
+    JsonNumber | None,
+    Field(
+        default=None,
+        gt=0,
+        json_schema_extra={"exclusiveMinimum": 0},
+        description="Admins get one email (and campaign.budget_low fires) when the remaining budget falls below it; "
+        "also when it can't pay the next allocations. null: only the latter",
+    ),
+]
+
+
 class CampaignCreate(ApiModel):
     """A campaign: its budget comes out of the partner's funds at once."""
 
@@ -248,7 +305,18 @@ class CampaignCreate(ApiModel):
     startsAt: Moment | None = Field(default=None, description="Leave out to start now")
     endsAt: Moment | None = Field(default=None, description="Leave out for no end")
     priority: Priority = 0
+    eligibleTag: Tag | None = Field(
+        default=None,
+        description="Leave out (or null) for the customers you add as members; a tag for every customer with it: they "
+        "join with perCustomerAmount now and whenever a customer gets the tag, while the campaign is active with budget",
+    )
+    eligibleCreatedAfter: Moment | None = Field(default=None, description="With eligibleTag: only customers created after it")
     returnUnusedOnEnd: bool = Field(default=False, description="At its end, return the remaining budget to partner funds")
+    recurrence: RecurrenceIn | None = Field(default=None, description="Leave out (or null): allocated once, when a member joins")
+    lowBudgetThreshold: LowBudgetThreshold
+    pauseWhenExhausted: bool = Field(
+        default=False, description="Pause the campaign by itself when its budget can't pay a member's allocation"
+    )
     idempotencyKey: IdempotencyKey
 
 
@@ -264,7 +332,16 @@ class CampaignUpdate(ApiModel):
         Field(default=None, gt=0, json_schema_extra={"exclusiveMinimum": 0}, description="For members added from now on"),
     ]
     priority: Priority | None = None
+    eligibleTag: Tag | None = Field(
+        default=None, description="null: back to the customers added as members; a tag: every customer with it joins now"
+    )
+    eligibleCreatedAfter: Moment | None = Field(default=None, description="null removes the date")
     returnUnusedOnEnd: bool | None = None
+    recurrence: RecurrenceIn | None = Field(
+        default=None, description="null: no more repeats; a new repeat's first allocation comes at the next period start"
+    )
+    lowBudgetThreshold: LowBudgetThreshold
+    pauseWhenExhausted: bool | None = None
 
 
 class CampaignQuery(ApiModel):
@@ -333,6 +410,12 @@ class Customer(ApiModel):
         description="A general wallet (with its bonus balance) per currency; GET /customers/{customerId} also lists "
         "the customer's campaign balances (kind campaign)"
     )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="The customer's tags, sorted (PUT /customers/{customerId}/tags): campaigns for everyone with a tag "
+        "and bonuses for a tag use them",
+        examples=[["new-york", "vip"]],
+    )
 
 
 T = TypeVar("T")
@@ -389,7 +472,13 @@ class Bonus(ApiModel):
     percent: OutNumber
     promoStartsAt: str | None = Field(description="ISO 8601, UTC; null: no start")
     promoEndsAt: str | None = Field(description="ISO 8601, UTC; null: no end")
-    activeNow: bool
+    activeNow: bool = Field(description="Inside its promotion now (for the customers it is for)")
+    segment: str | None = Field(
+        default=None,
+        description="The tag of the customers the bonus is for (PUT /customers/{customerId}/tags); null: every customer. "
+        "An order for a customer without the tag gets no bonus.",
+        examples=["vip"],
+    )
 
 
 class CatalogBrand(ApiModel):

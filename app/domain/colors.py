@@ -16,6 +16,7 @@ INK = "#1f2328"  # the store's text colour on light surfaces
 MUTED_ON_LIGHT = "#5b6470"
 MUTED_ON_DARK = "#c2c8d0"
 AA_NORMAL_TEXT = 4.5
+AA_NON_TEXT = 3.0  # WCAG 2.1 SC 1.4.11: what draws a control or the focus ring against what is next to it
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 

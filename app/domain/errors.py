@@ -23,6 +23,15 @@ class InvalidInput(DomainError):
     code = "VALIDATION_ERROR"
 
 
+class InvalidFields(InvalidInput):
+    """Several fields of one form are wrong: `problems` maps each field to its message, so a form can show
+    them all at once. `message` lists them all; `field` is the first."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(" ".join(problems.values()), field=next(iter(problems), None))
+        self.problems = problems
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
 

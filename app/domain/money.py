@@ -23,7 +23,9 @@ def normalize_currency(code: str) -> str:
         raise InvalidInput("currency must be a three-letter ISO code", field="currency")
     upper = code.strip().upper()
     if not _CODE.match(upper) or not is_currency(upper):
-        raise InvalidInput(f"currency '{code}' is not a known ISO 4217 code", field="currency")
+        raise InvalidInput(
+            f"currency '{code}' is not a currency we know: use its three-letter code, like USD or EUR", field="currency"
+        )
     return upper
 
 

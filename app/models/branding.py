@@ -25,7 +25,7 @@ class BrandingVersion(SQLModel, table=True):
     status: str = Field(default="draft", max_length=20)
     store_name: str = Field(default="", max_length=120)
     primary_color: str = Field(default="#1f6feb", max_length=7)
-    accent_color: str = Field(default="#f59e0b", max_length=7)
+    accent_color: str = Field(default="#d97706", max_length=7)  # 3:1 on white: it draws the focus ring
     background_color: str = Field(default="#ffffff", max_length=7)
     support_email: str = Field(default="", max_length=254)
     footer_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

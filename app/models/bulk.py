@@ -28,6 +28,7 @@ class BulkUpload(SQLModel, table=True):
     processed_rows: int = 0
     to_create: int = 0
     to_deactivate: int = 0
+    to_tag: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # rows that only add tags
     skipped: int = 0
     errors: int = 0
     done_rows: int = 0  # committed so far
@@ -37,7 +38,7 @@ class BulkUpload(SQLModel, table=True):
 
 
 class BulkUploadRow(SQLModel, table=True):
-    """One data row of a BulkUpload and what checking it found (outcome and message)."""
+    """One data row of a BulkUpload and what checking it found (outcome and message: create | deactivate | tag | skip | error)."""
 
     __tablename__ = "bulk_upload_row"
 
@@ -49,6 +50,7 @@ class BulkUploadRow(SQLModel, table=True):
     full_name: str = Field(default="", max_length=200)
     currency: str = Field(default="", max_length=3)
     amount: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # minor units
+    tags: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})  # cleaned, ";"-separated
     raw: str = Field(default="", max_length=2000)  # the row as uploaded, for the error CSV
     outcome: str = Field(default="", max_length=20)  # create | deactivate | skip | error
     message: str = Field(default="", max_length=300)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.clock import utcnow
+from app.domain.segments import member_is_eligible
 
 
 class Campaign(SQLModel, table=True):
@@ -28,8 +29,24 @@ class Campaign(SQLModel, table=True):
     starts_at: datetime
     ends_at: datetime | None = None
     priority: int = 0  # higher is spent first
+    # Who it is for (app/domain/segments.py): None = the consumers chosen by hand; a tag = everyone with it
+    # (joining when they get it), optionally only consumers created after `eligible_created_after`.
+    eligible_tag: str | None = Field(default=None, max_length=40)
+    eligible_created_after: datetime | None = None
     status: str = Field(default="scheduled", max_length=20, index=True)  # scheduled | active | paused | ended
     return_unused_on_end: bool = False  # at the end, the unallocated budget goes back to partner funds
+    # Recurring allowances (app/domain/campaign_periods.py): None = allocated once, when a member joins; "week" |
+    # "month" = again at every period start (calendar, in the partner's time zone). At a period start the leftover
+    # "expire"s back to the budget or "rollover"s (up to `rollover_cap` minor units; None: no cap).
+    recurrence_every: str | None = Field(default=None, max_length=10)
+    leftover: str = Field(default="expire", max_length=10, sa_column_kwargs={"server_default": "expire"})
+    rollover_cap: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Alerts: admins get one email (and the campaign.budget_low webhook fires) when the budget falls below this
+    # (minor units; None: only when it can't pay the next allocations); `budget_low_since` records the crossing
+    # (set when the alert goes out, cleared when the budget is enough again: the next crossing alerts again).
+    low_budget_threshold: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    budget_low_since: datetime | None = None
+    pause_when_exhausted: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     budget_account_id: int | None = Field(default=None, foreign_key="account.id")
     created_by_id: int | None = Field(default=None, foreign_key="team_member.id")
     created_by: str = Field(default="", max_length=120)  # who created it: team:<id> <email>, api:<key>, cli
@@ -59,3 +76,40 @@ class CampaignMember(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id")
     joined_at: datetime = Field(default_factory=utcnow)
     removed_at: datetime | None = None
+    # Recurring campaigns: the period (its first local day) whose allocation this member has had; None: the one
+    # they joined in (app/services/campaigns.py, `run_period`).
+    allocated_period: date | None = None
+    # The one "your balance expires soon" email (app/services/campaign_reminders.py): when it was sent.
+    expiry_reminded_at: datetime | None = None
+    # Set when they stop matching the campaign's eligibility (lost its tag): they keep what they were given,
+    # but get no later allocation (`is_eligible`); cleared when they match again.
+    ineligible_at: datetime | None = None
+
+    @property
+    def is_eligible(self) -> bool:
+        """Whether later allocations (a recurring period's) still go to this member."""
+        return member_is_eligible(removed_at=self.removed_at, ineligible_at=self.ineligible_at)
+
+
+class CampaignPeriod(SQLModel, table=True):
+    """One period of a recurring campaign, as its allowance run went (app/services/campaigns.py, `run_period`).
+
+    Unique per campaign and period (its first local day): the run that creates it holds the campaign's row, so
+    a second run, concurrent or later, finds it and allocates nothing twice (each member also records the period
+    it was paid for: `CampaignMember.allocated_period`). Totals are in the campaign's minor units."""
+
+    __tablename__ = "campaign_period"
+    __table_args__ = (UniqueConstraint("campaign_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    period: date  # its first local day: a Monday, or the 1st of a month
+    starts_at: datetime  # 00:00 local on that day, in UTC
+    missed_periods: int = 0  # period starts before this one that no run saw (downtime): not paid, only counted
+    members_allocated: int = 0
+    allocated: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    expired: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))  # leftover back to the budget
+    rolled_over: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))  # leftover kept
+    members_unpaid: int = 0  # due but not paid (the budget ran out): paid by a later run once the budget allows
+    first_run_at: datetime = Field(default_factory=utcnow)
+    last_run_at: datetime = Field(default_factory=utcnow)

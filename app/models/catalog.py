@@ -53,6 +53,8 @@ class PartnerBrand(SQLModel, table=True):
     fee: int = 0  # minor units
     bonus_type: str = Field(default="none", max_length=10)  # none | value | cash
     bonus_percent: Decimal = Field(default=Decimal(0), max_digits=5, decimal_places=2)
+    # The consumers the bonus is for: "" = everyone, else only those with this tag (app/domain/segments.py).
+    bonus_segment: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
     promo_starts_at: datetime | None = None
     promo_ends_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)

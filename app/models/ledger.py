@@ -45,6 +45,9 @@ class Transaction(SQLModel, table=True):
     memo: str = Field(default="", max_length=500)
     actor: str = Field(default="", max_length=120)  # who did it: cli, api:<key>, team:<id>
     idempotency_key: str | None = Field(default=None, max_length=120)
+    # A funds credit or debit (app/services/funds.py): the general wallet's balance right after it, which a
+    # repeat of its idempotency key answers again. None for every other transaction (and those made before 0014).
+    wallet_balance_after: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

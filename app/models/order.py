@@ -58,3 +58,6 @@ class Order(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
+    # Delivery progress: the gift email handed to SMTP (the first time), the gift page first opened (once).
+    sent_at: datetime | None = None
+    opened_at: datetime | None = None

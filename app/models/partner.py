@@ -19,7 +19,7 @@ class Partner(SQLModel, table=True):
     # Published branding (the editor with drafts comes with the branding issue).
     store_name: str = Field(default="", max_length=120)
     primary_color: str = Field(default="#1f6feb", max_length=7)
-    accent_color: str = Field(default="#f59e0b", max_length=7)
+    accent_color: str = Field(default="#d97706", max_length=7)  # 3:1 on white: it draws the focus ring
     background_color: str = Field(default="#ffffff", max_length=7, sa_column_kwargs={"server_default": "#ffffff"})
     support_email: str = Field(default="", max_length=254)
     footer_text: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
@@ -32,6 +32,13 @@ class Partner(SQLModel, table=True):
     # same transaction: every process can tell whether its cached catalog is still current from the row it
     # loads on each request anyway (app/services/catalog.py bumps it).
     catalog_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Its calendar (IANA name, checked with zoneinfo): recurring campaigns' weeks and months start at 00:00 here.
+    time_zone: str = Field(default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"})
+    # Consumers get one email this many days before a campaign balance they hold expires (0: none).
+    reminder_days: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
+    # Gift emails carry only the link to the hosted gift page, not the card number and PIN (safer against
+    # forwarding); off by default: the email carries both.
+    gift_email_link_only: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -45,6 +45,7 @@ NAV = [
     ("portal.transactions", "Transactions", "viewer"),
     ("portal.brands", "Brands", "viewer"),
     ("portal.branding", "Branding", "viewer"),
+    ("portal.settings", "Settings", "viewer"),
     ("portal.api_keys", "API keys", "admin"),
     ("portal.team", "Team", "admin"),
     ("portal.audit_log", "Audit log", "admin"),

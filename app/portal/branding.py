@@ -21,7 +21,7 @@ from app.models import BrandingVersion
 from app.pages import EMAIL_DOCUMENT_POLICY, wants_partial
 from app.portal import bp, can, current_member, current_partner, load_member, portal_route
 from app.portal.branding_preview import EMAILS, PAGES, render_preview
-from app.services import branding
+from app.services import branding, gift_pages
 
 ADMIN = "admin"
 LOGO_REQUEST_LIMIT = LOGO_MAX_BYTES + 64 * 1024  # the file and the form around it
@@ -55,6 +55,7 @@ def _context(
     terms_error: str | None = None,
     terms_text: str | None = None,
     page: str | None = None,
+    gift_email_error: str | None = None,
 ) -> dict:
     partner = current_partner()
     editor = branding.editor(db_session(), partner)
@@ -80,6 +81,8 @@ def _context(
         unpublished=editor.unpublished,
         error=error,
         field=field,
+        gift_email_link_only=partner.gift_email_link_only,
+        gift_email_error=gift_email_error,
     )
 
 
@@ -171,7 +174,12 @@ def remove_branding_logo():
 @portal_route("/branding/publish", role=ADMIN, methods=("POST",))
 def publish_branding():
     try:
-        version = branding.publish(db_session(), partner=current_partner(), by=current_member())
+        version = branding.publish(
+            db_session(),
+            partner=current_partner(),
+            by=current_member(),
+            contrast_acknowledged=request.form.get("acknowledge_contrast") == "yes",
+        )
     except InvalidInput as error:
         return _panel(422, error=error.message, field=error.field)
     flash(f"Version {version.version} is live in the store and its emails.", "success")
@@ -197,6 +205,20 @@ def publish_terms():
     except InvalidInput as error:
         return _panel(422, terms_error=error.message, terms_text=request.form.get("terms", ""))
     flash(f"Terms version {terms.version} published: consumers accept it at their next visit.", "success")
+    return redirect(url_for("portal.branding"), 303)
+
+
+@portal_route("/branding/gift-emails", role=ADMIN, methods=("POST",))
+def set_gift_email_contents():
+    """What the store's gift emails carry: the card's number and PIN with the gift page link (the default), or the link alone."""
+    try:
+        changed = gift_pages.set_email_contents(
+            db_session(), partner=current_partner(), contents=request.form.get("gift_email", ""), by=current_member()
+        )
+    except InvalidInput as error:
+        return _panel(422, gift_email_error=error.message)
+    if changed:
+        flash("Saved: gift emails sent from now on follow the new setting.", "success")
     return redirect(url_for("portal.branding"), 303)
 
 

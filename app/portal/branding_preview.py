@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from app.clock import utcnow
+from app.domain.branding import contrast_warnings
 from app.domain.logos import brand_logo_svg
 from app.domain.money import Money
 from app.emails import build_gift_card_email, build_welcome_email
@@ -117,13 +118,18 @@ def render_preview(session: Session, *, look: Look, page: str) -> str:
                     reference="preview",
                     redemption_url=(offer.brand.redemption_url or "").replace("{code}", "601234567890"),
                 ),
+                gift_page_url=external_url("store.gift_page", slug=partner.slug, token="preview"),
+                link_only=partner.gift_email_link_only,
                 look=look,
             ).html
         context = dict(
             partner=partner,
             look=look,
             consumer=consumer,
+            setup_done=True,
             wallets=wallets,
+            # The preview says so when the draft's colours fail the contrast checks (they would reach every consumer).
+            preview_warnings=contrast_warnings(partner),
             get_flashed_messages=lambda *args, **kwargs: [],  # the portal's messages are not the store's
         )
         if page == "home":

@@ -12,7 +12,7 @@ from app.domain.errors import InvalidInput
 from app.domain.paging import page_number
 from app.pages import wants_partial
 from app.portal import current_member, current_partner, portal_route
-from app.services import catalog
+from app.services import catalog, segments
 from app.services.catalog import BrandForm, BrandLine
 
 PAGE_SIZE = 25
@@ -81,6 +81,7 @@ def _edit_page(line: BrandLine, form: BrandForm, *, error: str | None = None, fi
         field=field,
         bonus_types=BONUS_TYPES,
         fee_currency=line.currency,
+        segment_tags=segments.partner_tags(db_session(), current_partner().id),
     ), status
 
 

@@ -13,7 +13,7 @@ from app.domain.money import Money
 from app.domain.paging import page_number
 from app.models import BulkUpload, BulkUploadRow
 from app.pages import wants_partial
-from app.portal import current_member, current_partner, portal_route
+from app.portal import current_member, current_partner, partner_funds, portal_route
 from app.services import bulk_upload as bulk
 
 UPLOADS_PER_PAGE = 20
@@ -103,8 +103,13 @@ def preview(public_id: str):
 
 @portal_route("/bulk-uploads/<public_id>/progress", role="operator", endpoint="bulk_uploads_progress")
 def progress(public_id: str):
-    """Polled while the queue checks or commits; once it is done the answer no longer polls."""
-    return render_template("portal/bulk/_upload.html", **_context(_upload(public_id)))
+    """Polled while the queue checks or commits; once it is done the answer no longer polls. A finished
+    commit paid the initial funds out of partner funds: the header's funds come along, out of band."""
+    upload = _upload(public_id)
+    body = render_template("portal/bulk/_upload.html", **_context(upload))
+    if upload.status == UploadStatus.COMMITTED:
+        body += render_template("portal/_partner_funds.html", balances=partner_funds(), oob=True)
+    return body
 
 
 @portal_route("/bulk-uploads/<public_id>/errors.csv", role="operator", endpoint="bulk_uploads_errors")
@@ -122,8 +127,8 @@ def errors_csv(public_id: str):
 def commit(public_id: str):
     upload = _upload(public_id)
     try:
-        count = bulk.request_commit(db_session(), partner=current_partner(), upload=upload, member=current_member())
+        bulk.request_commit(db_session(), partner=current_partner(), upload=upload, member=current_member())
     except DomainError as error:
         return render_template("portal/bulk/upload.html", error=error.message, **_context(upload)), 422
-    flash(f"Committing {count} row{'' if count == 1 else 's'}…", "success")
+    # No flash: the page says "Committing: n of N rows" while the queue works, then "Committed on …" in its place.
     return redirect(url_for("portal.bulk_uploads_preview", public_id=upload.public_id), 303)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import flash, make_response, redirect, render_template, request, url_for
 
 from app.db import db_session
+from app.domain.campaign_periods import Leftover, Recurrence
 from app.domain.campaigns import PRIORITY_MAX, PRIORITY_MIN, CampaignStatus, scope_label
 from app.domain.errors import DomainError, InvalidInput, PartnerFundsTooLow
 from app.domain.money import Money, normalize_currency
@@ -24,8 +26,9 @@ from app.domain.paging import page_number
 from app.models import Campaign
 from app.pages import format_money, sentence, wants_partial
 from app.portal import current_member, current_partner, portal_route
+from app.portal.campaign_reports import burn_down_chart, sparklines
 from app.services import campaigns as campaign_service
-from app.services import order_support
+from app.services import order_support, segments
 from app.services.campaigns import KEEP, KEY_REUSED, MemberOutcome
 from app.services.orders import new_idempotency_key
 from app.services.partners import partner_funds
@@ -109,8 +112,18 @@ class CampaignForm:
     starts_at: str = ""
     ends_at: str = ""
     priority: str = "0"
+    # Who it is for (issue #17): "chosen" (members added by hand) | "tag" (everyone with eligible_tag).
+    eligibility: str = "chosen"
+    eligible_tag: str = ""
+    eligible_created_after: str = ""  # datetime-local, UTC; optional with a tag
     return_unused_on_end: bool = False
     idempotency_key: str = ""
+    # Recurring allowances and alerts (issue #17): "" | week | month; expire | rollover; amounts as typed.
+    recurrence_every: str = ""
+    leftover: str = "expire"
+    rollover_cap: str = ""
+    low_budget_threshold: str = ""
+    pause_when_exhausted: bool = False
 
     @classmethod
     def fresh(cls, currency: str) -> CampaignForm:
@@ -127,7 +140,11 @@ class CampaignForm:
             starts_at=_moment(campaign.starts_at),
             ends_at=_moment(campaign.ends_at),
             priority=str(campaign.priority),
+            eligibility="tag" if campaign.eligible_tag else "chosen",
+            eligible_tag=campaign.eligible_tag or "",
+            eligible_created_after=_moment(campaign.eligible_created_after),
             return_unused_on_end=campaign.return_unused_on_end,
+            **_automation_form(campaign),
         )
 
     @classmethod
@@ -144,9 +161,63 @@ class CampaignForm:
             starts_at=text("starts_at", 40),
             ends_at=text("ends_at", 40),
             priority=text("priority", 10),
+            eligibility=text("eligibility", 10) or "chosen",
+            eligible_tag=text("eligible_tag", 60),
+            eligible_created_after=text("eligible_created_after", 40),
             return_unused_on_end=form.get("return_unused_on_end") == "yes",
             idempotency_key=text("idempotency_key", 100),
+            recurrence_every=text("recurrence_every", 10),
+            leftover=text("leftover", 10) or "expire",
+            rollover_cap=text("rollover_cap", 40),
+            low_budget_threshold=text("low_budget_threshold", 40),
+            pause_when_exhausted=form.get("pause_when_exhausted") == "yes",
         )
+
+
+def _automation_form(campaign: Campaign) -> dict:
+    """The recurrence and alert fields of the edit form, from the campaign."""
+    as_text = lambda amount: f"{Money(amount, campaign.currency).to_decimal()}" if amount is not None else ""  # noqa: E731
+    return dict(
+        recurrence_every=campaign.recurrence_every or "",
+        leftover=campaign.leftover,
+        rollover_cap=as_text(campaign.rollover_cap),
+        low_budget_threshold=as_text(campaign.low_budget_threshold),
+        pause_when_exhausted=campaign.pause_when_exhausted,
+    )
+
+
+def _eligibility(form: CampaignForm, campaign: Campaign | None = None) -> dict:
+    """The service's eligible_tag and eligible_created_after from the form. Editing, a date shown to the minute
+    and sent back as it was is "unchanged" (KEEP), so re-saving never moves it by its seconds."""
+    if form.eligibility != "tag":
+        return dict(eligible_tag=None, eligible_created_after=None)
+    if not form.eligible_tag.strip():
+        raise InvalidInput("Enter the tag of the consumers this campaign is for.", field="eligible_tag")
+    after: Any = _when(form.eligible_created_after, label="'created after' date", field="eligible_created_after")
+    if campaign is not None and form.eligible_created_after == _moment(campaign.eligible_created_after):
+        after = KEEP
+    return dict(eligible_tag=form.eligible_tag, eligible_created_after=after)
+
+
+def _optional_amount(text: str, currency: str, *, label: str, field: str) -> Money | None:
+    if not (text or "").strip():
+        return None
+    try:
+        return Money.parse(text, currency, field=label)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field=field) from None
+
+
+def _automation(form: CampaignForm, currency: str) -> dict:
+    """The service's recurrence, low_budget_threshold and pause_when_exhausted from the form (checked)."""
+    recurrence = None
+    if form.recurrence_every:
+        cap = None
+        if form.leftover == Leftover.ROLLOVER.value:
+            cap = _optional_amount(form.rollover_cap, currency, label="Rollover cap", field="rollover_cap")
+        recurrence = Recurrence.of(form.recurrence_every, form.leftover, cap.amount if cap is not None else None)
+    threshold = _optional_amount(form.low_budget_threshold, currency, label="Low-budget threshold", field="low_budget_threshold")
+    return dict(recurrence=recurrence, low_budget_threshold=threshold, pause_when_exhausted=form.pause_when_exhausted)
 
 
 @dataclass(frozen=True)
@@ -202,15 +273,21 @@ class CampaignView:
 def _choices() -> dict:
     """The partner's brands and their categories, for the multi-selects."""
     brands = order_support.partner_brands(db_session(), current_partner())
-    return dict(brands=brands, categories=sorted({brand.category for brand in brands if brand.category}, key=str.casefold))
+    return dict(
+        brands=brands,
+        categories=sorted({brand.category for brand in brands if brand.category}, key=str.casefold),
+        segment_tags=segments.partner_tags(db_session(), current_partner().id),  # the eligibility field's suggestions
+    )
 
 
 def _list_context(form: CampaignForm | None = None, *, error: str | None = None, field: str | None = None) -> dict:
     partner = current_partner()
     status = request.args.get("status", "")
     status = status if status in STATUSES else ""
+    found = campaign_service.list_campaigns(db_session(), partner=partner, status=status)
     return dict(
-        campaigns=campaign_service.list_campaigns(db_session(), partner=partner, status=status),
+        campaigns=found,
+        sparklines=lambda: sparklines([summary.campaign for summary in found]),  # drawn by _rows.html only
         status=status,
         statuses=STATUSES,
         currencies=partner.currency_list,
@@ -248,6 +325,8 @@ def _create(form: CampaignForm):
         ends_at=_when(form.ends_at, label="end", field="ends_at"),
         priority=_priority(form.priority),
         return_unused_on_end=form.return_unused_on_end,
+        **_automation(form, currency),
+        **_eligibility(form),
         by=current_member(),
     )
 
@@ -303,6 +382,10 @@ def _context(campaign: Campaign, view: CampaignView | None = None) -> dict:
     return dict(
         campaign=campaign,
         summary=campaign_service.campaign_summary(session, campaign),
+        recurrence=campaign_service.recurrence_info(session, campaign),
+        budget_need=campaign_service.budget_need(session, campaign),
+        in_currency=lambda minor: Money(minor, campaign.currency),
+        burn_down=lambda: burn_down_chart(campaign),  # drawn by portal/_burn_down.html only
         members=members,
         search=search,
         history=history,
@@ -338,6 +421,7 @@ def _section(campaign: Campaign, partial: str, view: CampaignView, status: int =
     if wants_partial():
         context = _context(campaign, view)
         body = render_template(partial, **context) + render_template("portal/campaigns/_summary.html", oob=True, **context)
+        body += render_template("portal/_burn_down.html", oob=True, **context)
         if partial.endswith("_budget.html"):
             body += render_template(
                 "portal/_partner_funds.html",
@@ -557,6 +641,8 @@ def _edit(campaign: Campaign, form: CampaignForm) -> Campaign:
         ),
         priority=_priority(form.priority),
         return_unused_on_end=form.return_unused_on_end,
+        **_automation(form, campaign.currency),
+        **_eligibility(form, campaign),
         by=current_member(),
     )
 

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from flask import flash, make_response, redirect, render_template, request, url_for
 
 from app.db import db_session
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, InvalidFields
 from app.domain.money import Money
 from app.domain.paging import page_number
+from app.domain.segments import parse_tags
 from app.models import Consumer
 from app.pages import format_money, wants_partial
 from app.portal import current_member, current_partner, portal_route
 from app.services import consumers as consumer_service
+from app.services import segments
 from app.services.funds import add_or_remove_funds, partner_consumer
 from app.services.orders import new_idempotency_key
 from app.services.partners import partner_funds
@@ -78,9 +80,20 @@ def consumers():
 # --- creating one -------------------------------------------------------------------------
 
 
-def _new_form(form: dict, error: str | None = None, status: int = 200):
+def _new_form(
+    form: dict, error: str | None = None, status: int = 200, problems: dict[str, str] | None = None, invalid: str | None = None
+):
+    """The form; `problems` holds each field's message when fields are wrong (all shown at once, each by its
+    field); `invalid` names the one field a single refusal (#form-error) is about."""
     partner = current_partner()
-    return render_template("portal/consumers/new.html", form=form, error=error, currencies=partner.currency_list), status
+    return render_template(
+        "portal/consumers/new.html",
+        form=form,
+        error=error,
+        problems=problems or {},
+        invalid=invalid,
+        currencies=partner.currency_list,
+    ), status
 
 
 @portal_route("/consumers/new", role="operator", methods=("GET", "POST"))
@@ -99,8 +112,13 @@ def consumers_new():
             initial_funds=form["initial_funds"],
             by=current_member(),
         )
+    except InvalidFields as error:
+        count = len(error.problems)
+        return _new_form(
+            form, f"{count} field{'' if count == 1 else 's'} need{'s' if count == 1 else ''} a change.", 422, error.problems
+        )
     except DomainError as error:
-        return _new_form(form, error.message, 422)
+        return _new_form(form, error.message, 422, invalid=error.field)
     consumer, currency = created.consumer, created.wallet_account.currency
     if created.created:
         flash(f"{consumer.full_name} was created and will get a welcome email with a temporary password.", "success")
@@ -171,10 +189,16 @@ def _page(
     funds_error: str | None = None,
     error: str | None = None,
     status: int = 200,
+    tags_error: str | None = None,
+    tags_typed: str = "",
 ):
     return render_template(
         "portal/consumers/show.html",
         error=error,
+        tags=segments.tags_of(db_session(), consumer),
+        partner_tags=segments.partner_tags(db_session(), consumer.partner_id),
+        tags_error=tags_error,
+        tags_typed=tags_typed,
         orders=consumer_service.order_history(db_session(), consumer, limit=ORDER_LINES),
         **_funds_context(consumer, form, error=funds_error),
         **_statement_context(consumer),
@@ -224,6 +248,51 @@ def consumers_resend_welcome(consumer_id: int):
         return body, status, {"HX-Push-Url": url_for("portal.consumers_show", consumer_id=consumer.id)}
     flash(f"A new temporary password was sent to {consumer.email}.", "success")
     return _back_to(consumer)
+
+
+# --- tags ---------------------------------------------------------------------------------
+
+
+def _tags_changed(consumer: Consumer, changed: segments.TagsChanged):
+    if not changed.changed:
+        flash("Nothing changed: the tags were already so.", "info")
+    else:
+        parts = [
+            f"Tagged {', '.join(changed.added)}" if changed.added else "",
+            f"removed {', '.join(changed.removed)}" if changed.removed else "",
+        ]
+        message = "; ".join(part for part in parts if part)
+        message = message[0].upper() + message[1:] + "."
+        if changed.joined:
+            count = len(changed.joined)
+            message += f" They joined {count} campaign{'' if count == 1 else 's'} for a tag, with its allowance."
+        flash(message, "success")
+    return _back_to(consumer)
+
+
+@portal_route("/consumers/<int:consumer_id>/tags", role="operator", methods=("POST",), endpoint="consumers_tag_add")
+def consumers_tag_add(consumer_id: int):
+    """Add one or more tags (separated by ; , or spaces): campaigns for those tags allocate to them now."""
+    consumer = _consumer(consumer_id)
+    typed = request.form.get("tags", "")[:1000]
+    try:
+        changed = segments.add_tags(db_session(), consumer=consumer, tags=parse_tags(typed), by=current_member())
+    except DomainError as error:
+        return _page(consumer, tags_error=error.message, tags_typed=typed[:200], status=422)
+    return _tags_changed(consumer, changed)
+
+
+@portal_route(
+    "/consumers/<int:consumer_id>/tags/<tag>/remove", role="operator", methods=("POST",), endpoint="consumers_tag_remove"
+)
+def consumers_tag_remove(consumer_id: int, tag: str):
+    """Remove a tag: campaigns for it stop giving them later allocations (what they were given stays)."""
+    consumer = _consumer(consumer_id)
+    try:
+        changed = segments.remove_tag(db_session(), consumer=consumer, tag=tag, by=current_member())
+    except DomainError as error:
+        return _page(consumer, tags_error=error.message, status=422)
+    return _tags_changed(consumer, changed)
 
 
 # --- funds --------------------------------------------------------------------------------

@@ -26,5 +26,18 @@ class ProviderError(Exception):
 
 
 class GiftCardProvider(Protocol):
-    def issue(self, *, reference: str, brand_slug: str, has_pin: bool, redemption_url: str | None, value: Money) -> IssuedCard:
-        """Issue one card. Must be idempotent on `reference`: asking twice returns the same card."""
+    def issue(
+        self,
+        *,
+        reference: str,
+        brand_slug: str,
+        has_pin: bool,
+        redemption_url: str | None,
+        value: Money,
+        timeout: float | None = None,
+    ) -> IssuedCard:
+        """Issue one card. Must be idempotent on `reference`: asking twice returns the same card.
+
+        Must answer within `timeout` seconds (when given): a provider that does not answer in time raises a
+        ProviderError that is not permanent (an HTTP provider passes it to its connection as the socket timeout),
+        so one hanging call never holds a worker thread longer than that."""

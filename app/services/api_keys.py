@@ -7,7 +7,6 @@ the API looks the key up on every call. Another partner's key is simply not foun
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import cast
 
@@ -17,6 +16,7 @@ from sqlmodel import Session, col, select
 from app.clock import utcnow
 from app.db import write_transaction
 from app.domain.errors import InvalidInput, NotFound
+from app.domain.text import character_refusal
 from app.models import ApiKey, Partner, TeamMember
 from app.security import token_hash
 from app.services import audit
@@ -62,8 +62,9 @@ def clean_label(value: str) -> str:
     label = " ".join((value or "").split())
     if len(label) > LABEL_MAX:
         raise InvalidInput(f"The label can be at most {LABEL_MAX} characters.", field="label")
-    if any(unicodedata.category(c).startswith("C") for c in label):
-        raise InvalidInput("The label contains characters that are not allowed.", field="label")
+    problem = character_refusal(label)
+    if problem:
+        raise InvalidInput(f"The label {problem}.", field="label")
     return label
 
 

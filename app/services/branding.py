@@ -227,14 +227,24 @@ def _same_look(version: BrandingVersion, values: dict) -> bool:
     return all(getattr(version, name) == value for name, value in values.items())
 
 
-def publish(session: Session, *, partner: Partner, by: TeamMember) -> BrandingVersion:
-    """Make the draft the store's look: copied onto the Partner row; the previous published version is archived."""
+def publish(session: Session, *, partner: Partner, by: TeamMember, contrast_acknowledged: bool = False) -> BrandingVersion:
+    """Make the draft the store's look: copied onto the Partner row; the previous published version is archived.
+
+    Colours that fail a contrast check reach every consumer: they are published only when the admin says
+    so (`contrast_acknowledged`), and the audit log records the warnings and that acknowledgement."""
     with write_transaction(session):
         _lock(session, partner)
         session.refresh(partner)
         draft = current_draft(session, partner)
         if draft is None or _same_look(draft, _live_values(session, partner)):
             raise InvalidInput("The draft is the same as the live store: change something before publishing.")
+        failing = contrast_warnings(draft)
+        if failing and not contrast_acknowledged:
+            raise InvalidInput(
+                f"{len(failing)} colour pairing{'' if len(failing) == 1 else 's'} fail{'s' if len(failing) == 1 else ''} "
+                "the contrast checks. Tick “I understand” to publish these colours anyway, or change them.",
+                field="acknowledge_contrast",
+            )
         # Checked again: whatever reached the draft, only clean values reach the store.
         cleaned = clean_fields({name: getattr(draft, name) for name in FIELDS})
         previous = published_version(session, partner)
@@ -252,15 +262,18 @@ def publish(session: Session, *, partner: Partner, by: TeamMember) -> BrandingVe
         session.add(draft)
         session.add(partner)
         look = {name: getattr(draft, name) for name in FIELDS} | {"logo": draft.logo_width is not None}
-        warnings = [check.message for check in contrast_warnings(draft)]
+        warnings = [check.message for check in failing]
+        summary = f"Branding version {draft.version} published"
+        if warnings:
+            summary += f", contrast warnings acknowledged ({len(warnings)})"
         _record(
             session,
             partner=partner,
             by=by,
             action="branding.publish",
             subject=draft,
-            summary=f"Branding version {draft.version} published",
-            details=look | {"contrast_warnings": warnings},
+            summary=summary,
+            details=look | {"contrast_warnings": warnings, "contrast_acknowledged": bool(warnings)},
         )
     return draft
 

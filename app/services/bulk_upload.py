@@ -2,8 +2,8 @@
 
 A file that can't be read as the documented CSV is refused whole at upload, and nothing is
 stored. Otherwise every data row is stored and then checked: each gets an outcome (create,
-deactivate, skip, error with the reason) while nothing else changes. Committing applies the
-create and deactivate rows a batch at a time; each batch is one write transaction that also
+deactivate, tag, skip, error with the reason) while nothing else changes. Committing applies the
+create, deactivate and tag rows a batch at a time; each batch is one write transaction that also
 marks its rows committed, so a repeated commit, a retried task or the same file uploaded again
 never creates a second wallet or credits twice.
 """
@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, func, insert, update
+from sqlalchemy import CursorResult, case, func, insert, update
 from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import on_commit, write_transaction
+from app.domain import segments as segment_rules
 from app.domain.bulk_uploads import UploadStatus
 from app.domain.errors import InvalidInput, NotFound, PartnerFundsTooLow
 from app.domain.ledger import AccountKind
@@ -31,26 +32,28 @@ from app.domain.money import Money, normalize_currency
 from app.domain.paging import Page, within_pages
 from app.models import Account, BulkUpload, BulkUploadRow, Consumer, Partner, TeamMember
 from app.queue import enqueue
-from app.services import audit, consumers, csv_export
+from app.services import audit, consumers, csv_export, segments
 from app.services.partners import partner_funds
 from app.services.rows import referenced, row_id
 
-COLUMNS = ("action", "email", "full_name", "currency", "initial_funds")
+# `tags` (optional, issue #17): the consumer's tags to add, separated by ";" (or commas or spaces), e.g. "vip;new-york".
+COLUMNS = ("action", "email", "full_name", "currency", "initial_funds", "tags")
 REQUIRED = ("email", "full_name", "currency", "initial_funds")
 IGNORED = ("", "error")  # unnamed columns, and the error download's own column (a fixed error file uploads as it is)
-ACTIONS = ("create", "deactivate")
-CREATE, DEACTIVATE, SKIP, ERROR = "create", "deactivate", "skip", "error"
-OUTCOMES = (CREATE, DEACTIVATE, SKIP, ERROR)
+ACTIONS = ("create", "deactivate", "tag")
+CREATE, DEACTIVATE, TAG, SKIP, ERROR = "create", "deactivate", "tag", "skip", "error"
+OUTCOMES = (CREATE, DEACTIVATE, TAG, SKIP, ERROR)
+APPLIED = (CREATE, DEACTIVATE, TAG)  # the outcomes a commit carries out
 MAX_CELL = 300  # no value of a consumer is longer (an email has at most 254 characters): a longer one means a wrong file
 MAX_ROW = 2000  # BulkUploadRow.raw
 CHECK_CHUNK = 1000  # rows checked per lookup of existing consumers and per progress update
 COMMIT_BATCH = 500  # rows committed per write transaction
 
 TEMPLATE_CSV = (
-    "action,email,full_name,currency,initial_funds\r\n"
-    "create,jane.doe@example.com,Jane Doe,USD,100.00\r\n"
-    "create,sam.lee@example.com,Sam Lee,USD,0\r\n"
-    "deactivate,former.colleague@example.com,,,\r\n"
+    "action,email,full_name,currency,initial_funds,tags\r\n"
+    "create,jane.doe@example.com,Jane Doe,USD,100.00,vip;new-york\r\n"
+    "create,sam.lee@example.com,Sam Lee,USD,0,\r\n"
+    "deactivate,former.colleague@example.com,,,,\r\n"
 )
 
 
@@ -105,7 +108,9 @@ def _header_positions(header: list[str]) -> dict[str, int]:
     unknown = [header[index].strip() for index, name in enumerate(names) if name not in COLUMNS and name not in IGNORED]
     twice = sorted({name for name in names if name in COLUMNS and names.count(name) > 1})
     missing = [name for name in REQUIRED if name not in known]
-    expected = "The first row must name the columns: action (optional), email, full_name, currency, initial_funds."
+    expected = (
+        "The first row must name the columns: action (optional), email, full_name, currency, initial_funds, tags (optional)."
+    )
     if unknown:
         raise InvalidInput(f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)[:200]}. {expected}")
     if twice:
@@ -225,6 +230,7 @@ class RowCheck:
     amount: int | None = None
     outcome: str = ""
     message: str = ""
+    tags: list[str] = field(default_factory=list)  # cleaned (app/domain/segments.py)
 
     def values(self) -> dict:
         return dict(
@@ -236,6 +242,7 @@ class RowCheck:
             amount=self.amount,
             outcome=self.outcome,
             message=self.message[:300],
+            tags=";".join(self.tags)[:1000],
         )
 
 
@@ -261,13 +268,22 @@ class FileCheck:
         action = cells[0].strip().lower() or CREATE
         if action not in ACTIONS:
             check.action = action[:20]
-            raise InvalidInput(f"Unknown action “{cells[0].strip()[:40]}”: use create or deactivate.")
+            raise InvalidInput(f"Unknown action “{cells[0].strip()[:40]}”: use create, deactivate or tag.")
         check.action = action
         if len(cells) > len(COLUMNS):
             raise InvalidInput("This row has more values than the header has columns.")
         check.email = consumers.normalize_email(cells[1], field="email")
+        tags_text = cells[5] if len(cells) > 5 else ""
         if action == DEACTIVATE:
             check.full_name = check.currency = ""
+            if tags_text.strip():
+                raise InvalidInput("A deactivate row adds no tags: leave its tags empty.")
+            return
+        check.tags = segment_rules.parse_tags(tags_text)
+        if action == TAG:
+            check.full_name = check.currency = ""
+            if not check.tags:
+                raise InvalidInput("A tag row needs tags, separated by ; (e.g. vip;new-york).")
             return
         check.full_name = consumers.clean_name(cells[2], field="full_name")
         if not cells[3].strip():
@@ -290,6 +306,8 @@ class FileCheck:
                 raise InvalidInput(f"Duplicate of row {self.first_create[key]} ({check.email}, {check.currency}).")
             if earlier and earlier[1] == DEACTIVATE:
                 raise InvalidInput(f"Duplicate of row {earlier[0]}, which deactivates {check.email}.")
+            if earlier and earlier[1] == TAG:
+                raise InvalidInput(f"Duplicate of row {earlier[0]}, which tags {check.email}: put the tags on this row.")
             self.first_create[key] = check.row_number
         elif earlier:
             raise InvalidInput(f"Duplicate of row {earlier[0]} ({check.email}).")
@@ -302,6 +320,7 @@ class Known:
 
     consumers: dict[str, tuple[int, bool]]  # email -> (id, is_active)
     wallets: set[tuple[int, str]]  # (consumer id, currency)
+    tags: dict[int, list[str]] = field(default_factory=dict)  # consumer id -> the tags they have
 
     @classmethod
     def load(cls, session: Session, partner: Partner, emails: set[str]) -> Known:
@@ -326,24 +345,53 @@ class Known:
             else set()
         )
         # consumer ids of loaded rows (never None)
-        return cls(cast(dict[str, tuple[int, bool]], people), cast(set[tuple[int, str]], wallets))
+        known = cast(dict[str, tuple[int, bool]], people)
+        tags = segments.tags_by_consumer(session, [consumer_id for consumer_id, _ in known.values()])
+        return cls(known, cast(set[tuple[int, str]], wallets), tags)
+
+    def _new_tags(self, check: RowCheck, person: tuple[int, bool] | None) -> list[str]:
+        """The row's tags the consumer doesn't have yet; ERROR when they would have too many."""
+        have = self.tags.get(person[0], []) if person else []
+        new = [tag for tag in check.tags if tag not in have]
+        if len(have) + len(new) > segment_rules.TAGS_PER_CONSUMER:
+            raise InvalidInput(
+                f"With these tags the consumer would have {len(have) + len(new)}: "
+                f"at most {segment_rules.TAGS_PER_CONSUMER} (they have {len(have)})."
+            )
+        return new
 
     def decide(self, check: RowCheck) -> None:
         if check.outcome == ERROR:
             return
         person = self.consumers.get(check.email)
-        if check.action == DEACTIVATE:
+        try:
+            new_tags = self._new_tags(check, person)
+        except InvalidInput as problem:
+            check.outcome, check.message = ERROR, problem.message
+            return
+        if check.action == TAG:
+            if person is None:
+                check.outcome, check.message = ERROR, "There is no consumer with this email to tag."
+            elif not new_tags:
+                check.outcome, check.message = SKIP, "Already has these tags."
+            else:
+                check.outcome, check.message = TAG, f"Gets the tags {', '.join(new_tags)}."
+        elif check.action == DEACTIVATE:
             if person is None:
                 check.outcome, check.message = ERROR, "There is no consumer with this email to deactivate."
             elif not person[1]:
                 check.outcome, check.message = SKIP, "Already deactivated."
             else:
                 check.outcome = DEACTIVATE
+        elif person is not None and (person[0], check.currency) in self.wallets and new_tags:
+            check.outcome, check.message = TAG, f"Already has a {check.currency} wallet: gets the tags {', '.join(new_tags)}."
         elif person is not None and (person[0], check.currency) in self.wallets:
             check.outcome, check.message = SKIP, f"Already has a {check.currency} wallet."
         else:
             check.outcome = CREATE
             check.message = f"Existing consumer: gets a {check.currency} wallet." if person else ""
+            if new_tags:
+                check.message = f"{check.message} Tags: {', '.join(new_tags)}.".strip()
 
 
 def check(session: Session, upload_id: int) -> str:
@@ -392,6 +440,7 @@ def _counts(session: Session, upload_id: int) -> dict[str, int]:
     return dict(
         to_create=by_outcome.get(CREATE, 0),
         to_deactivate=by_outcome.get(DEACTIVATE, 0),
+        to_tag=by_outcome.get(TAG, 0),
         skipped=by_outcome.get(SKIP, 0),
         errors=by_outcome.get(ERROR, 0),
     )
@@ -441,24 +490,24 @@ def rows_to_commit(session: Session, upload: BulkUpload) -> int:
         .select_from(BulkUploadRow)
         .where(
             BulkUploadRow.upload_id == upload.id,
-            col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]),
+            col(BulkUploadRow.outcome).in_(APPLIED),
             col(BulkUploadRow.committed).is_(False),
         )
     ).one()
 
 
 def rows_page(session: Session, upload: BulkUpload, *, outcome: str, page: int, per_page: int) -> Page[BulkUploadRow]:
-    """One page of the upload's rows (those with `outcome`, or all), in file order; past the last page: no rows."""
+    """One page of the upload's rows (those with `outcome`, or all), in file order; past the last page: no rows.
+    All rows: the rows in error come first (in file order), apart from the good ones that follow."""
     conditions = [BulkUploadRow.upload_id == upload.id]
+    order: list = [col(BulkUploadRow.row_number)]
     if outcome in OUTCOMES:
         conditions.append(BulkUploadRow.outcome == outcome)
+    else:
+        order.insert(0, case((col(BulkUploadRow.outcome) == ERROR, 0), else_=1))
     total = session.exec(select(func.count()).select_from(BulkUploadRow).where(*conditions)).one()
     rows = session.exec(
-        select(BulkUploadRow)
-        .where(*conditions)
-        .order_by(col(BulkUploadRow.row_number))
-        .offset((page - 1) * per_page)
-        .limit(per_page)
+        select(BulkUploadRow).where(*conditions).order_by(*order).offset((page - 1) * per_page).limit(per_page)
     ).all()
     return Page(list(rows), total, page, per_page)
 
@@ -520,7 +569,12 @@ def request_commit(session: Session, *, partner: Partner, upload: BulkUpload, me
             subject_type="bulk_upload",
             subject_id=upload.public_id,
             summary=f"Committing {count} rows of {upload.filename}",
-            details={"rows": count, "to_create": upload.to_create, "to_deactivate": upload.to_deactivate},
+            details={
+                "rows": count,
+                "to_create": upload.to_create,
+                "to_deactivate": upload.to_deactivate,
+                "to_tag": upload.to_tag,
+            },
         )
         upload_id, member_id = upload.id, member.id
         on_commit(session, lambda: enqueue("commit_bulk_upload", upload_id, member_id))
@@ -553,10 +607,11 @@ def commit(session: Session, upload_id: int, member_id: int | None) -> str:
                 BulkUploadRow.full_name,
                 BulkUploadRow.currency,
                 BulkUploadRow.amount,
+                BulkUploadRow.tags,
             )
             .where(
                 BulkUploadRow.upload_id == upload_id,
-                col(BulkUploadRow.outcome).in_([CREATE, DEACTIVATE]),
+                col(BulkUploadRow.outcome).in_(APPLIED),
                 col(BulkUploadRow.committed).is_(False),
             )
             .order_by(BulkUploadRow.row_number)
@@ -615,6 +670,7 @@ def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch:
         ]
         if found_done:
             session.execute(update(BulkUploadRow), found_done)
+        _tag(session, partner, upload, [row for row in batch if row.outcome in (CREATE, TAG) and row.tags], actor=actor)
         session.execute(
             update(BulkUpload)
             .where(col(BulkUpload.id) == upload.id)
@@ -624,6 +680,28 @@ def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch:
         welcome = created.new_consumer_ids
         if welcome:
             on_commit(session, lambda: enqueue("welcome_bulk_consumers", welcome))
+
+
+def _tag(session: Session, partner: Partner, upload: BulkUpload, rows: Sequence[Any], *, actor: str) -> None:
+    """Inside the batch's transaction, after its creates: add the rows' tags to their consumers (campaigns for
+    those tags allocate to them in the same transaction: app/services/segments.py)."""
+    if not rows:
+        return
+    ids = dict(
+        cast(
+            Sequence[tuple[str, int]],
+            session.exec(
+                select(Consumer.email, Consumer.id).where(
+                    Consumer.partner_id == partner.id, col(Consumer.email).in_({row.email for row in rows})
+                )
+            ).all(),
+        )
+    )
+    wanted: dict[int, list[str]] = {}
+    for row in rows:
+        if row.email in ids:
+            wanted.setdefault(ids[row.email], []).extend(tag for tag in row.tags.split(";") if tag)
+    segments.add_tags_in_bulk(session, partner_id=row_id(partner), tags=wanted, actor=actor, upload=upload.public_id)
 
 
 def _finish(session: Session, upload: BulkUpload, member: TeamMember | None, failure: str = "") -> str:
@@ -654,10 +732,12 @@ def _finish(session: Session, upload: BulkUpload, member: TeamMember | None, fai
             "deactivated": committed.get(DEACTIVATE, 0),
             "skipped": committed.get(SKIP, 0),
             "remaining": rows_to_commit(session, upload),
-        }
+        } | ({"tagged": committed[TAG]} if committed.get(TAG) else {})
         summary = (
             f"Committed {upload.filename}: {counts['created']} created, {counts['deactivated']} deactivated, "
-            f"{counts['skipped']} skipped" + (f", {counts['remaining']} not committed yet" if failure else "")
+            + (f"{counts['tagged']} tagged, " if counts.get("tagged") else "")
+            + f"{counts['skipped']} skipped"
+            + (f", {counts['remaining']} not committed yet" if failure else "")
         )
         audit.record(
             session,

@@ -22,14 +22,18 @@ the wallets FOR UPDATE, so a pause or an end waits for checkouts in flight, and 
 Idempotency: `create_campaign` is once per (partner, key) (a unique constraint on the campaign);
 `change_budget` is once per (campaign, key), the key kept on its ledger transaction. A repeat returns the
 first result and moves nothing; the same key for a different request is refused.
+
+Recurring allowances, the budget-low alert and auto-pause (issue #17): see the section "recurring allowances"
+below; expiry reminders: app/services/campaign_reminders.py. The sweep (`sweep`) runs them every minute.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, NoReturn, cast
 
@@ -40,16 +44,25 @@ from sqlmodel import Session, col, func, or_, select
 
 from app.clock import utcnow
 from app.db import write_transaction
+from app.domain import campaign_periods as periods
 from app.domain import campaigns as rules
+from app.domain.campaign_periods import Recurrence
 from app.domain.campaigns import Balance, CampaignChangeRefused, CampaignRules, CampaignStatus
 from app.domain.errors import InsufficientFunds, InvalidInput, NotFound, PartnerFundsTooLow
 from app.domain.ledger import AccountKind, TransactionType, transfer
 from app.domain.money import Money, normalize_currency
 from app.domain.paging import Page
+from app.domain.segments import check_eligibility, optional_tag
+from app.emails import build_campaign_budget_low_email
+from app.links import external_url
 from app.models import Account, Brand, Campaign, CampaignMember, Consumer, Entry, Partner, PartnerBrand, TeamMember, Transaction
-from app.services import audit, ledger, partners, webhooks
+from app.models.campaign import CampaignPeriod
+from app.models.segment import ConsumerTag
+from app.services import audit, campaign_reminders, ledger, partners, webhooks
+from app.services.emails import queue_email
 from app.services.rows import referenced, row_id
 
+log = logging.getLogger(__name__)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,80}$")
 KEY_REUSED = "This idempotency key was already used for a different request."
 KEY_FORMAT = "The idempotency key must be 8-80 letters, digits or . _ : -"
@@ -318,14 +331,20 @@ def create_campaign(
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
     priority: int = 0,
+    eligible_tag: str | None = None,
+    eligible_created_after: datetime | None = None,
     return_unused_on_end: bool = False,
+    recurrence: Recurrence | None = None,
+    low_budget_threshold: Money | None = None,
+    pause_when_exhausted: bool = False,
     by: TeamMember | None = None,
     actor: str = "",
     now: datetime | None = None,
 ) -> CampaignCreated:
     """A new campaign, its budget funded from the partner's funds (partner funds -> budget) in the same
     transaction. Starts now unless `starts_at` is later (then `scheduled`). Partner funds too low:
-    PartnerFundsTooLow, nothing created or moved. Once per (partner, idempotency key)."""
+    PartnerFundsTooLow, nothing created or moved. Once per (partner, idempotency key). With `eligible_tag`, everyone
+    who has the tag (created after `eligible_created_after`) joins at once when it starts now, else when it starts."""
     now = now or utcnow()
     idempotency_key = _check_key(idempotency_key)
     name = rules.clean_name(name)
@@ -338,6 +357,9 @@ def create_campaign(
         raise InvalidInput("The budget can't be negative.", field="budget")
     rules.check_per_consumer_amount(per_consumer_amount)
     rules.check_priority(priority)
+    eligible_tag = optional_tag(eligible_tag, field="eligible_tag")
+    check_eligibility(eligible_tag, eligible_created_after)
+    _check_alerts(low_budget_threshold, currency)
     starts_at = starts_at or now
     rules.check_window(starts_at, ends_at, now)
     slugs, cats = _partner_lists(session, row_id(partner), brand_slugs, categories)
@@ -364,8 +386,13 @@ def create_campaign(
             starts_at=starts_at,
             ends_at=ends_at,
             priority=priority,
+            eligible_tag=eligible_tag,
+            eligible_created_after=eligible_created_after,
             status=rules.initial_status(starts_at, now).value,
             return_unused_on_end=return_unused_on_end,
+            **_recurrence_columns(recurrence),
+            low_budget_threshold=low_budget_threshold.amount if low_budget_threshold is not None else None,
+            pause_when_exhausted=bool(pause_when_exhausted),
             created_by_id=by.id if by is not None else None,
             created_by=actor,
             idempotency_key=idempotency_key,
@@ -412,8 +439,12 @@ def create_campaign(
                 "ends_at": ends_at,
                 "priority": priority,
                 "return_unused_on_end": return_unused_on_end,
-            },
+            }
+            | ({"eligible_tag": eligible_tag, "eligible_created_after": eligible_created_after} if eligible_tag else {})
+            | _automation_details(campaign),
         )
+        if eligible_tag:  # the partner is held (above): everyone with the tag now joins, if it starts now
+            _allocate_to_eligible(session, campaign, actor=actor, now=now)
     return CampaignCreated(campaign, False)
 
 
@@ -427,15 +458,31 @@ def update_campaign(
     categories: Sequence[str] | None = None,
     per_consumer_amount: Money | None = None,
     priority: int | None = None,
+    eligible_tag=KEEP,
+    eligible_created_after=KEEP,
     return_unused_on_end: bool | None = None,
+    recurrence=KEEP,
+    low_budget_threshold=KEEP,
+    pause_when_exhausted: bool | None = None,
     by: TeamMember | None = None,
     actor: str = "",
     now: datetime | None = None,
 ) -> Campaign:
     """Change the rules from now on (None / KEEP: unchanged; `ends_at=None` removes the end date). Allocations
-    already made keep their amount; past transactions are never rewritten. An ended campaign can't change."""
+    already made keep their amount; past transactions are never rewritten. An ended campaign can't change.
+    `eligible_tag` / `eligible_created_after` (None: consumers chosen by hand / no date): members who no longer
+    match are marked ineligible, and everyone who matches joins now if the campaign is active.
+    `recurrence` (a Recurrence, or None: no repeat) and `low_budget_threshold` (Money, or None: none): KEEP leaves
+    them; a new repeat counts from the current period (its next allocation comes at the next period start)."""
     now = now or utcnow()
     changes: dict = {}
+    if recurrence is not KEEP:
+        changes |= _recurrence_columns(recurrence)
+    if low_budget_threshold is not KEEP:
+        _check_alerts(low_budget_threshold, campaign.currency)
+        changes["low_budget_threshold"] = low_budget_threshold.amount if low_budget_threshold is not None else None
+    if pause_when_exhausted is not None:
+        changes["pause_when_exhausted"] = bool(pause_when_exhausted)
     if name is not None:
         changes["name"] = rules.clean_name(name)
     if per_consumer_amount is not None:
@@ -455,7 +502,21 @@ def update_campaign(
             campaign.category_list if categories is None else categories,
         )
         changes["brand_slugs"], changes["categories"] = ",".join(slugs), ",".join(cats)
+    eligibility = eligible_tag is not KEEP or eligible_created_after is not KEEP
+    if eligible_tag is not KEEP:
+        changes["eligible_tag"] = optional_tag(eligible_tag, field="eligible_tag")
+    if eligible_created_after is not KEEP:
+        changes["eligible_created_after"] = eligible_created_after
+    elif eligible_tag is not KEEP and changes["eligible_tag"] is None:
+        changes["eligible_created_after"] = None  # back to consumers chosen by hand: the date went with the tag
+    if eligibility:
+        check_eligibility(
+            changes.get("eligible_tag", campaign.eligible_tag),
+            changes.get("eligible_created_after", campaign.eligible_created_after),
+        )
     with write_transaction(session):
+        if eligibility:  # who has the tag is read below: the partner first (the lock order, see tags_changed)
+            partners.hold_partner(session, campaign.partner_id)
         campaign = _lock(session, row_id(campaign))
         if campaign.status == CampaignStatus.ENDED.value:
             raise CampaignChangeRefused(ENDED)
@@ -478,6 +539,11 @@ def update_campaign(
             summary=f"Changed campaign {campaign.name}: {', '.join(sorted(changed))}",
             details={"before": before, "after": changed},
         )
+        if "eligible_tag" in changed or "eligible_created_after" in changed:
+            _sync_eligibility(session, campaign, actor=_actor(by, actor), now=now)
+        if "recurrence_every" in changed:  # every member counts as paid for the current period of the new repeat
+            _mark_members_paid_for_current_period(session, campaign, now=now)
+        _tell_if_budget_low(session, campaign)  # the amount, the repeat or the threshold may have changed
     return campaign
 
 
@@ -501,6 +567,8 @@ def change_budget(
     find = select(Transaction).where(Transaction.campaign_id == campaign.id, Transaction.idempotency_key == key)
     actor = _actor(by, actor)
     with write_transaction(session):
+        if campaign.eligible_tag and amount.amount > 0:  # those the budget couldn't pay join below: the partner first
+            partners.hold_partner(session, campaign.partner_id)
         campaign = _lock(session, row_id(campaign))
         existing = session.exec(find).first()
         if existing is not None:
@@ -559,17 +627,19 @@ def change_budget(
                 "transaction": transaction.id,
             },
         )
+        if campaign.eligible_tag and amount.amount > 0:  # consumers with the tag that the budget couldn't pay join now
+            if _allocate_to_eligible(session, campaign, actor=actor, now=utcnow()):
+                remaining = _money(campaign, _budget(session, campaign, fresh=True).balance)
     return BudgetChanged(campaign, transaction, remaining, False)
 
 
-def _tell_if_budget_low(session: Session, campaign: Campaign, *, before: int, after: int) -> None:
-    """Inside the change's transaction: the `campaign.budget_low` webhook, once per crossing: the budget could
-    pay the next member's allocation before this change (`before`) and can't after it (`after`)."""
-    next_allocation = _money(campaign, campaign.per_consumer_amount)
-    if not rules.budget_low(_money(campaign, before), next_allocation) and rules.budget_low(
-        _money(campaign, after), next_allocation
-    ):
-        webhooks.queue_campaign_event(session, summary=campaign_summary(session, campaign), event_type="campaign.budget_low")
+def _tell_if_budget_low(session: Session, campaign: Campaign, *, before: int | None = None, after: int | None = None) -> None:
+    """Inside a change's transaction, holding the campaign's row, after the change: the budget-low alert (admins'
+    email and the `campaign.budget_low` webhook) once per crossing. The crossing is recorded on the campaign
+    (`budget_low_since`), so it fires once however many changes find the budget low, and again only after the
+    budget was enough in between (see `_budget_alert`). `after`: the budget's balance, when the caller has it
+    (`before` is no longer needed: kept so callers may pass it)."""
+    _budget_alert(session, campaign, remaining=after)
 
 
 # --- members ---------------------------------------------------------------------------------
@@ -622,6 +692,7 @@ def add_members(
         budget = _budget(session, campaign, fresh=True)
         before = budget.balance
         out_of_budget = False
+        joining_period = _joining_period(session, campaign)  # a recurring campaign's: paid for at joining
         for consumer_id in ids:
             consumer, member = consumers.get(consumer_id), members.get(consumer_id)
             if consumer is None:
@@ -652,6 +723,7 @@ def add_members(
                             )
                         else:  # added again after a removal
                             member.removed_at, member.joined_at = None, utcnow()
+                        member.allocated_period = joining_period
                         session.add(member)
                         session.flush()
                         _move(
@@ -683,6 +755,8 @@ def add_members(
             summary=f"Added {allocated} of {len(ids)} consumers to {campaign.name} ({_money(campaign, amount * allocated)} allocated)",
             details={outcome: ids_ for outcome, ids_ in counts.items() if ids_} | {"amount": amount},
         )
+        if out_of_budget:
+            _pause_if_exhausted(session, campaign, actor=actor)
     return results
 
 
@@ -727,7 +801,150 @@ def remove_member(
             summary=f"Removed consumer {consumer_id} from {campaign.name}; {_money(campaign, returned)} back to the budget",
             details={"consumer_id": consumer_id, "returned": returned},
         )
+        _tell_if_budget_low(session, campaign)  # fewer members to pay, their balance back: maybe enough again
     return MemberRemoved(member, _money(campaign, returned))
+
+
+# --- who a campaign is for: everyone with a tag (issue #17) -----------------------------------
+#
+# A campaign with `eligible_tag` is for every consumer of the partner with that tag (created after
+# `eligible_created_after`, when set): they join, with the per-consumer allocation (add_members, so the
+# ledger moves are the usual ones), when they get the tag, when the campaign becomes active (created, started,
+# resumed), when its eligibility changes and when its budget grows, and only while it is active, inside its
+# window, with budget left. Someone who was ever a member (also one removed by hand) never joins again by a
+# tag: one allocation each. A member who no longer matches is marked `ineligible_at`: they keep what they
+# were given, but get no later allocation (`eligible_member_conditions`, `CampaignMember.is_eligible`).
+#
+# Lock order: the partner's row (partners.hold_partner) before the campaign's. Every writer that reads who
+# has a tag (or changes it) holds the partner first, so a tag given while a campaign starts is seen by one of them.
+
+
+def eligible_member_conditions() -> list:
+    """SQL conditions on CampaignMember for members who get later allocations (not removed, not ineligible)."""
+    return [col(CampaignMember.removed_at).is_(None), col(CampaignMember.ineligible_at).is_(None)]
+
+
+def _matching_consumers(
+    session: Session, campaign: Campaign, *, consumer_ids: Sequence[int] | None = None, active_only: bool = False
+) -> list[int]:
+    """The partner's consumers (among `consumer_ids`, when given) who match the campaign's tag and date now, in id order."""
+    if not campaign.eligible_tag:
+        return []
+    statement = (
+        select(Consumer.id)
+        .join(ConsumerTag, col(ConsumerTag.consumer_id) == Consumer.id)
+        .where(ConsumerTag.partner_id == campaign.partner_id, ConsumerTag.tag == campaign.eligible_tag)
+    )
+    if campaign.eligible_created_after is not None:
+        statement = statement.where(col(Consumer.created_at) > campaign.eligible_created_after)
+    if active_only:
+        statement = statement.where(col(Consumer.is_active).is_(True))
+    if consumer_ids is not None:
+        if not consumer_ids:
+            return []
+        statement = statement.where(col(Consumer.id).in_(list(consumer_ids)))
+    return cast(list[int], list(session.exec(statement.order_by(col(Consumer.id))).all()))
+
+
+def _mark_eligibility(session: Session, campaign: Campaign, *, now: datetime, consumer_ids: Sequence[int] | None = None) -> None:
+    """Inside the campaign's lock: members (among `consumer_ids`) who stopped matching get `ineligible_at`,
+    those who match again lose it. A campaign for consumers chosen by hand marks nobody."""
+    statement = select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, col(CampaignMember.removed_at).is_(None))
+    if consumer_ids is not None:
+        statement = statement.where(col(CampaignMember.consumer_id).in_(list(consumer_ids)))
+    members = list(session.exec(statement.execution_options(populate_existing=True)).all())
+    if not members:
+        return
+    matching = (
+        set(_matching_consumers(session, campaign, consumer_ids=[m.consumer_id for m in members]))
+        if campaign.eligible_tag
+        else {m.consumer_id for m in members}
+    )
+    for member in members:
+        wanted = None if member.consumer_id in matching else (member.ineligible_at or now)
+        if member.ineligible_at != wanted:
+            member.ineligible_at = wanted
+            session.add(member)
+    session.flush()
+
+
+def _allocate_to_eligible(
+    session: Session, campaign: Campaign, *, actor: str, now: datetime, consumer_ids: Sequence[int] | None = None
+) -> list[MemberResult]:
+    """Inside a write transaction holding the partner: add the matching active consumers (among `consumer_ids`)
+    who were never members, while the campaign is active and inside its window (add_members: the budget decides)."""
+    campaign = referenced(session, Campaign, row_id(campaign), populate_existing=True)
+    if not campaign.eligible_tag or not rules.is_spendable(campaign.status, campaign.starts_at, campaign.ends_at, now):
+        return []
+    matching = _matching_consumers(session, campaign, consumer_ids=consumer_ids, active_only=True)
+    if not matching:
+        return []
+    known = set(
+        session.exec(
+            select(CampaignMember.consumer_id).where(
+                CampaignMember.campaign_id == campaign.id, col(CampaignMember.consumer_id).in_(matching)
+            )
+        ).all()
+    )
+    joining = [consumer_id for consumer_id in matching if consumer_id not in known]
+    if not joining:
+        return []
+    return add_members(session, campaign=campaign, consumer_ids=joining, actor=actor or "system")
+
+
+def _sync_eligibility(session: Session, campaign: Campaign, *, actor: str, now: datetime) -> list[MemberResult]:
+    """Inside a write transaction holding the partner, then the campaign: mark who no longer matches, add who joins."""
+    if campaign.status == CampaignStatus.ENDED.value:
+        return []
+    _mark_eligibility(session, campaign, now=now)
+    return _allocate_to_eligible(session, campaign, actor=actor, now=now)
+
+
+def sync_eligibility(
+    session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "", now: datetime | None = None
+) -> list[MemberResult]:
+    """Bring a campaign's members in line with its eligibility now (what every change below does by itself)."""
+    with write_transaction(session):
+        partners.hold_partner(session, campaign.partner_id)
+        locked = _lock(session, row_id(campaign))
+        return _sync_eligibility(session, locked, actor=_actor(by, actor), now=now or utcnow())
+
+
+def tags_changed(
+    session: Session,
+    *,
+    partner_id: int,
+    consumer_ids: Sequence[int],
+    tags: Sequence[str],
+    actor: str,
+    now: datetime | None = None,
+) -> dict[int, list[MemberResult]]:
+    """For the tag changes (app/services/segments.py), inside their write transaction, which holds the partner:
+    `consumer_ids` gained or lost some of `tags`. Each of the partner's campaigns (not ended) for one of those
+    tags, in id order: those who stopped matching are marked, those who now match join (when it is active).
+    What add_members said for those who joined (or that the budget couldn't pay), by campaign id."""
+    if not consumer_ids or not tags:
+        return {}
+    now = now or utcnow()
+    campaign_ids = session.exec(
+        select(Campaign.id)
+        .where(
+            Campaign.partner_id == partner_id,
+            col(Campaign.eligible_tag).in_(list(tags)),
+            Campaign.status != CampaignStatus.ENDED.value,
+        )
+        .order_by(col(Campaign.id))
+    ).all()
+    results: dict[int, list[MemberResult]] = {}
+    for campaign_id in cast(Sequence[int], campaign_ids):
+        campaign = _lock(session, campaign_id)
+        if campaign.status == CampaignStatus.ENDED.value:
+            continue
+        _mark_eligibility(session, campaign, now=now, consumer_ids=consumer_ids)
+        joined = _allocate_to_eligible(session, campaign, actor=actor, now=now, consumer_ids=consumer_ids)
+        if joined:
+            results[campaign_id] = joined
+    return results
 
 
 # --- pause, resume, end -----------------------------------------------------------------------
@@ -769,10 +986,13 @@ def pause(session: Session, *, campaign: Campaign, by: TeamMember | None = None,
 
 def resume(session: Session, *, campaign: Campaign, by: TeamMember | None = None, actor: str = "") -> Campaign:
     with write_transaction(session):
+        if campaign.eligible_tag:  # everyone who got the tag while it was paused joins: the partner first (lock order)
+            partners.hold_partner(session, campaign.partner_id)
         resumed = _change_status(session, campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.PAUSED], now=utcnow())
         if resumed is None:
             _refuse(session, campaign, CampaignStatus.ACTIVE)
         _audit(session, resumed, by=by, actor=actor, action="campaign.resume", summary=f"Resumed campaign {resumed.name}")
+        _allocate_to_eligible(session, resumed, actor=_actor(by, actor), now=utcnow())
     return resumed
 
 
@@ -869,6 +1089,9 @@ def activate_due(session: Session, *, now: datetime | None = None) -> list[int]:
                 or_(col(Campaign.ends_at).is_(None), col(Campaign.ends_at) > now),
             )
         ).all()
+        # Campaigns for a tag read who has it: their partners first, in id order (the lock order, see tags_changed).
+        for partner_id in sorted({campaign.partner_id for campaign in due if campaign.eligible_tag}):
+            partners.hold_partner(session, partner_id)
         activated = []
         for campaign in due:
             if _change_status(session, campaign, to=CampaignStatus.ACTIVE, allowed_from=[CampaignStatus.SCHEDULED], now=now):
@@ -881,6 +1104,7 @@ def activate_due(session: Session, *, now: datetime | None = None) -> list[int]:
                     action="campaign.activate",
                     summary=f"Campaign {campaign.name} started",
                 )
+                _allocate_to_eligible(session, campaign, actor="system", now=now)  # everyone with its tag joins
     return activated
 
 
@@ -902,10 +1126,15 @@ def end_due(session: Session, *, now: datetime | None = None) -> list[int]:
 
 
 def sweep(session: Session, *, now: datetime | None = None) -> tuple[list[int], list[int]]:
-    """Both sweeps: (activated ids, ended ids)."""
+    """The queue's campaign sweep (every minute): campaigns past their end end, those whose start has come
+    start, recurring ones give their members the new period's allowance (`run_due_periods`), and members
+    whose balance expires soon get their reminder (app/services/campaign_reminders.py). (activated ids, ended ids)."""
     now = now or utcnow()
     ended = end_due(session, now=now)
-    return activate_due(session, now=now), ended
+    activated = activate_due(session, now=now)
+    run_due_periods(session, now=now)
+    campaign_reminders.send_due_reminders(session, now=now)
+    return activated, ended
 
 
 def return_ended_campaign_refund(session: Session, *, account_id: int, order_id: int | None = None) -> Money:
@@ -953,6 +1182,451 @@ def return_ended_campaign_refund(session: Session, *, account_id: int, order_id:
                 order_id=order_id,
             )
     return Money(moved, campaign.currency)
+
+
+# --- recurring allowances, budget alerts, auto-pause (issue #17) ---------------------------------
+#
+# A recurring campaign (`recurrence_every` week | month) gives every member its per-consumer amount again at
+# each period start: calendar periods in the partner's time zone (app/domain/campaign_periods.py). The sweep
+# runs `run_period` for each active recurring campaign whose current period still has members to pay. In one
+# write transaction holding the campaign's row: the period's `CampaignPeriod` row (unique per campaign and
+# period), then what each due member has left either expires back to the budget or rolls over (above the cap:
+# back to the budget), then each due member who is still eligible (segments: not marked ineligible; an active
+# consumer) gets the amount. Each member records the period it was paid for (`CampaignMember.allocated_period`):
+# a second run, later or concurrent (it waits for the row), finds nobody due and moves nothing. Members who
+# join during a period are paid at joining and count as paid for it.
+#
+# Catching up after downtime: one allocation, for the current period, leftover handled once; the periods
+# missed are counted on the row (`missed_periods`), never paid (an allowance is for its own period).
+# When the budget can't pay everyone, those left are paid by a later run once the budget allows (the sweep
+# tries again while the period lasts), unless the campaign pauses itself (`pause_when_exhausted`): then after
+# it is resumed.
+#
+# Alerts: when the budget can't pay the next allocations (recurring: every eligible member's at the next
+# period start; else the next member's) or is below the admin's threshold, the partner's admins get one email
+# and the `campaign.budget_low` webhook fires, once per crossing (`budget_low_since`, cleared when the budget is
+# enough again). Every change that moves the budget, its need or its threshold checks it, once, at its end.
+
+
+def _check_alerts(threshold: Money | None, currency: str) -> None:
+    if threshold is not None:
+        _check_amount(threshold, currency, field="low_budget_threshold")
+    periods.check_threshold(threshold)
+
+
+def _recurrence_columns(recurrence: Recurrence | None) -> dict[str, Any]:
+    if recurrence is None:
+        return {"recurrence_every": None, "leftover": periods.Leftover.EXPIRE.value, "rollover_cap": None}
+    return {
+        "recurrence_every": recurrence.every.value,
+        "leftover": recurrence.leftover.value,
+        "rollover_cap": recurrence.rollover_cap,
+    }
+
+
+def _automation_details(campaign: Campaign) -> dict[str, Any]:
+    """The recurrence and alert settings for the create audit row (only those set)."""
+    details: dict[str, Any] = {}
+    if campaign.recurrence_every:
+        details |= {"recurrence_every": campaign.recurrence_every, "leftover": campaign.leftover}
+        if campaign.rollover_cap is not None:
+            details["rollover_cap"] = campaign.rollover_cap
+    if campaign.low_budget_threshold is not None:
+        details["low_budget_threshold"] = campaign.low_budget_threshold
+    if campaign.pause_when_exhausted:
+        details["pause_when_exhausted"] = True
+    return details
+
+
+def recurrence_of(campaign: Campaign) -> Recurrence | None:
+    """The campaign's repeat (None: it allocates once, when a member joins)."""
+    return Recurrence.of(campaign.recurrence_every, campaign.leftover, campaign.rollover_cap)
+
+
+def partner_time_zone(session: Session, partner_id: int) -> str:
+    return referenced(session, Partner, partner_id).time_zone or periods.DEFAULT_TIME_ZONE
+
+
+def _joining_period(session: Session, campaign: Campaign) -> date | None:
+    """A recurring campaign's period that a member joining now is paid for: the current one, or the first one
+    of a campaign that hasn't started yet. None for a campaign that doesn't repeat."""
+    if not campaign.recurrence_every:
+        return None
+    moment = max(utcnow(), campaign.starts_at)
+    return periods.period_of(moment, campaign.recurrence_every, periods.zone(partner_time_zone(session, campaign.partner_id)))
+
+
+def _mark_members_paid_for_current_period(session: Session, campaign: Campaign, *, now: datetime) -> None:
+    """After the repeat changed: every member counts as paid for the current period of the new repeat."""
+    current = None
+    if campaign.recurrence_every:
+        current = periods.period_of(
+            max(now, campaign.starts_at),
+            campaign.recurrence_every,
+            periods.zone(partner_time_zone(session, campaign.partner_id)),
+        )
+    session.execute(
+        update(CampaignMember)
+        .where(col(CampaignMember.campaign_id) == campaign.id, col(CampaignMember.removed_at).is_(None))
+        .values(allocated_period=current)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class PeriodRun:
+    """What one run of `run_period` did (amounts in the campaign's currency)."""
+
+    campaign_id: int
+    period: date
+    members_allocated: int
+    allocated: Money
+    expired: Money  # leftover back to the budget (expired, or above the rollover cap)
+    rolled_over: Money  # leftover kept by the members paid (or passed over) in this run
+    members_unpaid: int  # due, eligible, not paid: the budget ran out
+    missed_periods: int
+    paused: bool  # the campaign paused itself (pause_when_exhausted)
+
+
+def _member_is_due(member: CampaignMember, campaign: Campaign, current: date, tz) -> bool:
+    assert campaign.recurrence_every is not None
+    paid_for = member.allocated_period or periods.period_of(
+        max(member.joined_at, campaign.starts_at), campaign.recurrence_every, tz
+    )
+    return paid_for < current
+
+
+def _gets_period_allocation(members: Sequence[CampaignMember], active_consumers: set[int]) -> set[int]:
+    """The members (ids) who get a new period's allocation. HOOK for segments (issue #17): `is_eligible` is
+    False for a member who lost the campaign's tag (app/domain/segments.py); a deactivated consumer gets
+    nothing either. What they already have follows the leftover rule like everyone's."""
+    return {row_id(m) for m in members if m.is_eligible and m.consumer_id in active_consumers}
+
+
+def run_period(session: Session, *, campaign_id: int, now: datetime | None = None) -> PeriodRun | None:
+    """Give a recurring campaign's due members the current period's allowance (see the section's comment).
+    None when there is nothing to do: not active, not recurring, outside its window, still its first period."""
+    now = now or utcnow()
+    with write_transaction(session):
+        campaign = _lock(session, campaign_id)
+        recurrence = recurrence_of(campaign)
+        if recurrence is None or not rules.is_spendable(campaign.status, campaign.starts_at, campaign.ends_at, now):
+            return None
+        tz = periods.zone(partner_time_zone(session, campaign.partner_id))
+        current = periods.period_of(now, recurrence.every, tz)
+        first = periods.period_of(campaign.starts_at, recurrence.every, tz)
+        if current <= first:
+            return None
+        row = session.exec(
+            select(CampaignPeriod)
+            .where(CampaignPeriod.campaign_id == campaign.id, CampaignPeriod.period == current)
+            .execution_options(populate_existing=True)
+        ).first()
+        new_period = row is None
+        if row is None:
+            last = session.exec(select(func.max(CampaignPeriod.period)).where(CampaignPeriod.campaign_id == campaign.id)).one()
+            row = CampaignPeriod(
+                campaign_id=row_id(campaign),
+                period=current,
+                starts_at=periods.period_starts_at(current, tz),
+                missed_periods=max(periods.periods_between(last or first, current, recurrence.every) - 1, 0),
+                first_run_at=now,
+                last_run_at=now,
+            )
+            session.add(row)
+            session.flush()
+        members = session.exec(
+            select(CampaignMember)
+            .where(CampaignMember.campaign_id == campaign.id, col(CampaignMember.removed_at).is_(None))
+            .order_by(col(CampaignMember.id))
+            .execution_options(populate_existing=True)
+        ).all()
+        due = [m for m in members if _member_is_due(m, campaign, current, tz)]
+        active = (
+            set(
+                session.exec(
+                    select(Consumer.id).where(
+                        col(Consumer.id).in_([m.consumer_id for m in due]), col(Consumer.is_active).is_(True)
+                    )
+                ).all()
+            )
+            if due
+            else set()
+        )
+        eligible = _gets_period_allocation(due, cast(set[int], active))
+        wallets = {w.consumer_id: w for w in _wallets(session, row_id(campaign))} if due else {}
+        budget = _budget(session, campaign, fresh=True)
+        label = current.isoformat()  # the period's first local day
+        # The leftover first, everyone's: what expires helps pay the new allowances.
+        expired, kept_by = 0, {}
+        for member in due:
+            wallet = wallets.get(member.consumer_id)
+            if wallet is None:
+                continue
+            split = periods.split_leftover(wallet.balance, recurrence)
+            kept_by[member.consumer_id] = split.kept
+            if split.returned:
+                expired += split.returned
+                _move(
+                    session,
+                    campaign,
+                    wallet,
+                    budget,
+                    split.returned,
+                    type=TransactionType.DEBIT,
+                    memo=f"{campaign.name}: unused allowance "
+                    + ("expired" if recurrence.leftover is periods.Leftover.EXPIRE else "above the rollover cap returned"),
+                    actor="system",
+                    consumer_id=member.consumer_id,
+                )
+        remaining = _budget(session, campaign, fresh=True).balance
+        amount = campaign.per_consumer_amount
+        paid = unpaid = kept = 0
+        for member in due:
+            if row_id(member) in eligible:
+                if remaining < amount:
+                    unpaid += 1
+                    continue
+                try:
+                    with session.begin_nested():  # one member's allowance: all of it, or none of it
+                        _move(
+                            session,
+                            campaign,
+                            budget,
+                            wallets[member.consumer_id],
+                            amount,
+                            type=TransactionType.CREDIT,
+                            memo=f"{campaign.name} allowance from {label}",
+                            actor="system",
+                            consumer_id=member.consumer_id,
+                        )
+                except InsufficientFunds:  # the budget moved under us after all: the guarded update is the judge
+                    remaining = 0
+                    unpaid += 1
+                    continue
+                remaining -= amount
+                paid += 1
+            kept += kept_by.get(member.consumer_id, 0)
+            member.allocated_period = current
+            session.add(member)
+        row.members_allocated += paid
+        row.allocated += paid * amount
+        row.expired += expired
+        row.rolled_over += kept
+        row.members_unpaid = unpaid
+        row.last_run_at = now
+        session.add(row)
+        if new_period or paid or expired:
+            _audit(
+                session,
+                campaign,
+                by=None,
+                actor="system",
+                action="campaign.period",
+                summary=f"{campaign.name}: allowance for the {recurrence.every.value} from {label}: {paid} members got "
+                f"{_money(campaign, paid * amount)}"
+                + (f", {_money(campaign, expired)} of leftover back to the budget" if expired else "")
+                + (f"; {unpaid} not paid: the budget is too low" if unpaid else "")
+                + (f" ({row.missed_periods} missed periods not paid)" if new_period and row.missed_periods else ""),
+                details={
+                    "period": current.isoformat(),
+                    "members_allocated": paid,
+                    "allocated": paid * amount,
+                    "expired": expired,
+                    "rolled_over": kept,
+                    "members_unpaid": unpaid,
+                    "missed_periods": row.missed_periods,
+                },
+            )
+        _tell_if_budget_low(session, campaign)
+        paused = _pause_if_exhausted(session, campaign, actor="system") if unpaid else False
+    return PeriodRun(
+        row_id(campaign),
+        current,
+        paid,
+        _money(campaign, paid * amount),
+        _money(campaign, expired),
+        _money(campaign, kept),
+        unpaid,
+        row.missed_periods,
+        paused,
+    )
+
+
+def run_due_periods(session: Session, *, now: datetime | None = None) -> list[PeriodRun]:
+    """The sweep's part: `run_period` for every active recurring campaign whose current period hasn't run yet,
+    or ran without paying everyone and now has the budget for at least one more allowance. Each in its own
+    transaction; a campaign's failure doesn't stop the others' (it is tried again at the next sweep)."""
+    now = now or utcnow()
+    candidates = session.exec(
+        select(Campaign).where(
+            Campaign.status == CampaignStatus.ACTIVE.value,
+            col(Campaign.recurrence_every).is_not(None),
+            Campaign.starts_at <= now,
+            or_(col(Campaign.ends_at).is_(None), col(Campaign.ends_at) > now),
+        )
+    ).all()
+    if not candidates:
+        return []
+    zones = {
+        partner_id: periods.zone(name)
+        for partner_id, name in session.exec(
+            select(Partner.id, Partner.time_zone).where(col(Partner.id).in_(sorted({c.partner_id for c in candidates})))
+        ).all()
+    }
+    runs = session.exec(
+        select(col(CampaignPeriod.campaign_id), col(CampaignPeriod.period), col(CampaignPeriod.members_unpaid)).where(
+            col(CampaignPeriod.campaign_id).in_([c.id for c in candidates])
+        )
+    ).all()
+    unpaid_by_period = {(campaign_id, period): unpaid for campaign_id, period, unpaid in runs}
+    budgets = dict(
+        session.exec(
+            select(Account.id, Account.balance).where(col(Account.id).in_([c.budget_account_id for c in candidates]))
+        ).all()
+    )
+    done = []
+    for campaign in sorted(candidates, key=lambda c: row_id(c)):
+        every, tz = cast(str, campaign.recurrence_every), zones[campaign.partner_id]
+        current = periods.period_of(now, every, tz)
+        if current <= periods.period_of(campaign.starts_at, every, tz):
+            continue
+        unpaid = unpaid_by_period.get((row_id(campaign), current))
+        if unpaid == 0 or (unpaid and int(budgets.get(campaign.budget_account_id) or 0) < campaign.per_consumer_amount):
+            continue
+        try:
+            run = run_period(session, campaign_id=row_id(campaign), now=now)
+        except Exception:  # logged by the caller's task; the others still get their allowance
+            log.exception("campaign %s: the period run failed", campaign.id)
+            continue
+        if run is not None:
+            done.append(run)
+    return done
+
+
+def _pause_if_exhausted(session: Session, campaign: Campaign, *, actor: str) -> bool:
+    """Inside the change that couldn't pay a member's allocation: pause the campaign if it says so (audited, by
+    the system; `actor` set it off). Whether it paused."""
+    fresh = referenced(session, Campaign, row_id(campaign))
+    if not fresh.pause_when_exhausted or fresh.status != CampaignStatus.ACTIVE.value:
+        return False
+    paused = _change_status(session, fresh, to=CampaignStatus.PAUSED, allowed_from=[CampaignStatus.ACTIVE], now=utcnow())
+    if paused is None:
+        return False
+    remaining = _budget(session, paused, fresh=True).balance
+    _audit(
+        session,
+        paused,
+        by=None,
+        actor="system",
+        action="campaign.auto_pause",
+        summary=f"Paused campaign {paused.name} by itself: its budget ({_money(paused, remaining)}) can't pay a member's "
+        f"allocation of {_money(paused, paused.per_consumer_amount)}",
+        details={"remaining": remaining, "per_consumer_amount": paused.per_consumer_amount, "set_off_by": actor},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class BudgetNeed:
+    """What a campaign's budget must hold, and whether it does (app/domain/campaign_periods.py)."""
+
+    remaining: Money
+    need: Money  # for the next allocation(s)
+    threshold: Money | None
+    members: int  # who the next period pays (recurring)
+    reason: periods.LowBudget | None  # None: enough
+
+
+def budget_need(session: Session, campaign: Campaign, *, remaining: int | None = None) -> BudgetNeed:
+    if remaining is None:
+        remaining = _budget(session, campaign, fresh=True).balance
+    recurring = bool(campaign.recurrence_every)
+    members = (
+        session.exec(
+            select(func.count(col(CampaignMember.id))).where(
+                CampaignMember.campaign_id == campaign.id, *eligible_member_conditions()
+            )
+        ).one()
+        if recurring
+        else 0
+    )
+    need = periods.next_allocations_need(_money(campaign, campaign.per_consumer_amount), members=members, recurring=recurring)
+    threshold = _money(campaign, campaign.low_budget_threshold) if campaign.low_budget_threshold is not None else None
+    reason = periods.budget_low_reason(_money(campaign, remaining), need, threshold)
+    return BudgetNeed(_money(campaign, remaining), need, threshold, members, reason)
+
+
+def _budget_alert(session: Session, campaign: Campaign, *, remaining: int | None = None) -> bool:
+    """See `_tell_if_budget_low`. Whether the alert went out now."""
+    if campaign.status == CampaignStatus.ENDED.value:
+        return False
+    state = budget_need(session, campaign, remaining=remaining)
+    if state.reason is None:
+        if campaign.budget_low_since is not None:  # enough again: the next crossing alerts again
+            campaign.budget_low_since = None
+            session.add(campaign)
+        return False
+    if campaign.budget_low_since is not None:  # this crossing was told already
+        return False
+    campaign.budget_low_since = utcnow()
+    session.add(campaign)
+    session.flush()
+    webhooks.queue_campaign_event(session, summary=campaign_summary(session, campaign), event_type="campaign.budget_low")
+    partner = referenced(session, Partner, campaign.partner_id)
+    admins = session.exec(
+        select(TeamMember)
+        .where(TeamMember.partner_id == campaign.partner_id, TeamMember.role == "admin", col(TeamMember.is_active).is_(True))
+        .order_by(col(TeamMember.id))
+    ).all()
+    url = external_url("portal.campaigns_show", campaign_id=campaign.id)
+    for admin in admins:
+        email = build_campaign_budget_low_email(
+            partner=partner,
+            to=admin.email,
+            admin_name=admin.full_name,
+            campaign_name=campaign.name,
+            remaining=state.remaining,
+            need=state.need,
+            threshold=state.threshold,
+            reason=state.reason.value,
+            members=state.members,
+            recurring=bool(campaign.recurrence_every),
+            will_pause=campaign.pause_when_exhausted,
+            campaign_url=url,
+        )
+        queue_email(session, email, partner_id=campaign.partner_id)
+    return True
+
+
+@dataclass(frozen=True)
+class RecurrenceInfo:
+    """A recurring campaign as its page shows it: the repeat, the partner's time zone, when the next allowance
+    comes, and the latest periods' runs (newest first)."""
+
+    recurrence: Recurrence
+    time_zone: str
+    next_allocation_at: datetime  # UTC
+    recent: list[CampaignPeriod]
+
+
+def recurrence_info(
+    session: Session, campaign: Campaign, *, now: datetime | None = None, recent: int = 6
+) -> RecurrenceInfo | None:
+    recurrence = recurrence_of(campaign)
+    if recurrence is None:
+        return None
+    now = now or utcnow()
+    name = partner_time_zone(session, campaign.partner_id)
+    tz = periods.zone(name)
+    upcoming = periods.next_period(periods.period_of(max(now, campaign.starts_at), recurrence.every, tz), recurrence.every)
+    rows = session.exec(
+        select(CampaignPeriod)
+        .where(CampaignPeriod.campaign_id == campaign.id)
+        .order_by(col(CampaignPeriod.period).desc())
+        .limit(recent)
+    ).all()
+    return RecurrenceInfo(recurrence, name, periods.period_starts_at(upcoming, tz), list(rows))
 
 
 # --- reading ---------------------------------------------------------------------------------

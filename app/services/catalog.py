@@ -9,15 +9,16 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Protocol, cast
 
-from sqlalchemy import and_, bindparam, event, false, func, or_, true
+from sqlalchemy import and_, bindparam, case, event, false, func, or_, true
 from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import write_transaction
 from app.domain.errors import InvalidInput, NotFound, sentence
-from app.domain.money import Money
+from app.domain.money import Money, format_money
 from app.domain.paging import Page, within_pages
 from app.domain.pricing import BonusType, PriceRule, Quote, quote
+from app.domain.segments import bonus_applies, optional_tag
 from app.models import Brand, Partner, PartnerBrand, TeamMember
 from app.services import audit
 from app.services.rows import row_id, table_of
@@ -27,11 +28,14 @@ SORTS = {"name": "Name", "bonus": "Biggest bonus", "category": "Category"}
 
 @dataclass(frozen=True)
 class Offer:
-    """A brand in one partner's store, with that partner's price rule."""
+    """A brand in one partner's store, with that partner's price rule, as one consumer sees it: `tags` are the
+    consumer's (None: nobody's, e.g. the API's catalog or a preview), and a bonus for a segment applies only
+    to a consumer with its tag (`bonus_applies`: the one place a quote, a badge or a checkout asks)."""
 
     brand: Brand
     settings: PartnerBrand
     now: datetime
+    tags: frozenset[str] | None = None
 
     @property
     def rule(self) -> PriceRule:
@@ -44,13 +48,27 @@ class Offer:
 
     @property
     def bonus_active(self) -> bool:
+        """Inside the bonus's promo window (whoever it is for)."""
         starts, ends = self.settings.promo_starts_at, self.settings.promo_ends_at
         return (starts is None or starts <= self.now) and (ends is None or self.now < ends)
+
+    @property
+    def bonus_segment(self) -> str:
+        return self.settings.bonus_segment or ""
+
+    @property
+    def bonus_applies(self) -> bool:
+        """The bonus counts for this consumer now: inside its window, and for everyone or for one of their tags."""
+        return self.bonus_active and bonus_applies(self.bonus_segment, self.tags)
+
+    def for_tags(self, tags: frozenset[str] | None) -> Offer:
+        """The same offer as a consumer with `tags` sees it."""
+        return replace(self, tags=tags)
 
     @cached_property  # the tile asks twice; `now` is fixed, so the answer is too
     def bonus_badge(self) -> str | None:
         percent = Decimal(self.settings.bonus_percent).normalize()
-        if not self.bonus_active or not percent:
+        if not self.bonus_applies or not percent:
             return None
         if self.settings.bonus_type == BonusType.VALUE:
             return f"+{percent:f}% value"
@@ -68,14 +86,14 @@ class Offer:
                 return "Choose one of the amounts shown."
         elif not (brand.min_amount or 0) <= amount.amount <= (brand.max_amount or 0):
             low, high = Money(brand.min_amount or 0, amount.currency), Money(brand.max_amount or 0, amount.currency)
-            return f"Enter an amount from {low.to_decimal()} to {high.to_decimal()} {amount.currency}."
+            return f"Enter an amount from {format_money(low)} to {format_money(high)}."  # as |money shows them
         return None
 
     def quote(self, amount: Money) -> Quote:
         problem = self.amount_problem(amount)
         if problem:
             raise InvalidInput(problem, field="amount")
-        return quote(amount, self.rule, bonus_active=self.bonus_active)
+        return quote(amount, self.rule, bonus_active=self.bonus_applies)
 
 
 @dataclass(frozen=True)
@@ -108,9 +126,10 @@ def _visible(partner: Partner, currency: str | None):
         .join(PartnerBrand, col(PartnerBrand.brand_id) == Brand.id)
         .where(PartnerBrand.partner_id == partner.id, PartnerBrand.enabled, Brand.is_active)
     )
-    if currency:
-        statement = statement.where(col(Brand.currencies).contains(currency, autoescape=True))
-    return statement
+    # Only brands sold in the chosen currency, or else in one of the partner's: any other can't be bought here.
+    sold_in = [currency] if currency else partner.currency_list
+    sold = [col(Brand.currencies).contains(code, autoescape=True) for code in sold_in]
+    return statement.where(or_(*sold) if sold else false())
 
 
 def browse(
@@ -124,8 +143,10 @@ def browse(
     page: int = 1,
     per_page: int = 24,
     paid_by: Sequence[BrandScope] | None = None,
+    tags: frozenset[str] | None = None,
 ) -> CatalogPage:
-    """A page of the partner's catalog. `paid_by` (campaign balances): only the brands one of them pays for."""
+    """A page of the partner's catalog. `paid_by` (campaign balances): only the brands one of them pays for.
+    `tags`: the consumer's (Offer.tags), so only the bonuses for them show and "Biggest bonus" sorts by those."""
     statement = _visible(partner, currency)
     if paid_by is not None:
         statement = statement.where(_paid_by(paid_by))
@@ -142,8 +163,10 @@ def browse(
         )
     if category:
         statement = statement.where(Brand.category == category)
+    # A bonus for a segment the consumer isn't in counts as none (it would show them where it went).
+    for_them = or_(col(PartnerBrand.bonus_segment) == "", col(PartnerBrand.bonus_segment).in_(sorted(tags or ())))
     order = {
-        "bonus": (col(PartnerBrand.bonus_percent).desc(), Brand.name),
+        "bonus": (case((for_them, PartnerBrand.bonus_percent), else_=0).desc(), Brand.name),
         "category": (Brand.category, Brand.name),
     }.get(sort, (Brand.name,))
     page = max(1, page)
@@ -158,7 +181,7 @@ def browse(
     else:  # past the last page: no row to read the total from
         total = session.exec(select(func.count()).select_from(statement.subquery())).one()
     now = utcnow()
-    return CatalogPage([Offer(brand, settings, now) for brand, settings, _total in rows], total, page, per_page)
+    return CatalogPage([Offer(brand, settings, now, tags) for brand, settings, _total in rows], total, page, per_page)
 
 
 class BrandScope(Protocol):
@@ -195,11 +218,23 @@ _VISIBLE_BY_SLUG = (
 )
 
 
-def offer(session: Session, partner: Partner, brand_slug: str) -> Offer:
+def offer(session: Session, partner: Partner, brand_slug: str, *, tags: frozenset[str] | None = None) -> Offer:
+    """The brand in the partner's store, as a consumer with `tags` sees it (None: only bonuses for everyone)."""
     row = session.exec(_VISIBLE_BY_SLUG, params={"partner_id": partner.id, "brand_slug": brand_slug}).first()
     if row is None:
         raise NotFound("This gift card is not available in this store.")
-    return Offer(row[0], row[1], utcnow())
+    return Offer(row[0], row[1], utcnow(), tags)
+
+
+def bonus_segments(session: Session, partner: Partner) -> frozenset[str]:
+    """The tags the partner's bonuses are for (the store keys its cached catalog by the ones a consumer has)."""
+    return frozenset(
+        session.exec(
+            select(PartnerBrand.bonus_segment)
+            .where(PartnerBrand.partner_id == partner.id, PartnerBrand.bonus_segment != "", PartnerBrand.bonus_type != "none")
+            .distinct()
+        ).all()
+    )
 
 
 @event.listens_for(Session, "after_flush")
@@ -261,6 +296,7 @@ class BrandSettings:
     bonus_percent: Decimal = Decimal(0)
     promo_starts_at: datetime | None = None
     promo_ends_at: datetime | None = None
+    bonus_segment: str = ""  # a tag: only consumers with it get the bonus; "" = everyone
 
 
 def _check_percent(value: Decimal, *, field: str, label: str) -> None:
@@ -302,7 +338,7 @@ def update_brand_settings(session: Session, *, partner: Partner, brand: Brand, s
             field="fee",
         )
     if settings.bonus_type is BonusType.NONE:
-        settings = replace(settings, bonus_percent=Decimal(0), promo_starts_at=None, promo_ends_at=None)
+        settings = replace(settings, bonus_percent=Decimal(0), promo_starts_at=None, promo_ends_at=None, bonus_segment="")
     return make_available(session, partner=partner, brand=brand, **(asdict(settings) | {"bonus_type": settings.bonus_type.value}))
 
 
@@ -356,7 +392,8 @@ class BrandLine:
         if self.settings is None or self.settings.bonus_type == BonusType.NONE:
             return None
         percent = f"{Decimal(self.settings.bonus_percent).normalize():f}"
-        return f"+{percent} % value" if self.settings.bonus_type == BonusType.VALUE else f"{percent} % back"
+        shown = f"+{percent} % value" if self.settings.bonus_type == BonusType.VALUE else f"{percent} % back"
+        return f"{shown}, tag {self.settings.bonus_segment} only" if self.settings.bonus_segment else shown
 
 
 def _with_settings(partner: Partner):
@@ -426,6 +463,7 @@ class BrandForm:
     bonus_percent: str = "0"
     promo_starts_at: str = ""  # DATE_FORMAT, UTC
     promo_ends_at: str = ""
+    bonus_segment: str = ""  # a tag, or blank for everyone
 
     @classmethod
     def names(cls) -> list[str]:
@@ -444,6 +482,7 @@ class BrandForm:
             bonus_percent=f"{Decimal(settings.bonus_percent).normalize():f}",
             promo_starts_at=moment(settings.promo_starts_at),
             promo_ends_at=moment(settings.promo_ends_at),
+            bonus_segment=settings.bonus_segment or "",
         )
 
     def settings(self, currency: str) -> BrandSettings:
@@ -462,6 +501,7 @@ class BrandForm:
             bonus_percent=_typed_percent(self.bonus_percent, field="bonus_percent", label="bonus"),
             promo_starts_at=_typed_moment(self.promo_starts_at, field="promo_starts_at", label="promotion start"),
             promo_ends_at=_typed_moment(self.promo_ends_at, field="promo_ends_at", label="promotion end"),
+            bonus_segment=optional_tag(self.bonus_segment, field="bonus_segment") or "",
         )
 
 

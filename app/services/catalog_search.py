@@ -65,6 +65,13 @@ class CatalogSearch:
 # A plain decimal amount in major units. Anything else (exponents, signs, words) is refused before
 # it is parsed: '1e999999999' would otherwise become a billion-digit integer.
 _AMOUNT = re.compile(r"\d{1,9}(?:\.\d{0,9})?|\.\d{1,9}")
+_NEGATIVE = re.compile(r"-\s*(?:" + _AMOUNT.pattern + ")")
+
+
+def amount_pattern(currency: str) -> str:
+    """The amount field's HTML `pattern`: what the server takes, so the browser refuses '1e2' or '-20' too."""
+    digits = minor_digits(currency)
+    return rf"[0-9]{{1,9}}(\.[0-9]{{0,{digits}}})?" if digits else "[0-9]{1,9}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,16 @@ class AmountChoice:
     amount: str  # as typed or chosen, in major units
     quote: Quote | None
     problem: str | None
+    spendable: Money | None = None  # what the consumer's balances can pay for this brand now, in `currency`
+
+    @property
+    def over_wallet(self) -> bool:
+        """The price is more than the consumer can spend on this card: said before the review, not only there."""
+        return self.quote is not None and self.spendable is not None and self.quote.price.amount > self.spendable.amount
+
+    @property
+    def pattern(self) -> str:
+        return amount_pattern(self.currency)
 
     @property
     def denominations(self) -> list[Money]:
@@ -124,6 +141,8 @@ def amount_choice(offer: Offer, raw: str | None, wallets: list[consumers.Wallet]
     quote_, problem = None, None
     if not raw:
         problem = "Choose an amount." if offer.brand.denomination_list else "Enter an amount."
+    elif _NEGATIVE.fullmatch(raw):  # a number, below the range: say the range
+        problem = offer.amount_problem(Money(-1, currency))
     elif not _AMOUNT.fullmatch(raw):
         problem = "Enter the amount as a number, like 25 or 25.50."
     else:
@@ -131,4 +150,15 @@ def amount_choice(offer: Offer, raw: str | None, wallets: list[consumers.Wallet]
             quote_ = offer.quote(Money.parse(raw, currency))
         except InvalidInput as error:
             problem = sentence(error.message)
-    return AmountChoice(offer, currency, currency in held, raw[:40], quote_, problem)
+    return AmountChoice(offer, currency, currency in held, raw[:40], quote_, problem, _spendable(wallets, offer, currency))
+
+
+def _spendable(wallets: list[consumers.Wallet], offer: Offer, currency: str) -> Money | None:
+    """General and bonus balances, and the campaign balances that pay for this brand (None: no wallet in `currency`)."""
+    wallet = next((wallet for wallet in wallets if wallet.currency == currency), None)
+    if wallet is None:
+        return None
+    total = wallet.general + wallet.bonus
+    for campaign in consumers.campaigns_paying_for(wallets, offer.brand, currency):
+        total = total + campaign.balance
+    return total

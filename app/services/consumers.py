@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,15 +14,25 @@ from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import remember, remembered, write_transaction
-from app.domain.errors import DomainError, DuplicateConsumer, InsufficientFunds, InvalidInput, PartnerFundsTooLow, sentence
+from app.domain.errors import (
+    DomainError,
+    DuplicateConsumer,
+    InsufficientFunds,
+    InvalidFields,
+    InvalidInput,
+    PartnerFundsTooLow,
+    sentence,
+)
 from app.domain.ledger import AccountKind, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money, format_money, normalize_currency
 from app.domain.paging import Page, within_pages
+from app.domain.statement import GiftFor, describe
+from app.domain.text import character_refusal
 from app.emails import build_welcome_email
 from app.links import external_url
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, TeamMember, Transaction
 from app.security import hash_password, new_temporary_password
-from app.services import audit, campaigns, ledger, partners
+from app.services import audit, campaigns, ledger, partners, segments
 from app.services.campaigns import CampaignBalance
 from app.services.emails import queue_email
 from app.services.rows import referenced, row_id, table_of
@@ -80,8 +89,11 @@ def clean_name(value: str, *, field: str = "fullName") -> str:
         raise InvalidInput("Enter a full name.", field=field)
     if len(name) > 200:
         raise InvalidInput("The full name can be at most 200 characters.", field=field)
-    if any(unicodedata.category(c).startswith("C") for c in name) or "<" in name or ">" in name:
-        raise InvalidInput("The full name contains characters that are not allowed.", field=field)
+    problem = character_refusal(name)
+    if problem:
+        raise InvalidInput(f"The full name {problem}.", field=field)
+    if "<" in name or ">" in name:
+        raise InvalidInput("The full name can't contain < or >.", field=field)
     return name
 
 
@@ -225,10 +237,16 @@ def campaign_balances(session: Session, consumer: Consumer) -> list[CampaignBala
 
 
 def set_active(session: Session, *, consumer: Consumer, active: bool) -> Consumer:
-    """Deactivated consumers can still log in and look, but cannot order."""
+    """Deactivated consumers can still log in and look, but cannot order. Reactivated, they join the campaigns
+    for their tags that they couldn't join meanwhile (app/services/segments.py)."""
     with write_transaction(session):
+        if active:  # who has a campaign's tag is read below: the partner first (the lock order, see campaigns.tags_changed)
+            partners.hold_partner(session, consumer.partner_id)
         consumer.is_active = active
         session.add(consumer)
+        if active:
+            session.flush()
+            segments.join_campaigns_for_tags(session, consumer=consumer)
     return consumer
 
 
@@ -330,6 +348,7 @@ def add_consumer(
     ("120.50"), funded from the partner's funds and audited, in one transaction. Refusals say why in the
     team's words: the email already has a wallet in that currency, or the partner funds are too low (and
     how much is left)."""
+    _check_new_consumer_form(partner, email=email, full_name=full_name, currency=currency, initial_funds=initial_funds)
     try:
         currency = normalize_currency(currency)
         amount = Money.parse(initial_funds or "0", currency, field="initial funds")
@@ -363,6 +382,34 @@ def add_consumer(
     return created
 
 
+def _check_new_consumer_form(partner: Partner, *, email: str, full_name: str, currency: str, initial_funds: str) -> None:
+    """Every field of the portal's "Add a consumer" form checked on its own: all that is wrong is said at once
+    (InvalidFields), not one problem per try. What needs the database (a wallet already there, partner funds)
+    is checked afterwards, once the form is right."""
+    problems: dict[str, str] = {}
+
+    def check(field: str, rule) -> object:
+        try:
+            return rule()
+        except DomainError as error:
+            problems[field] = sentence(error.message)
+            return None
+
+    check("full_name", lambda: clean_name(full_name, field="full_name"))
+    check("email", lambda: normalize_email(email))
+    code = check("currency", lambda: normalize_currency(currency))
+    if isinstance(code, str) and code not in partner.currency_list:
+        problems["currency"] = f"Currency {code} is not enabled for this partner."
+    amount = check(
+        "initial_funds",
+        lambda: Money.parse(initial_funds or "0", code if isinstance(code, str) else "USD", field="initial funds"),
+    )
+    if isinstance(amount, Money) and amount.amount < 0:
+        problems["initial_funds"] = "Initial funds can't be negative."
+    if problems:
+        raise InvalidFields(problems)
+
+
 def change_consumer_status(session: Session, *, partner: Partner, consumer: Consumer, active: bool, by: TeamMember) -> bool:
     """A team member deactivates or reactivates a consumer, audited; False (nothing recorded) when it already was so."""
     with write_transaction(session):
@@ -393,6 +440,7 @@ class StatementLine:
     balance_after: Money
     order_public_id: str | None
     total_after: Money
+    description: str = ""  # the line in plain words: "Gift card for Jordan Friend (Harvest Lane Grocers)", "Cash back"
 
 
 def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
@@ -405,23 +453,32 @@ def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
         .order_by(Transaction.id, Entry.id)
     ).all()
     order_ids = {transaction.order_id for transaction, *_ in lines if transaction.order_id}
-    public_ids = (
-        dict(session.exec(select(Order.id, Order.public_id).where(col(Order.id).in_(order_ids))).all()) if order_ids else {}
-    )
+    gifts: dict[int, tuple[str, GiftFor]] = {}  # order id -> (public id, who got which card)
+    if order_ids:
+        for order_id, public_id, brand, name, email, to_self in session.exec(
+            select(Order.id, Order.public_id, Brand.name, Order.recipient_name, Order.recipient_email, Order.to_self)  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
+            .join(Brand, col(Brand.id) == Order.brand_id)
+            .where(col(Order.id).in_(order_ids))
+        ).all():
+            gifts[order_id] = (public_id, GiftFor(brand, name, email, to_self))
+    partner_id = referenced(session, Consumer, consumer.id).partner_id  # from the identity map when the consumer is loaded
+    store = referenced(session, Partner, partner_id).display_name
     running: dict[int, int] = {}  # per balance (account)
     totals: dict[str, int] = {}  # per currency
     result = []
     for transaction, amount, account_id, kind, currency in lines:
         running[account_id] = running.get(account_id, 0) + amount
         totals[currency] = totals.get(currency, 0) + amount
+        public_id, gift = gifts.get(transaction.order_id, (None, None))
         result.append(
             StatementLine(
                 transaction,
                 kind,
                 Money(amount, currency),
                 Money(running[account_id], currency),
-                public_ids.get(transaction.order_id),
+                public_id,
                 total_after=Money(totals[currency], currency),
+                description=describe(type=transaction.type, wallet=kind, store=store, gift=gift, memo=transaction.memo),
             )
         )
     return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
@@ -16,8 +16,8 @@ from app.clock import utcnow
 from app.db import db_session, on_commit, write_transaction
 from app.emails import Email
 from app.extensions import mail
-from app.models import EmailMessage
-from app.queue import enqueue
+from app.models import EmailMessage, GiftPageLink, Order
+from app.queue import enqueue, enqueue_or_leave_for_sweep
 from app.services.rows import referenced
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def queue_email(session: Session, email: Email, *, partner_id: int | None, consu
         session.add(message)
         session.flush()
     message_id = message.id
-    on_commit(session, lambda: enqueue("deliver_email", message_id))
+    on_commit(session, lambda: enqueue_or_leave_for_sweep("deliver_email", message_id))  # else requeue_stuck_emails
     return message
 
 
@@ -91,7 +91,25 @@ def deliver_email(email_id: int, *, last_attempt: bool = True) -> str:
         message.sent_at = utcnow()
         message.last_error = ""
         session.add(message)
+        if message.kind == "gift_card":
+            _mark_order_sent(session, email_id, message.sent_at)
     return "sent"
+
+
+def _mark_order_sent(session: Session, email_id: int, sent_at: datetime) -> None:
+    """The order whose gift email this is was sent (handed to SMTP) now, unless an earlier one already was. An email
+    to an address the order no longer goes to (its link revoked when the recipient was corrected) doesn't count."""
+    order_id = (
+        select(GiftPageLink.order_id)
+        .where(GiftPageLink.email_message_id == email_id, col(GiftPageLink.revoked_at).is_(None))
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Order)
+        .where(col(Order.id) == order_id, col(Order.sent_at).is_(None))
+        .values(sent_at=sent_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def requeue_stuck_emails(older_than: timedelta = timedelta(minutes=15)) -> int:

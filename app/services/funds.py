@@ -2,11 +2,12 @@
 
 Credit: partner funds -> consumer's general wallet. Debit: the wallet -> partner funds. One
 write transaction each. The caller's idempotency key is stored on the ledger transaction
-(`<partner id>:<key>`, so tenants never share keys): a repeat returns the first transaction
-and moves nothing. There is no unique index on that column, so a concurrent duplicate is
-caught by taking the partner's write lock first and looking the key up again inside the
-transaction (SQLite: the no-op UPDATE takes the database write lock; PostgreSQL: the row lock,
-and READ COMMITTED lets the re-check see a duplicate committed while we waited).
+(`<partner id>:<key>`, so tenants never share keys): a repeat returns the first transaction, with
+the wallet balance right after it (`wallet_balance_after`), and moves nothing. There is no unique
+index on that column, so a concurrent duplicate is caught by taking the partner's write lock first
+and looking the key up again inside the transaction (SQLite: the no-op UPDATE takes the database
+write lock; PostgreSQL: the row lock, and READ COMMITTED lets the re-check see a duplicate committed
+while we waited).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def _replay(session, partner, consumer, transaction, *, type, amount) -> FundsCh
         or transaction.amount != amount.amount
     ):
         raise InvalidInput(KEY_REUSED, field="idempotency_key")
+    # The first answer's balance, kept on the transaction (only those made before migration 0014 lack it).
+    if transaction.wallet_balance_after is not None:
+        return FundsChanged(transaction, consumer, Money(transaction.wallet_balance_after, amount.currency), True)
     return FundsChanged(transaction, consumer, _wallet_balance(session, partner, consumer, amount.currency), True)
 
 
@@ -139,6 +143,8 @@ def change_funds(
                 raise PartnerFundsTooLow(PARTNER_FUNDS_TOO_LOW, field="amount") from None
             raise InsufficientFunds(WALLET_TOO_LOW, field="amount") from None
         balance = Money(wallet.balance, amount.currency)
+        transaction.wallet_balance_after = balance.amount
+        session.add(transaction)
     return FundsChanged(transaction, consumer, balance, False)
 
 

@@ -24,10 +24,10 @@ from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotF
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
 from app.domain.paging import Page
-from app.emails import build_gift_card_email, build_recipient_changed_email
+from app.emails import build_recipient_changed_email
 from app.models import Brand, Consumer, EmailMessage, Order, Partner, PartnerBrand, TeamMember, Transaction
 from app.providers import IssuedCard
-from app.services import audit, catalog
+from app.services import audit, catalog, gift_pages
 from app.services.consumers import normalize_email
 from app.services.emails import queue_email
 from app.services.orders import Recipient, place_order
@@ -324,8 +324,7 @@ def _use_a_delivery_change(session: Session, order: Order, **changes) -> None:
 
 def _send_card(session: Session, partner: Partner, order: Order) -> None:
     brand = referenced(session, Brand, order.brand_id)
-    email = build_gift_card_email(partner=partner, order=order, brand=brand, card=_card(order))
-    queue_email(session, email, partner_id=partner.id, consumer_id=order.consumer_id)
+    gift_pages.send_gift_email(session, partner=partner, order=order, brand=brand, card=_card(order))
 
 
 def resend_card(session: Session, *, partner: Partner, order: Order, by: TeamMember) -> Order:
@@ -364,7 +363,16 @@ def change_recipient(session: Session, *, partner: Partner, order: Order, email:
         if new_email == old_email:
             raise InvalidInput(f"The card already goes to {old_email}. To send it there again, use Resend.", field="email")
         consumer = referenced(session, Consumer, order.consumer_id)
-        _use_a_delivery_change(session, order, recipient_email=new_email, to_self=order.to_self or new_email == consumer.email)
+        # The links sent to the old address stop opening the gift, and the tracker follows the new address.
+        gift_pages.revoke_links(session, order_id=row_id(order))
+        _use_a_delivery_change(
+            session,
+            order,
+            recipient_email=new_email,
+            to_self=order.to_self or new_email == consumer.email,
+            sent_at=None,
+            opened_at=None,
+        )
         _send_card(session, partner, order)
         notice = build_recipient_changed_email(
             partner=partner,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,11 +30,13 @@ from app.domain.ledger import AccountKind, Posting, TransactionStatus, Transacti
 from app.domain.money import Money
 from app.domain.orders import OrderStatus, may_become
 from app.domain.pricing import Quote
-from app.emails import build_gift_card_email, build_order_confirmation_email, build_order_failed_email
+from app.domain.text import character_refusal
+from app.emails import build_order_confirmation_email, build_order_failed_email
+from app.links import external_url
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
 from app.providers import ProviderError
-from app.queue import enqueue
-from app.services import campaigns, catalog, ledger, partners, webhooks
+from app.queue import enqueue, enqueue_or_leave_for_sweep
+from app.services import campaigns, catalog, gift_pages, ledger, partners, segments, webhooks
 from app.services.catalog import Offer
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
@@ -100,8 +101,9 @@ def recipient_for(
     message = (message or "").replace("\r\n", "\n").strip()
     if len(message) > MESSAGE_MAX:
         raise InvalidInput(f"The message can be at most {MESSAGE_MAX} characters.", field="message")
-    if any(unicodedata.category(c).startswith("C") and c != "\n" for c in message):
-        raise InvalidInput("The message contains characters that are not allowed.", field="message")
+    problem = character_refusal(message, allowed="\n")
+    if problem:
+        raise InvalidInput(f"The message {problem}.", field="message")
     sender = clean_name(sender_name, field="sender_name") if (sender_name or "").strip() else consumer.full_name
     if send_to == "me":
         return Recipient(consumer.email, consumer.full_name, sender, message, True)
@@ -129,8 +131,8 @@ def _split(quote: Quote, balances: list[Balance], brand: BrandRules) -> list[tup
 
 def preview(session: Session, *, consumer: Consumer, offer: Offer, face_value: Money) -> CheckoutPreview:
     """What checkout will charge, from which balances (each campaign by name), and what the card is worth.
-    Changes nothing."""
-    quote = offer.quote(face_value)
+    Changes nothing. The bonus is the consumer's (their tags decide a bonus for a segment), whoever made `offer`."""
+    quote = offer.for_tags(segments.consumer_tag_set(session, consumer)).quote(face_value)
     balances = campaigns.checkout_balances(session, consumer_id=row_id(consumer), currency=face_value.currency)
     parts = _split(quote, balances, BrandRules(offer.brand.slug, offer.brand.category or ""))
     return CheckoutPreview(
@@ -202,6 +204,8 @@ def place_order(
         return existing
     if not consumer.is_active:
         raise ConsumerDeactivated("Your account is deactivated, so you can't place orders.")
+    # The consumer's own bonus: a bonus for a segment only when they have its tag (store, API and portal orders alike).
+    offer = offer.for_tags(segments.consumer_tag_set(session, consumer))
     quote = offer.quote(face_value)
     # Read before the transaction begins: starting it ends the view's read transaction, which expires every
     # loaded object, and these never change (reading them inside would reload the consumer and the brand).
@@ -269,7 +273,8 @@ def place_order(
             # partner needs, so nothing else is written while this checkout holds it.
             ledger.move_balances(session, debit)
             order_id = order.id
-            on_commit(session, lambda: enqueue("fulfil_order", order_id))
+            # Queue down: the checkout still succeeds; the sweep queues the pending order's fulfilment later.
+            on_commit(session, lambda: enqueue_or_leave_for_sweep("fulfil_order", order_id))
     except IntegrityError:
         # The same key (or reference) won a race in another request: that order is this checkout's order.
         session.rollback()
@@ -478,6 +483,7 @@ def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> st
             has_pin=brand.has_pin,
             redemption_url=brand.redemption_url,
             value=Money(order.card_value, order.currency),
+            timeout=settings.PROVIDER_TIMEOUT_SECONDS,
         )
     except ProviderError as error:
         if error.permanent or last_attempt or order.attempts >= settings.ORDER_MAX_ATTEMPTS:
@@ -537,16 +543,12 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 actor="system",
             )
         partner, consumer, brand = _parties(session, order)
-        queue_email(
-            session,
-            build_gift_card_email(partner=partner, order=order, brand=brand, card=card),
-            partner_id=partner.id,
-            consumer_id=consumer.id,
-        )
+        gift_pages.send_gift_email(session, partner=partner, order=order, brand=brand, card=card)
         if not order.to_self:
+            order_url = external_url("store.order", slug=partner.slug, public_id=order.public_id)
             queue_email(
                 session,
-                build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand),
+                build_order_confirmation_email(partner=partner, consumer=consumer, order=order, brand=brand, order_url=order_url),
                 partner_id=partner.id,
                 consumer_id=consumer.id,
             )
@@ -620,10 +622,13 @@ def _set_status(session: Session, transaction_id: int | None, status: Transactio
         )
 
 
-def sweep_stale_orders(session: Session, *, pending_for: timedelta = timedelta(minutes=2)) -> int:
-    """Re-queue orders nobody is working on; fail (and refund) those that used up their attempts."""
+def sweep_stale_orders(session: Session, *, pending_for: timedelta | None = None) -> int:
+    """Re-queue orders nobody is working on (pending for ORDER_SWEEP_AFTER_SECONDS, no live claim); fail (and
+    refund) those that used up their attempts."""
     now = utcnow()
     settings = current_app.extensions["settings"]
+    if pending_for is None:
+        pending_for = timedelta(seconds=settings.ORDER_SWEEP_AFTER_SECONDS)
     stale = session.exec(
         select(Order.id, Order.attempts).where(
             Order.status == OrderStatus.PENDING.value,

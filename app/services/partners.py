@@ -122,7 +122,7 @@ def create_partner(
     currency: str,
     funds: Money | None = None,
     primary_color: str = "#1f6feb",
-    accent_color: str = "#f59e0b",
+    accent_color: str = "#d97706",
     actor: str = "",
 ) -> tuple[Partner, ApiCredentials]:
     slug = (slug or "").strip().lower()

@@ -39,7 +39,7 @@ from app.domain.errors import InvalidInput, NotFound
 from app.domain.webhooks import DeliveryStatus
 from app.models import Brand, Order, Partner, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.outbound_http import check_url
-from app.queue import enqueue
+from app.queue import enqueue, enqueue_or_leave_for_sweep
 from app.representations import campaign_event, order_event
 from app.security import v1_signature
 from app.services import partners
@@ -191,7 +191,8 @@ def _queue_event(session: Session, *, partner_id: int, event_type: str, order_id
     if deliveries:
         session.flush()
         for delivery in deliveries:
-            on_commit(session, functools.partial(enqueue, "deliver_webhook", delivery.id))
+            # Queue down: the delivery stays pending and requeue_stuck_deliveries queues it later.
+            on_commit(session, functools.partial(enqueue_or_leave_for_sweep, "deliver_webhook", delivery.id))
     return deliveries
 
 

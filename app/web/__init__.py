@@ -97,4 +97,8 @@ def register_web(app: Flask) -> None:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.headers.get("HX-Request"):
             response.vary.add("HX-Request")
+            # A boosted page reached through a redirect (sign-in -> "Choose your password"): the address bar
+            # shows the page's own URL, whatever the XHR reports.
+            if request.headers.get("HX-Boosted") == "true" and request.method == "GET" and response.status_code == 200:
+                response.headers.setdefault("HX-Push-Url", request.script_root + request.full_path.removesuffix("?"))
         return response

@@ -4,35 +4,14 @@ Registered only when APP_ENV=development, and even then it answers only this mac
 temporary passwords, reset links and gift cards.
 """
 
-import ipaddress
-
 from flask import Blueprint, abort, render_template, request
 
 from app.db import db_session
 from app.pages import CONTENT_SECURITY_POLICY
+from app.security import from_this_machine
 from app.services import emails as email_service
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
-FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
-
-
-def from_this_machine(environ: dict) -> bool:
-    """Whether the connection itself comes from this machine.
-
-    The socket's peer, not request.remote_addr: with TRUSTED_PROXIES, ProxyFix rewrites that from
-    X-Forwarded-For (keeping the original in werkzeug.proxy_fix.orig). And a proxy on this machine makes
-    every client look local, so a request that says it was forwarded does not count as local either.
-    """
-    if any(environ.get(header) for header in FORWARDING_HEADERS):
-        return False
-    original = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
-    try:
-        address = ipaddress.ip_address((original or "").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 @bp.before_request

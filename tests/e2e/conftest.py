@@ -17,6 +17,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import Mailbox, build_app, free_port
+from tests.e2e.axe import DESKTOP, AxeAudit
 
 E2E_DIR = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -62,12 +63,37 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def axe(request, browser):
+    """axe-core on every store and portal page of every context the test opens (tests/e2e/axe.py), at 1280×800
+    unless the test asks for another viewport: the test fails on any serious or critical violation."""
+    audit = AxeAudit()
+    new_context = browser.new_context
+
+    def watched_context(**options):
+        options.setdefault("viewport", DESKTOP)
+        context = new_context(**options)
+        audit.watch(context)
+        return context
+
+    browser.new_context = watched_context
+    yield audit
+    del browser.new_context
+    audit.finish()
+    for context in audit.contexts:
+        context.close()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.passed and audit.findings:
+        pytest.fail(audit.summary(), pytrace=False)
+
+
 @pytest.fixture
-def page(browser, request):
+def page(browser, request, axe):
     """A fresh browser context (no cookies) and page; a screenshot in test-artifacts/ if the test fails."""
     context = browser.new_context()
     page = context.new_page()
     yield page
+    axe.finish()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         artifacts = request.config.rootpath / "test-artifacts"

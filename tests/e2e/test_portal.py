@@ -149,7 +149,7 @@ def test_an_operator_invited_by_the_admin_uploads_consumers_and_funds_one_and_a_
     viewer_nav = viewer.get_by_role("navigation", name="Portal")
     for hidden in ("Bulk upload", "API keys", "Team", "Audit log"):
         expect(viewer_nav.get_by_role("link", name=hidden)).to_have_count(0)
-    pages = ["Dashboard", "Consumers", "Orders", "Transactions", "Brands", "Branding"]
+    pages = ["Dashboard", "Consumers", "Orders", "Transactions", "Brands", "Branding", "Settings"]
     for name in pages:
         viewer_nav.get_by_role("link", name=name).click()
         expect(viewer.get_by_role("heading", level=1)).to_be_visible()

@@ -96,7 +96,13 @@ def test_a_campaign_is_created_from_partner_funds_and_read_back_with_its_money(c
         "startsAt",
         "endsAt",
         "priority",
+        "eligibleTag",
+        "eligibleCreatedAfter",
         "returnUnusedOnEnd",
+        "recurrence",
+        "lowBudgetThreshold",
+        "pauseWhenExhausted",
+        "budgetLowSince",
         "createdAt",
         "endedAt",
     }

@@ -56,7 +56,14 @@ def test_the_catalog_lists_the_partners_enabled_brands_with_price_and_bonus(clie
             }
         ],
         "discountPercent": Decimal("0.00"),
-        "bonus": {"type": "cash", "percent": Decimal("5.00"), "promoStartsAt": None, "promoEndsAt": None, "activeNow": True},
+        "bonus": {
+            "type": "cash",
+            "percent": Decimal("5.00"),
+            "promoStartsAt": None,
+            "promoEndsAt": None,
+            "activeNow": True,
+            "segment": None,
+        },
         "hasPin": True,
     }
     assert books["denominationType"] == "variable" and books["bonus"] is None

@@ -39,7 +39,7 @@ def test_create_partner_refuses_a_taken_slug_and_bad_input(app):
     again = run(app, "create-partner", "--slug", "dup", "--name", "Two")
     assert again.exit_code == 1 and "already exists" in again.output
     assert "slug must be" in run(app, "create-partner", "--slug", "Bad Slug!", "--name", "X").output
-    assert "not a known ISO 4217" in run(app, "create-partner", "--slug", "ok", "--name", "X", "--currency", "ABC").output
+    assert "is not a currency we know" in run(app, "create-partner", "--slug", "ok", "--name", "X", "--currency", "ABC").output
 
 
 def test_fund_partner_adds_funds_and_refuses_fractions_of_a_cent(app, session, make_partner):

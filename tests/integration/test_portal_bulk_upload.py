@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from sqlmodel import func, select
@@ -127,7 +128,7 @@ def test_the_page_documents_the_format_and_the_template_is_a_file_that_uploads(s
     template = operator.get("/bulk-uploads/template.csv")
     assert template.status_code == 200 and template.mimetype == "text/csv"
     assert "attachment" in template.headers["Content-Disposition"]
-    assert template.get_data(as_text=True).splitlines()[0] == "action,email,full_name,currency,initial_funds"
+    assert template.get_data(as_text=True).splitlines()[0] == "action,email,full_name,currency,initial_funds,tags"
 
     response = upload(operator, template.get_data(), "consumers-template.csv")
     assert response.status_code == 303
@@ -279,7 +280,7 @@ def test_every_row_gets_its_outcome_and_the_dry_run_changes_nothing(session, par
         1: ("create", ""),
         2: ("error", "'not-an-email' is not a valid email address"),
         3: ("error", "Enter a full name."),
-        4: ("error", "currency 'XYZ' is not a known ISO 4217 code"),
+        4: ("error", "currency 'XYZ' is not a currency we know: use its three-letter code, like USD or EUR"),
         5: ("error", "GBP is not a currency of this program (it has USD, EUR)."),
         6: ("error", "initial_funds has more than 2 decimal places"),
         7: ("error", "initial_funds cannot be negative."),
@@ -289,7 +290,7 @@ def test_every_row_gets_its_outcome_and_the_dry_run_changes_nothing(session, par
         11: ("skip", "Already has a USD wallet."),
         12: ("deactivate", ""),
         13: ("skip", "Already deactivated."),
-        14: ("error", "Unknown action “delete”: use create or deactivate."),
+        14: ("error", "Unknown action “delete”: use create, deactivate or tag."),
         15: ("error", "Enter a currency (e.g. USD)."),
         16: ("error", "This row has more values than the header has columns."),
         17: ("create", "Existing consumer: gets a EUR wallet."),
@@ -368,9 +369,13 @@ def test_progress_is_shown_while_the_queue_works_and_the_partial_stops_polling_w
     committing = page(operator.get(base + "/progress", headers={"HX-Request": "true"}))
     assert "Committing" in committing and 'hx-trigger="every 1s"' in committing and 'value="0" max="2"' in committing
     assert consumer_named(session, partner, "ann@example.com") is None  # the commit waits for a worker
+    assert '<span class="portal-funds" id="portal-funds"' not in committing  # nothing moved yet
     paused_queue.run()
     finished = page(operator.get(base + "/progress", headers={"HX-Request": "true"}))
     assert 'hx-trigger="every 1s"' not in finished and "Committed on" in finished
+    # The header's partner funds follow, out of band: $15.00 of initial funds came out of them.
+    funds = re.search(r'<span class="portal-funds" id="portal-funds"[^>]*hx-swap-oob="true">(.*?)</span>', finished, re.S)
+    assert funds and "$985.00" in funds.group(1)
     assert consumer_named(session, partner, "ann@example.com") is not None
 
 
@@ -401,7 +406,9 @@ def test_a_commit_creates_exactly_the_valid_rows_funded_from_partner_funds_and_w
     before = changed_things(session)
     response = operator.post(f"/bulk-uploads/{the_upload.public_id}/commit")
     assert response.status_code == 303
-    assert "Committing 3 rows" in page(operator.get(redirect_path(response).removeprefix("/portal")))
+    # Done at once here (the queue runs in the request): "Committed", and no "Committing…" left above it.
+    committed_page = page(operator.get(redirect_path(response).removeprefix("/portal")))
+    assert "Committed on" in committed_page and "Committing" not in committed_page
 
     ann, bo = consumer_named(session, partner, "ann@example.com"), consumer_named(session, partner, "bo@example.com")
     assert (ann.full_name, ann.is_active, ann.must_change_password) == ("Ann Able", True, True)
@@ -680,12 +687,12 @@ def test_the_error_rows_download_as_csv_with_their_original_values_and_the_reaso
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="team-list-errors.csv"'
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["action", "email", "full_name", "currency", "initial_funds", "error"]
+    assert rows[0] == ["action", "email", "full_name", "currency", "initial_funds", "tags", "error"]
     assert [row[:5] for row in rows[1:]] == [
         ["", "bad@", "Bad Email", "USD", "1"],
         ["", "cents@example.com", "Cents", "USD", "1.234"],
     ]
-    assert "is not a valid email address" in rows[1][5] and rows[2][5] == "initial_funds has more than 2 decimal places"
+    assert "is not a valid email address" in rows[1][6] and rows[2][6] == "initial_funds has more than 2 decimal places"
 
     fixed = response.get_data(as_text=True).replace("bad@", "bad@example.com").replace("1.234", "1.23")
     assert upload(operator, fixed, "team-list-errors.csv").status_code == 303  # the error column is ignored

@@ -197,7 +197,7 @@ def test_an_operator_creates_a_consumer_funded_from_the_partner_and_they_get_a_w
         ({"initial_funds": "1.234"}, "more than 2 decimal places"),
         ({"initial_funds": "-5"}, "can't be negative"),
         ({"currency": "EUR"}, "EUR is not enabled"),
-        ({"currency": "XYZ"}, "not a known ISO 4217 code"),
+        ({"currency": "XYZ"}, "Currency 'XYZ' is not a currency we know: use its three-letter code, like USD or EUR."),
         ({"initial_funds": "1000.01"}, "Your partner funds are too low for these initial funds: $1,000.00 available"),
     ],
 )

@@ -173,8 +173,9 @@ def test_history_statement_and_csv_show_each_transaction_with_a_running_balance(
     store.post(f"/brands/{brand.slug}/orders", order_fields(key, send_to="me"))
     assert "Bluefin Sushi" in page(store.get("/orders"))
     statement = page(store.get("/statement"))
-    assert "debit" in statement and "rebate" in statement and "credit" in statement
-    assert "Bluefin Sushi gift card" in statement and "Cash bonus" in statement  # what each line was
+    # What each line was, in plain words, with the ledger's own memo beside it.
+    assert "Gift card for you (Bluefin Sushi)" in statement and "Cash back" in statement and "Added by " in statement
+    assert "Bluefin Sushi gift card" in statement and "Cash bonus" in statement
     rows = list(csv.DictReader(io.StringIO(store.get("/statement.csv").get_data(as_text=True))))
     assert [(r["type"], r["amount"], r["balance_after"]) for r in rows] == [
         ("credit", "100.00", "100.00"),

@@ -43,3 +43,10 @@ def test_lines_without_a_token_are_left_as_they_are(text):
     line = record("%s", (text,))
     ResetTokenMask().filter(line)
     assert (line.msg, line.args) == ("%s", (text,))
+
+
+def test_a_gift_page_link_is_logged_without_its_token():
+    # The recipient's gift page keeps its token in the address (issue #18): every request line for it is masked.
+    line = record("%s - - [%s] %s\n", ("127.0.0.1", "03/Dec/2026 10:00:00", f'"GET /s/acme/gift/{TOKEN} HTTP/1.1" 200 -'))
+    ResetTokenMask().filter(line)
+    assert TOKEN not in line.getMessage() and '"GET /s/acme/gift/[hidden] HTTP/1.1" 200 -' in line.getMessage()

@@ -8,6 +8,7 @@ to `bp` (`register_store` imports them all):
   catalog   the catalog and its search, a brand's page, the quote and the header wallet
   look      the published look's stylesheet and logos
   orders    checkout, review, placing an order, its page, the history and the statement
+  gift      the recipient's gift page (public: its link's token opens it)
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from app.web import consumer_login_id, store_sign_in_token
 bp = Blueprint("store", __name__, url_prefix="/s/<slug>")
 
 # Reachable without being signed in.
-PUBLIC = {"store.login", "store.forgot_password", "store.reset_password", "store.brand_css", "store.logo", "store.password_rules"}
+PUBLIC = {
+    "store.login",
+    "store.forgot_password",
+    "store.reset_password",
+    "store.brand_css",
+    "store.logo",
+    "store.password_rules",
+    "store.gift_page",  # the recipient's gift page: the link's token is the key
+}
 # The store's look: the same for everyone, signed in or not (no consumer is loaded for them).
 ASSETS = {"store.brand_css", "store.logo"}
 # Reachable while the first-login steps are unfinished.
@@ -97,7 +106,8 @@ def require_finished_sign_in():
     if request.endpoint in PUBLIC:
         return None
     if g.consumer is None:
-        return redirect(url_for("store.login", next=request.path), 303)
+        # The query string comes along: a reminder email's link to the catalog filtered to one campaign keeps its filter.
+        return redirect(url_for("store.login", next=request.full_path if request.query_string else request.path), 303)
     step = next_step(g.consumer)
     if step and request.endpoint not in SETUP:
         return redirect(url_for(step), 303)
@@ -112,6 +122,8 @@ def store_context():
         "partner": partner,
         "look": published_look(partner) if partner is not None else None,
         "consumer": consumer,
+        # The balance and navigation show once the first-login steps (password, terms) are done.
+        "setup_done": consumer is not None and partner is not None and next_step(consumer) is None,
         # Called only by pages that show the header balance.
         "header_wallets": lambda: consumers.wallets(db_session(), consumer) if consumer else [],
     }

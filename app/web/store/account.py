@@ -14,21 +14,34 @@ from app.services import consumer_auth
 from app.web import STORE_SIGN_IN, store_sign_in_token
 from app.web.store import bp, next_step, per_store_ip, safe_next
 
+# Set when a reset link changed the password: the sign-in page then doesn't speak of temporary passwords.
+PASSWORD_CHANGED = "password_changed"
+
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=per_store_ip)
 def login():
     if g.consumer is not None and request.method == "GET":
         return redirect(url_for(next_step(g.consumer) or "store.home"), 303)
+    first_time_hint = not browser_session.get(PASSWORD_CHANGED)
     if request.method == "GET":
-        return render_template("store/login.html", email="", error=None, next=request.args.get("next", ""))
+        return render_template(
+            "store/login.html", email="", error=None, next=request.args.get("next", ""), first_time_hint=first_time_hint
+        )
     email = request.form.get("email", "")
     try:
         consumer = consumer_auth.authenticate(
             db_session(), partner=g.partner, email=email, password=request.form.get("password", "")
         )
     except InvalidCredentials as error:
-        return render_template("store/login.html", email=email, error=error.message, next=request.form.get("next", "")), 422
+        return render_template(
+            "store/login.html",
+            email=email,
+            error=error.message,
+            next=request.form.get("next", ""),
+            first_time_hint=first_time_hint,
+        ), 422
+    browser_session.pop(PASSWORD_CHANGED, None)
     token = consumer_auth.start_sign_in(db_session(), consumer=consumer, replacing=store_sign_in_token())
     # force: a deactivated consumer may still sign in to look (flask-login would refuse is_active=False).
     login_user(consumer, force=True)
@@ -163,5 +176,6 @@ def reset_password(token: str | None):
     browser_session.pop(RESET_TOKEN, None)
     if g.consumer is not None:
         logout_user()
+    browser_session[PASSWORD_CHANGED] = True
     flash("Your password has been changed. Sign in with your new password.", "success")
     return redirect(url_for("store.login"), 303)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from app.db import db_session
 from app.domain.errors import NotFound
 from app.pages import wants_partial
-from app.services import catalog, consumers
+from app.services import catalog, consumers, segments
 from app.services.catalog_search import CATALOG_PAGE_SIZE, CatalogSearch, amount_choice
 from app.web.catalog_cache import catalog_cache
 from app.web.store import bp
@@ -24,7 +24,7 @@ def home():
     search = CatalogSearch.from_args(request.args)
     currency = wallets[0].currency if wallets else None
     spendable = consumers.spendable_campaigns(wallets, currency)
-    results = _rendered_catalog(session, search, currency, spendable)
+    results = _rendered_catalog(session, search, currency, spendable, _bonus_tags(session))
     if wants_partial():
         body = results
     else:
@@ -49,14 +49,30 @@ def _catalog_key(*parts) -> tuple:
     return (partner.id, partner.slug, partner.catalog_version, request.script_root, *parts)
 
 
-def _rendered_catalog(session, search: CatalogSearch, currency: str | None, spendable: list[consumers.CampaignBalance]) -> Markup:
+def _bonus_tags(session) -> frozenset[str]:
+    """The consumer's tags that some bonus of the store is for (its segments, cached with the catalog's version):
+    all that the tiles' bonuses depend on, so consumers in the same segments share a cached catalog."""
+    segments_of_bonuses = catalog_cache().get_or_make(
+        _catalog_key("bonus segments"), lambda: (catalog.bonus_segments(session, g.partner), None)
+    )
+    if not segments_of_bonuses:
+        return frozenset()
+    return segments.consumer_tag_set(session, g.consumer) & segments_of_bonuses
+
+
+def _rendered_catalog(
+    session, search: CatalogSearch, currency: str | None, spendable: list[consumers.CampaignBalance], tags: frozenset[str]
+) -> Markup:
     """#catalog (store/_catalog.html) for this search, from the catalog cache while it is current.
 
     The tiles name the consumer's campaign balances that pay for each brand ("Wellness balance applies"), so
     the key holds what those badges depend on: each spendable balance's campaign, name and brand lists (not
-    its amount). Consumers with no campaign balance, or with the same ones, share an entry."""
+    its amount). Consumers with no campaign balance, or with the same ones, share an entry. The bonus badges
+    (and the "Biggest bonus" order) depend on the consumer's tags that bonuses are for (`tags`): the key holds
+    them too, so a bonus for a segment is never shown to someone outside it."""
     paid_by = search.paid_by(spendable)
     balances_key = tuple((c.campaign_id, c.name, c.brand_slugs, c.categories) for c in spendable)
+    tags_key = tuple(sorted(tags))
 
     def render() -> tuple[Markup, datetime | None]:
         def browse(page: int) -> catalog.CatalogPage:
@@ -70,6 +86,7 @@ def _rendered_catalog(session, search: CatalogSearch, currency: str | None, spen
                 page=page,
                 per_page=CATALOG_PAGE_SIZE,
                 paid_by=paid_by,
+                tags=tags,
             )
 
         results = browse(search.page)
@@ -78,7 +95,7 @@ def _rendered_catalog(session, search: CatalogSearch, currency: str | None, spen
         body = render_template("store/_catalog.html", results=results, search=search, campaign_balances=spendable)
         return Markup(body), results.badges_change_at
 
-    return catalog_cache().get_or_make(_catalog_key("results", currency, search, balances_key), render)
+    return catalog_cache().get_or_make(_catalog_key("results", currency, search, balances_key, tags_key), render)
 
 
 def _categories(session, currency: str | None) -> list[str]:
@@ -91,7 +108,7 @@ def _categories(session, currency: str | None) -> list[str]:
 def brand(brand_slug: str):
     """One gift card: what it is, the partner's bonus, and an amount picker priced as you choose."""
     session = db_session()
-    offer = catalog.offer(session, g.partner, brand_slug)
+    offer = catalog.offer(session, g.partner, brand_slug, tags=segments.consumer_tag_set(session, g.consumer))
     wallets = consumers.wallets(session, g.consumer)
     choice = amount_choice(offer, request.args.get("amount"), wallets)
     return render_template(
@@ -108,7 +125,7 @@ def quote_partial(brand_slug: str):
     """#quote for the amount picked: what the consumer pays and what they get. 422 when the amount won't do."""
     session = db_session()
     try:
-        offer = catalog.offer(session, g.partner, brand_slug)
+        offer = catalog.offer(session, g.partner, brand_slug, tags=segments.consumer_tag_set(session, g.consumer))
     except NotFound as error:
         return render_template("store/_quote.html", choice=None, problem=error.message), 404
     choice = amount_choice(offer, request.args.get("amount", ""), consumers.wallets(session, g.consumer))

@@ -10,13 +10,20 @@ from app.domain.money import Money
 from app.domain.orders import OrderStatus
 from app.extensions import limiter
 from app.models import Brand, Order
-from app.services import catalog, consumers, csv_export, orders
+from app.pages import wants_partial
+from app.services import catalog, consumers, csv_export, orders, segments
 from app.web.store import bp
 
 
 def _wallet_currency() -> str:
     wallets = consumers.wallets(db_session(), g.consumer)
     return wallets[0].currency if wallets else g.partner.currency_list[0]
+
+
+def _offer(brand_slug: str) -> catalog.Offer:
+    """The brand as the signed-in consumer sees it: a bonus for a segment only when they have its tag."""
+    session = db_session()
+    return catalog.offer(session, g.partner, brand_slug, tags=segments.consumer_tag_set(session, g.consumer))
 
 
 def _checkout_fields() -> dict:
@@ -52,7 +59,7 @@ def _parse(offer, fields: dict):
 @bp.get("/brands/<brand_slug>/checkout")
 def checkout(brand_slug: str):
     """Who gets the card: me, or someone else by email, with a message."""
-    offer = catalog.offer(db_session(), g.partner, brand_slug)
+    offer = _offer(brand_slug)
     fields = {
         "amount": request.args.get("amount", ""),
         "send_to": request.args.get("send_to", "me"),
@@ -82,14 +89,14 @@ def _review(session, offer, fields: dict, *, changed: str | None = None):
 def review_order(brand_slug: str):
     """Exactly what will be charged, from which balance, and what the recipient gets."""
     session = db_session()
-    return _review(session, catalog.offer(session, g.partner, brand_slug), _checkout_fields())
+    return _review(session, _offer(brand_slug), _checkout_fields())
 
 
 @bp.post("/brands/<brand_slug>/orders")
 @limiter.limit("30 per minute", key_func=lambda: f"checkout:{g.consumer.id if g.get('consumer') else request.remote_addr}")
 def place_order(brand_slug: str):
     session = db_session()
-    offer = catalog.offer(session, g.partner, brand_slug)
+    offer = _offer(brand_slug)
     fields = _checkout_fields()
     try:
         amount, recipient = _parse(offer, fields)
@@ -147,8 +154,16 @@ def order_status(public_id: str):
 
 @bp.post("/orders/<public_id>/card")
 def reveal_card(public_id: str):
-    number, pin = orders.reveal_card(db_session(), consumer=g.consumer, public_id=public_id)
-    return render_template("store/_card.html", number=number, pin=pin)
+    """The card in place of the button (htmx), or, from a plain form (no JavaScript), the whole order page showing it."""
+    session = db_session()
+    number, pin = orders.reveal_card(session, consumer=g.consumer, public_id=public_id)
+    if wants_partial():
+        response = Response(render_template("store/_card.html", number=number, pin=pin))
+    else:
+        found, brand = orders.order_and_brand_for_consumer(session, consumer=g.consumer, public_id=public_id)
+        response = Response(render_template("store/order.html", number=number, pin=pin, **_order_context(found, brand)))
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.get("/orders")
@@ -158,11 +173,12 @@ def order_history():
 
 @bp.get("/statement")
 def statement():
-    """The consumer's statement, newest first: each movement with their balance in its currency after it."""
+    """The consumer's statement, newest first: each movement in plain words, with their balance in its currency after it."""
     return render_template("store/statement.html", lines=list(reversed(consumers.statement(db_session(), g.consumer))))
 
 
-STATEMENT_COLUMNS = ["date", "type", "status", "balance", "amount", "currency", "balance_after", "order", "memo"]
+# The ledger's own columns, then the line in plain words (what the statement page says).
+STATEMENT_COLUMNS = ["date", "type", "status", "balance", "amount", "currency", "balance_after", "order", "memo", "description"]
 
 
 @bp.get("/statement.csv")
@@ -178,6 +194,7 @@ def statement_csv():
             line.total_after.to_decimal(),
             line.order_public_id or "",
             line.transaction.memo,
+            line.description,
         ]
         for line in consumers.statement(db_session(), g.consumer)
     ]
