@@ -114,7 +114,7 @@ def test_forgot_password_answers_alike_and_writes_nothing_during_the_request_for
 ):
     queued = []
     real_task = app.extensions["queue_tasks"]["send_password_reset"]
-    monkeypatch.setitem(app.extensions["queue_tasks"], "send_password_reset", lambda *args: queued.append(args))
+    monkeypatch.setitem(app.extensions["queue_tasks"], "send_password_reset", lambda *args, **_: queued.append(args))
     store.get("/forgot")
     mailbox.clear()
     answers, writes = [], []
