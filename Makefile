@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: install run worker test test-fast lint format chromium benchmark clean postman postman-collection chaos chaos-short
+.PHONY: install run worker test test-fast lint format chromium benchmark benchmark-scale clean postman postman-collection chaos chaos-short
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ format: install
 
 benchmark: install
 	$(BIN)/python tests/benchmarks/run.py
+
+# Launch day at scale (tests/benchmarks/launch_day.py): PostgreSQL on 127.0.0.1:5432, Redis (database 9), gunicorn, one
+# flask worker and an SMTP server: onboarding 10k, a sign-in burst, an order burst, the first page's bytes, then the page benchmark.
+benchmark-scale: install
+	$(BIN)/python tests/benchmarks/launch_day.py $(SCALE_ARGS)
 
 # Faults survived, measured (tests/reliability/chaos.py): PostgreSQL on 127.0.0.1:5432 and redis-server installed.
 chaos: install

@@ -62,7 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
         tasks,  # noqa: F401  (declares the queued tasks, which init_queue binds)
     )
     from app.db import close_db_session, make_engine, reads_engine
-    from app.extensions import csrf, htmx, limiter, login_manager, mail
+    from app.extensions import compress, csrf, htmx, limiter, login_manager, mail
     from app.providers.simulated import SimulatedProvider
     from app.queue import init_queue, start_in_process_worker
     from app.security import Encryptor, password_hasher
@@ -81,6 +81,10 @@ def create_app(config: dict | None = None) -> Flask:
         hang_rate=settings.PROVIDER_HANG_RATE,
     )
     app.teardown_appcontext(close_db_session)
+    from app.web.assets import compression_settings
+
+    app.config.update(compression_settings())
+    compress.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)

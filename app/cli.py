@@ -232,13 +232,13 @@ def seed_demo():
 
 
 @click.command("worker")
-@click.option("--workers", default=2, show_default=True)
+@click.option("--workers", type=int, default=None, help="threads (default: the WORKER_THREADS setting, 32)")
 @with_appcontext
 def worker(workers):
     """Run queued work (emails, fulfilment, sweeps) until interrupted."""
     from app.queue import run_worker
 
-    run_worker(current_app._get_current_object(), workers)
+    run_worker(current_app._get_current_object(), workers or current_app.extensions["settings"].WORKER_THREADS)
 
 
 def register_cli(app: Flask) -> None:

@@ -13,6 +13,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import Flask, current_app
 from huey import MemoryHuey, RedisHuey, SqliteHuey
@@ -92,19 +93,24 @@ def init_queue(app: Flask) -> None:
     app.extensions["queue_worker_lock"] = threading.Lock()
 
 
-def enqueue(name: str, *args, **kwargs):
+def enqueue(name: str, *args, eta: datetime | None = None, **kwargs):
+    """Queue task `name` now, or to run at `eta` (a UTC datetime; huey keeps it in its schedule, which Redis
+    keeps across restarts)."""
     request_id = current_request_id()
     if request_id is not None:
         kwargs[REQUEST_ID_KWARG] = request_id
-    return current_app.extensions["queue_tasks"][name](*args, **kwargs)
+    bound = current_app.extensions["queue_tasks"][name]
+    if eta is not None:
+        return bound.schedule(args=args, kwargs=kwargs, eta=eta)
+    return bound(*args, **kwargs)
 
 
-def enqueue_or_leave_for_sweep(name: str, *args) -> None:
+def enqueue_or_leave_for_sweep(name: str, *args, eta: datetime | None = None) -> None:
     """Queue work whose row in the database a periodic sweep finds again when it is not done (a pending order,
     a queued email, a pending webhook delivery). Called once that row is committed: if the queue is down
     (Redis unreachable), the request that committed it still succeeds, and the sweep queues the work later."""
     try:
-        enqueue(name, *args)
+        enqueue(name, *args, eta=eta)
     except Exception:  # noqa: BLE001  (any failure of the queue's storage; the sweep is the fallback)
         log.warning("could not queue %s%s: the queue is unreachable; the sweep will queue it", name, args, exc_info=True)
 

@@ -63,7 +63,7 @@ class ApiModel(BaseModel):
 
 
 OutNumber = Annotated[Decimal, WithJsonSchema({"type": "number"})]
-ORDER_STATUS = Literal["pending", "completed", "failed"]
+ORDER_STATUS = Literal["scheduled", "pending", "completed", "failed", "cancelled"]
 
 
 class OrderRecipient(ApiModel):
@@ -104,6 +104,11 @@ class Order(ApiModel):
     failureReason: str | None
     createdAt: str
     completedAt: str | None
+    deliverAt: str | None = Field(
+        description="When a scheduled gift is issued and emailed (UTC); null for one sent at once. The order is "
+        "scheduled until then, and can be cancelled (POST /orders/{publicId}/cancel)"
+    )
+    cancelledAt: str | None = Field(description="When the order was cancelled and refunded; null otherwise")
     delivery: OrderDelivery = Field(description="The gift email's progress: sent, then opened by the recipient")
     card: OrderCard | None = Field(description="Only in GET /orders/{publicId} and POST /orders, once completed")
 
@@ -130,6 +135,8 @@ def order_data(order: OrderRow, brand: Brand, card: OrderCard | None = None) -> 
         failureReason=order.failure_reason or None,
         createdAt=iso_utc(order.created_at),
         completedAt=iso_utc(order.completed_at),
+        deliverAt=iso_utc(order.deliver_at),
+        cancelledAt=iso_utc(order.cancelled_at),
         delivery=OrderDelivery(sentAt=iso_utc(order.sent_at), openedAt=iso_utc(order.opened_at)),
         card=card,
     ).model_dump()

@@ -13,10 +13,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app, has_app_context
 
-# Hashes outside an app (argon2-cffi's defaults, RFC 9106's low-memory profile: the same as the
-# ARGON2_* settings' defaults), and verifies every hash: Argon2 reads the parameters from the hash,
-# so hashes made with other parameters (older settings, the tests' cheap ones) still verify.
-_hasher = PasswordHasher()
+# Hashes outside an app (OWASP's first profile: m=19 MiB, t=2, p=1, the same as the ARGON2_* settings'
+# defaults), and verifies every hash: Argon2 reads the parameters from the hash, so hashes made with other
+# parameters (older settings such as argon2-cffi's 64 MiB defaults, the tests' cheap ones) still verify.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _DUMMY_PASSWORD = "not-a-real-password-just-for-timing"
 _dummy_hashes: dict[tuple[int, int, int], str] = {}
 
@@ -54,8 +54,32 @@ def hash_password(password: str) -> str:
     return _configured_hasher().hash(password)
 
 
+# Temporary passwords (welcome emails, invitations, bulk onboarding) are random (~59 bits), short-lived and
+# never chosen by a person: a keyed fast hash is enough for them, as for API keys and tokens. HMAC-SHA256 with
+# a key derived from the app's SECRET_KEY: a copy of the database alone cannot be brute-forced. Argon2 stays
+# for passwords people choose. (Changing SECRET_KEY voids outstanding temporary passwords: "resend welcome".)
+TEMPORARY_HASH_PREFIX = "$hmac-sha256$"
+
+
+def _temporary_password_key() -> bytes:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"giftstore temporary passwords v1", hashlib.sha256).digest()
+
+
+def hash_temporary_password(password: str) -> str:
+    """A temporary password's hash: microseconds, not Argon2's tens of milliseconds (needs an app context)."""
+    digest = hmac.new(_temporary_password_key(), password.encode(), hashlib.sha256).hexdigest()
+    return TEMPORARY_HASH_PREFIX + digest
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Timing-safe: always runs one Argon2 verification, even with no hash to check."""
+    """Timing-safe: always runs one Argon2 verification, even with no hash to check or a temporary
+    password's keyed hash (so the time does not tell whether an account still has its temporary password).
+    Argon2 hashes of temporary passwords made before they were keyed-hashed still verify."""
+    if password_hash and password_hash.startswith(TEMPORARY_HASH_PREFIX):
+        verify_password(None, password)  # the same Argon2 work as any other check
+        expected = hash_temporary_password(password)
+        return hmac.compare_digest(password_hash.encode(), expected.encode())
     try:
         return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):

@@ -85,5 +85,5 @@ def commit_bulk_upload(upload_id: int, member_id: int | None, task=None) -> str:
 
 @task(retries=4, retry_delay=30, retry_backoff=2)
 def welcome_bulk_consumers(consumer_ids: list[int]) -> int:
-    """Temporary passwords and welcome emails for consumers created in bulk (Argon2 is the slow part)."""
+    """Temporary passwords (a keyed fast hash, not Argon2) and welcome emails for consumers created in bulk."""
     return bulk_upload.welcome(db_session(), consumer_ids)

@@ -10,6 +10,8 @@
      snapshot keeps attributes, not what was typed).
    - Colour pickers and their hex fields (data-hex-for) stay in sync.
    - A submit button marked data-needs-quote is disabled while the amount is invalid or the quote says no.
+   - Checkout: recipient fields only for "Someone else", the message's counter, "Did you mean …?" applied in
+     place, and what was typed kept in htmx's history snapshot (form[data-keep-values]) for Back.
 */
 (function () {
   "use strict";
@@ -153,4 +155,84 @@
   });
 
   document.addEventListener("DOMContentLoaded", updateQuoteButtons);
+
+  // --- checkout (issue #18): recipient fields, the message counter, "Did you mean …?", values kept on Back -------
+  // [data-shown-for-send-to="someone"] shows only while that "send_to" choice is checked (without JavaScript it
+  // stays visible and the server ignores it for "Me").
+  function showForSendTo() {
+    document.querySelectorAll("[data-shown-for-send-to]").forEach(function (block) {
+      var form = block.closest("form");
+      var chosen = form && form.querySelector("input[name=send_to]:checked");
+      block.hidden = !chosen || chosen.value !== block.getAttribute("data-shown-for-send-to");
+    });
+  }
+
+  // Counted as the server counts (app/domain/text.py message_length): line breaks as one character, the spaces
+  // Python's str.strip() removes taken off both ends, then code points (Array.from), not UTF-16 units.
+  var PY_SPACE = "[\\t\\n\\v\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+  var PY_STRIP = new RegExp("^" + PY_SPACE + "+|" + PY_SPACE + "+$", "g");
+
+  function countMessage(field) {
+    var max = parseInt(field.getAttribute("data-count-max"), 10);
+    var ids = (field.getAttribute("aria-describedby") || "").split(/\s+/);
+    var counter = ids.map(function (id) { return document.getElementById(id); })
+      .filter(function (e) { return e && e.classList.contains("message-count"); })[0];
+    if (!counter || !max) { return; }
+    var length = Array.from(field.value.replace(/\r\n/g, "\n").replace(PY_STRIP, "")).length;
+    var over = length - max;
+    var wasOver = counter.classList.contains("over");
+    counter.textContent = length + " of " + max + " characters" + (over > 0 ? ": " + over + " too many, shorten it to send" : "");
+    counter.classList.toggle("over", over > 0);
+    counter.hidden = false;
+    if (over > 0 && !wasOver) { announce("The message is " + over + " characters too long."); }
+  }
+
+  function setUpCheckout() {
+    showForSendTo();
+    document.querySelectorAll("textarea[data-count-max]").forEach(countMessage);
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "send_to") { showForSendTo(); }
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-count-max]")) { countMessage(event.target); }
+  });
+
+  // "Use jordan@gmail.com": puts the address in its field (without JavaScript the button sends the form back).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-apply-email]");
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-apply-email"));
+    if (!field) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    field.value = button.value;
+    field.dispatchEvent(new Event("change", { bubbles: true }));  // htmx asks for the hint again: none now
+    field.focus();
+    announce("Recipient's email changed to " + button.value + ".");
+  }, true);
+
+  // htmx's history snapshot is the page's HTML: before it is taken, what was typed into a form marked
+  // data-keep-values goes into its attributes, so Back shows every field as it was left (never a password).
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll("form[data-keep-values]").forEach(function (form) {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (field.type === "password" || field.type === "file") { return; }
+        if (field.type === "checkbox" || field.type === "radio") {
+          field.toggleAttribute("checked", field.checked);
+        } else if (field.tagName === "TEXTAREA") {
+          field.textContent = field.value;
+        } else if (field.tagName === "SELECT") {
+          Array.prototype.forEach.call(field.options, function (o) { o.toggleAttribute("selected", o.selected); });
+        } else if (field.tagName === "INPUT") {
+          field.setAttribute("value", field.value);
+        }
+      });
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", setUpCheckout);
+  document.addEventListener("htmx:load", setUpCheckout);
+  document.addEventListener("htmx:historyRestore", setUpCheckout);
 })();

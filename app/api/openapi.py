@@ -196,8 +196,9 @@ ROUTES: list[Route] = [
         "a webhook). Idempotent on externalRefId: the same reference with the same body returns the "
         "same order and charges once; with a different body it is a 400 naming externalRefId. A "
         "deactivated customer, a brand not available to the partner, an amount that is not one of the "
-        "brand's denominations or outside its range, or a currency the brand or partner does not "
-        "use is a 400 naming the field. Balance too low: 402 'Insufficient wallet balance'. "
+        "brand's denominations or outside its range, a currency the brand or partner does not "
+        "use, or a deliverAt without an offset, past or more than a year ahead is a 400 naming the field. "
+        "With deliverAt the order is scheduled (charged now, card issued and emailed then). Balance too low: 402 'Insufficient wallet balance'. "
         "Nothing is charged when the answer is an error.",
     ),
     Route(
@@ -222,7 +223,22 @@ ROUTES: list[Route] = [
         tags=("Orders",),
         description="card holds the number, PIN and redemption link when the status is completed, else null. "
         "delivery.sentAt is when the gift email went to the mail server, delivery.openedAt when the recipient "
-        "first opened the gift page it links to (both null until then).",
+        "first opened the gift page it links to (both null until then). A scheduled order (deliverAt) is "
+        "scheduled until its time, then pending, then completed or failed; cancelled once taken back.",
+    ),
+    Route(
+        "POST",
+        "/orders/{publicId}/cancel",
+        "api.cancel_order",
+        "Cancel a gift that is not delivered yet, refunding it",
+        schemas.Order,
+        errors=(402, 403, 404, 500),
+        tags=("Orders",),
+        description="Only while the order is scheduled (its deliverAt has not come, or the store's unsend window "
+        "after confirm): it becomes cancelled and exactly the balances it was charged from get the money back "
+        "(an order.cancelled webhook follows). Cancelling a cancelled order again returns it unchanged. Once "
+        "delivery has begun (pending, completed or failed): 402 BUSINESS_RULE_ERROR, nothing changes. When the "
+        "cancel and the delivery race, exactly one wins.",
     ),
     Route(
         "GET",
@@ -245,7 +261,7 @@ ROUTES: list[Route] = [
         schemas.CreatedWebhook,
         request=schemas.WebhookCreate,
         tags=("Webhooks",),
-        description="Events order.completed and order.failed (a WebhookEvent), campaign.ended and campaign.budget_low "
+        description="Events order.completed, order.failed and order.cancelled (a WebhookEvent), campaign.ended and campaign.budget_low "
         "(a CampaignWebhookEvent) are POSTed to an HTTPS URL on "
         "the public internet, signed like your requests: x-signature = base64(HMAC-SHA256(secret, "
         "'POST' + LF + x-timestamp + LF + x-client-id + LF + body)), plus x-event-id (the same on every "
@@ -614,6 +630,7 @@ def _webhooks() -> dict:
         for event, summary, model in [
             ("order.completed", "An order was completed: its card was issued", schemas.WebhookEvent),
             ("order.failed", "An order failed and was refunded", schemas.WebhookEvent),
+            ("order.cancelled", "A scheduled order was cancelled before delivery and refunded", schemas.WebhookEvent),
             ("campaign.ended", "A campaign ended (by hand or at its end date)", schemas.CampaignWebhookEvent),
             (
                 "campaign.budget_low",

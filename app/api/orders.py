@@ -14,11 +14,12 @@ from sqlmodel import func, select
 from app.api import api_field, bp, schemas
 from app.api.auth import signed
 from app.api.customers import json_body
-from app.api.responses import success
+from app.api.responses import error, success
+from app.clock import utcnow
 from app.db import db_session
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import Money, normalize_currency
-from app.domain.orders import OrderStatus
+from app.domain.orders import OrderStatus, parse_iso_delivery_time
 from app.models import Brand, Consumer, Order
 from app.services import orders, reports
 
@@ -78,6 +79,7 @@ def create_order():
     consumer = partner_customer(session, body.customerId, field="customerId")
     currency = normalize_currency(body.currency)
     face_value = Money.parse(body.amount, currency, field="amount")
+    deliver_at = None if body.deliverAt is None else parse_iso_delivery_time(body.deliverAt, utcnow(), field="deliverAt")
     try:
         order = orders.place_partner_order(
             session,
@@ -88,6 +90,7 @@ def create_order():
             recipient=_recipient(consumer, body),
             external_ref=body.externalRefId,
             actor=f"api:{g.api_key.prefix}",
+            deliver_at=deliver_at,
         )
     except InvalidInput as exc:
         if exc.field != "consumer_id":
@@ -110,6 +113,24 @@ def get_order(public_id: str):
     if order is None:
         raise NotFound(f"Order {public_id[:40]} does not exist.", field="publicId")
     return success(order_with_card(session, order))
+
+
+@bp.post("/orders/<public_id>/cancel")
+@signed
+def cancel_order(public_id: str):
+    """Unsend a scheduled gift: refunded to exactly the balances charged. Again on a cancelled order: the same
+    answer; once delivered (or being delivered): 402 BUSINESS_RULE_ERROR, nothing changes."""
+    session = db_session()
+    order = None
+    if PUBLIC_ID.match(public_id):
+        order = session.exec(select(Order).where(Order.public_id == public_id, Order.partner_id == g.api_partner.id)).first()
+    if order is None:
+        raise NotFound(f"Order {public_id[:40]} does not exist.", field="publicId")
+    try:
+        cancelled = orders.cancel(session, order.id, actor=f"api:{g.api_key.prefix}")
+    except orders.AlreadyDelivered as refused:
+        return error(402, "BUSINESS_RULE_ERROR", refused.message)
+    return success(order_with_card(session, cancelled))
 
 
 @bp.get("/orders")

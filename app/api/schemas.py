@@ -54,9 +54,9 @@ OptionalId = Annotated[int | None, Field(default=None, ge=1, le=MAX_ID)]
 PageNumber = Annotated[int, Field(default=1, ge=1, le=100_000)]
 PerPage = Annotated[int, Field(default=20, ge=1, le=100)]
 REFERENCE_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
-ORDER_EVENT = Literal["order.completed", "order.failed"]
+ORDER_EVENT = Literal["order.completed", "order.failed", "order.cancelled"]
 CAMPAIGN_EVENT = Literal["campaign.ended", "campaign.budget_low"]
-WEBHOOK_EVENT = Literal["order.completed", "order.failed", "campaign.ended", "campaign.budget_low"]
+WEBHOOK_EVENT = Literal["order.completed", "order.failed", "order.cancelled", "campaign.ended", "campaign.budget_low"]
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -153,6 +153,14 @@ class OrderCreate(ApiModel):
         default=None, max_length=200, description="Shown to the recipient; the customer's name when left out"
     )
     message: str = Field(default="", max_length=300)
+    deliverAt: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Schedule the gift: ISO 8601 with an offset (2026-12-24T09:00:00+01:00 or ...Z), after now and at "
+        "most a year ahead. The wallet is charged now; the card is issued and emailed then, and until then the "
+        "order is scheduled and can be cancelled. Leave out to send at once.",
+        examples=["2026-12-24T09:00:00+01:00"],
+    )
     externalRefId: str = Field(
         min_length=1,
         max_length=80,
@@ -200,8 +208,8 @@ class WebhookCreate(ApiModel):
     events: list[WEBHOOK_EVENT] = Field(
         default=["order.completed", "order.failed"],
         min_length=1,
-        max_length=4,
-        description="Leave out for order.completed and order.failed",
+        max_length=5,
+        description="Leave out for order.completed and order.failed (order.cancelled: a scheduled gift its sender took back)",
     )
 
 

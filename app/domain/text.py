@@ -45,3 +45,23 @@ def character_refusal(text: str, *, allowed: str = "") -> str | None:
     if character is None:
         return None
     return f"contains {character_name(character)}, which is not allowed"
+
+
+def message_length(text: str) -> int:
+    """How many characters a message has, as the checkout's counter counts them (static/app.js, data-count-max):
+    code points, so an emoji built of several (a family joined with U+200D, a skin tone, a variation selector)
+    counts as each of them."""
+    return len(text)
+
+
+def message_refusal(text: str, *, limit: int) -> str | None:
+    """Why a gift message (line breaks as "\\n", spaces around it removed) won't do, in a sentence; or None."""
+    length = message_length(text)
+    if length > limit:
+        return (
+            f"The message has {length} characters; it can be at most {limit} characters "
+            "(an emoji can count as several). Shorten it by "
+            f"{length - limit}."
+        )
+    problem = character_refusal(text, allowed="\n")
+    return f"The message {problem}." if problem else None

@@ -61,3 +61,9 @@ class Order(SQLModel, table=True):
     # Delivery progress: the gift email handed to SMTP (the first time), the gift page first opened (once).
     sent_at: datetime | None = None
     opened_at: datetime | None = None
+    # Scheduled delivery: the card is issued and emailed at this moment (UTC); None: at once. The order is
+    # `scheduled` until then and the sender may cancel it (`cancelled_at`), which refunds the charge.
+    deliver_at: datetime | None = Field(default=None, index=True)
+    cancelled_at: datetime | None = None
+    # The sender corrected the recipient's address from the store (allowed once, before the gift page is opened).
+    sender_corrected_at: datetime | None = None

@@ -39,6 +39,11 @@ class Partner(SQLModel, table=True):
     # Gift emails carry only the link to the hosted gift page, not the card number and PIN (safer against
     # forwarding); off by default: the email carries both.
     gift_email_link_only: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Store checkout: gifts for someone else over this price (minor units of the order's currency) ask the sender
+    # to tick "I checked the address" on the review page (issue #18; 0: always ask).
+    confirm_recipient_over: int = Field(default=100_00, sa_column_kwargs={"server_default": "10000"})
+    # Minutes after confirm during which a store's immediate gift waits, so its sender can still unsend it (0: none).
+    unsend_window_minutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
     @property

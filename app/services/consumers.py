@@ -31,7 +31,7 @@ from app.domain.text import character_refusal
 from app.emails import build_welcome_email
 from app.links import external_url
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, TeamMember, Transaction
-from app.security import hash_password, new_temporary_password
+from app.security import hash_temporary_password, new_temporary_password
 from app.services import audit, campaigns, ledger, partners, segments
 from app.services.campaigns import CampaignBalance
 from app.services.emails import queue_email
@@ -140,7 +140,7 @@ def create_consumer(
                 partner_id=row_id(partner),
                 email=email,
                 full_name=full_name,
-                password_hash=hash_password(temporary_password),
+                password_hash=hash_temporary_password(temporary_password),
                 must_change_password=True,
                 temporary_password_expires_at=expires_at,
             )
@@ -266,7 +266,7 @@ def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer, by
                 field="consumer",
             )
         temporary_password = new_temporary_password()
-        consumer.password_hash = hash_password(temporary_password)
+        consumer.password_hash = hash_temporary_password(temporary_password)
         consumer.temporary_password_expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
         consumer.session_epoch += 1
         session.add(consumer)
@@ -722,14 +722,14 @@ def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str])
 def send_bulk_welcome(session: Session, *, consumer_id: int) -> bool:
     """Give a consumer created in bulk (no password yet) a temporary password and email it; once.
 
-    Hashing happens before the write transaction (it is the slow part) and the password is
-    stored only if the consumer still has none, so a retried task never sends a second one.
+    The temporary password gets a keyed fast hash (app/security.py), not Argon2: 10,000 of them cost
+    milliseconds, not worker-minutes. The password is stored only if the consumer still has none, so a retried task never sends a second one.
     """
     consumer = session.get(Consumer, consumer_id)
     if consumer is None or consumer.password_hash:
         return False
     temporary_password = new_temporary_password()
-    password_hash = hash_password(temporary_password)
+    password_hash = hash_temporary_password(temporary_password)
     expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
     with write_transaction(session):
         claimed = cast(

@@ -30,7 +30,7 @@ from app.providers import IssuedCard
 from app.services import audit, catalog, gift_pages
 from app.services.consumers import normalize_email
 from app.services.emails import queue_email
-from app.services.orders import Recipient, place_order
+from app.services.orders import Recipient, order_for_consumer, place_order
 from app.services.reports import DayRange, day_range, email_filter
 from app.services.rows import referenced, row_id
 
@@ -298,8 +298,9 @@ def _card(order: Order) -> IssuedCard:
     )
 
 
-def _use_a_delivery_change(session: Session, order: Order, **changes) -> None:
-    """Count one more resend or correction, with `changes` to the order; refuse past the limit."""
+def _use_a_delivery_change(session: Session, order: Order, *, only_if: tuple = (), **changes) -> None:
+    """Count one more resend or correction, with `changes` to the order; refuse past the limit. `only_if`: more
+    conditions the order must still meet (checked in the same conditional UPDATE)."""
     if order.status != OrderStatus.COMPLETED.value:
         raise DomainError(f"Only a completed order's card can be sent; this order is {order.status}.")
     counted = cast(
@@ -310,6 +311,7 @@ def _use_a_delivery_change(session: Session, order: Order, **changes) -> None:
                 col(Order.id) == order.id,
                 col(Order.status) == OrderStatus.COMPLETED.value,
                 col(Order.delivery_changes) < MAX_DELIVERY_CHANGES,
+                *only_if,
             )
             .values(delivery_changes=Order.delivery_changes + 1, updated_at=utcnow(), **changes)
             .execution_options(synchronize_session=False)
@@ -396,4 +398,60 @@ def change_recipient(session: Session, *, partner: Partner, order: Order, email:
             summary=f"Recipient of {order.public_id}: {old_email} → {new_email}; card sent again",
             details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes},
         )
+    return order
+
+
+# --- the sender's own resend and correction (the store's order page) ------------------------------
+
+SENDER_CORRECTION_USED = "You already corrected the recipient's address once for this gift."
+SENDER_CORRECTION_TOO_LATE = "The recipient already opened this gift, so its address can no longer be changed."
+
+
+def sender_resend(session: Session, *, partner: Partner, consumer: Consumer, public_id: str) -> Order:
+    """The sender emails their gift again to its recipient; counted with the portal's resends
+    (MAX_DELIVERY_CHANGES per order)."""
+    order = order_for_consumer(session, consumer=consumer, public_id=public_id)
+    with write_transaction(session):
+        session.refresh(order)
+        _use_a_delivery_change(session, order)
+        _send_card(session, partner, order)
+    return order
+
+
+def sender_correct_recipient(session: Session, *, partner: Partner, consumer: Consumer, public_id: str, email: str) -> Order:
+    """The sender corrects the recipient's address: once per gift, before the gift page is opened. A scheduled gift
+    just goes to the new address at its time; a delivered one is sent there now (counted with the portal's
+    resends), and the links sent to the old address stop opening it."""
+    new_email = normalize_email(email, field="email")
+    order = order_for_consumer(session, consumer=consumer, public_id=public_id)
+    with write_transaction(session):
+        session.refresh(order)
+        if order.to_self:
+            raise DomainError("This gift card is yours: there is no recipient address to correct.")
+        if order.sender_corrected_at is not None:
+            raise DomainError(SENDER_CORRECTION_USED)
+        if order.opened_at is not None:
+            raise DomainError(SENDER_CORRECTION_TOO_LATE)
+        if new_email == order.recipient_email:
+            raise InvalidInput(f"The gift already goes to {new_email}.", field="email")
+        now = utcnow()
+        changes = {"recipient_email": new_email, "to_self": new_email == consumer.email, "sender_corrected_at": now}
+        once = (col(Order.sender_corrected_at).is_(None), col(Order.opened_at).is_(None))
+        if order.status == OrderStatus.SCHEDULED.value:
+            changed = cast(
+                CursorResult,
+                session.execute(
+                    update(Order)
+                    .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.SCHEDULED.value, *once)
+                    .values(updated_at=now, **changes)
+                    .execution_options(synchronize_session=False)
+                ),
+            ).rowcount
+            if not changed:
+                raise DomainError("This gift is being delivered right now: try again in a moment.")
+            session.refresh(order)
+            return order
+        gift_pages.revoke_links(session, order_id=row_id(order))
+        _use_a_delivery_change(session, order, only_if=once, sent_at=None, opened_at=None, **changes)
+        _send_card(session, partner, order)
     return order

@@ -13,11 +13,11 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import CursorResult, bindparam, or_, update
+from sqlalchemy import CursorResult, bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, load_only
 from sqlmodel import Session, col, select
@@ -30,7 +30,7 @@ from app.domain.ledger import AccountKind, Posting, TransactionStatus, Transacti
 from app.domain.money import Money
 from app.domain.orders import OrderStatus, may_become
 from app.domain.pricing import Quote
-from app.domain.text import character_refusal
+from app.domain.text import message_refusal
 from app.emails import build_order_confirmation_email, build_order_failed_email
 from app.links import external_url
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, Transaction
@@ -99,11 +99,9 @@ def recipient_for(
 ) -> Recipient:
     """Validate who gets the card. `send_to` is 'me' or 'someone'."""
     message = (message or "").replace("\r\n", "\n").strip()
-    if len(message) > MESSAGE_MAX:
-        raise InvalidInput(f"The message can be at most {MESSAGE_MAX} characters.", field="message")
-    problem = character_refusal(message, allowed="\n")
+    problem = message_refusal(message, limit=MESSAGE_MAX)
     if problem:
-        raise InvalidInput(f"The message {problem}.", field="message")
+        raise InvalidInput(problem, field="message")
     sender = clean_name(sender_name, field="sender_name") if (sender_name or "").strip() else consumer.full_name
     if send_to == "me":
         return Recipient(consumer.email, consumer.full_name, sender, message, True)
@@ -185,8 +183,13 @@ def place_order(
     external_ref: str | None = None,
     actor: str | None = None,
     reviewed: Quote | None = None,
+    deliver_at: datetime | None = None,
 ) -> Order:
     """Debit the wallet and create a pending order in one transaction, then queue its fulfilment.
+
+    `deliver_at` (UTC, checked by `app.domain.orders.check_deliver_at`): the order is `scheduled`, charged now,
+    and its fulfilment queued for that moment. A store order placed for now waits the partner's unsend window
+    (`Partner.unsend_window_minutes`) the same way, so its sender can still take it back.
 
     The same idempotency key (double click, resubmit, retry) returns the first order: one order,
     one debit, also when the requests race. Insufficient balance, a deactivated consumer or a bad
@@ -211,6 +214,10 @@ def place_order(
     # loaded object, and these never change (reading them inside would reload the consumer and the brand).
     brand_id, brand_name = row_id(offer.brand), offer.brand.name
     brand = BrandRules(offer.brand.slug, offer.brand.category or "")
+    if deliver_at is None and channel == "store":
+        window = referenced(session, Partner, partner_id).unsend_window_minutes
+        if window:
+            deliver_at = utcnow() + timedelta(minutes=window)
     try:
         with write_transaction(session):
             # The campaigns' rows FOR SHARE, then the wallets FOR UPDATE in id order (two checkouts of one consumer
@@ -251,6 +258,8 @@ def place_order(
                 idempotency_key=idempotency_key,
                 channel=channel,
                 external_ref=external_ref,
+                status=(OrderStatus.SCHEDULED if deliver_at is not None else OrderStatus.PENDING).value,
+                deliver_at=deliver_at,
             )
             session.add(order)
             session.flush()
@@ -274,7 +283,8 @@ def place_order(
             ledger.move_balances(session, debit)
             order_id = order.id
             # Queue down: the checkout still succeeds; the sweep queues the pending order's fulfilment later.
-            on_commit(session, lambda: enqueue_or_leave_for_sweep("fulfil_order", order_id))
+            # A scheduled order's fulfilment waits in the queue's schedule until its time (the sweep catches it too).
+            on_commit(session, lambda: enqueue_or_leave_for_sweep("fulfil_order", order_id, eta=deliver_at))
     except IntegrityError:
         # The same key (or reference) won a race in another request: that order is this checkout's order.
         session.rollback()
@@ -307,7 +317,14 @@ def _amount_problem(brand: Brand, amount: Money) -> str | None:
 
 
 def _same_request(
-    session: Session, order: Order, *, consumer: Consumer, brand_slug: str, face_value: Money, recipient: Recipient
+    session: Session,
+    order: Order,
+    *,
+    consumer: Consumer,
+    brand_slug: str,
+    face_value: Money,
+    recipient: Recipient,
+    deliver_at: datetime | None = None,
 ) -> Order:
     """`order` if it is what this request asks for; a reference reused for something else is refused."""
     brand = referenced(session, Brand, order.brand_id)
@@ -321,6 +338,7 @@ def _same_request(
         recipient.sender_name,
         recipient.message,
         recipient.to_self,
+        deliver_at,
     )
     made = (
         order.consumer_id,
@@ -332,6 +350,7 @@ def _same_request(
         order.sender_name,
         order.message,
         order.to_self,
+        order.deliver_at if order.channel == "api" else None,
     )
     if asked != made:
         raise InvalidInput(EXTERNAL_REF_REUSED, field="external_ref")
@@ -348,6 +367,7 @@ def place_partner_order(
     recipient: Recipient,
     external_ref: str,
     actor: str,
+    deliver_at: datetime | None = None,
 ) -> Order:
     """An order a partner's system places for its customer, idempotent on the partner's reference.
 
@@ -358,7 +378,13 @@ def place_partner_order(
     existing = order_by_external_ref(session, partner_id=row_id(partner), external_ref=external_ref)
     if existing is not None:
         return _same_request(
-            session, existing, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient
+            session,
+            existing,
+            consumer=consumer,
+            brand_slug=brand_slug,
+            face_value=face_value,
+            recipient=recipient,
+            deliver_at=deliver_at,
         )
     if not consumer.is_active:
         raise InvalidInput(f"Consumer {consumer.id} is deactivated and cannot place orders.", field="consumer_id")
@@ -387,10 +413,19 @@ def place_partner_order(
             channel="api",
             external_ref=external_ref,
             actor=actor,
+            deliver_at=deliver_at,
         )
     except InsufficientFunds:
         raise InsufficientFunds(WALLET_TOO_LOW, field="amount") from None
-    return _same_request(session, order, consumer=consumer, brand_slug=brand_slug, face_value=face_value, recipient=recipient)
+    return _same_request(
+        session,
+        order,
+        consumer=consumer,
+        brand_slug=brand_slug,
+        face_value=face_value,
+        recipient=recipient,
+        deliver_at=deliver_at,
+    )
 
 
 # Built once: the order status partial is polled while an order is pending.
@@ -461,6 +496,14 @@ def fulfil(session: Session, order_id: int, *, last_attempt: bool = False) -> st
     now = utcnow()
     settings = current_app.extensions["settings"]
     with write_transaction(session):
+        # A scheduled order whose time came becomes pending here, unless its sender cancelled it first: both are
+        # conditional updates of the same row, so exactly one of them wins.
+        session.execute(
+            update(Order)
+            .where(col(Order.id) == order_id, col(Order.status) == OrderStatus.SCHEDULED.value, col(Order.deliver_at) <= now)
+            .values(status=OrderStatus.PENDING.value, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
         claimed = cast(
             CursorResult,
             session.execute(
@@ -572,26 +615,7 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
         if not failed:
             return False
         order = referenced(session, Order, order_id, populate_existing=True)
-        _set_status(session, order.debit_transaction_id, TransactionStatus.FAILED)
-        entries = session.exec(select(Entry).where(Entry.transaction_id == order.debit_transaction_id)).all()
-        ledger.post_transaction(
-            session,
-            partner_id=order.partner_id,
-            consumer_id=order.consumer_id,
-            order_id=order.id,
-            type=TransactionType.REFUND,
-            currency=order.currency,
-            postings=[Posting(entry.account_id, -entry.amount) for entry in entries],
-            memo=f"Refund: {reason}"[:500],
-            actor="system",
-        )
-        # Exactly the accounts charged got their money back; what went back into a campaign balance that can no
-        # longer be spent (the campaign ended, or the consumer left it) goes on to the campaign's budget, and to
-        # the partner's funds when the campaign returns its budget at its end.
-        for entry in entries:
-            charged = referenced(session, Account, entry.account_id)
-            if entry.amount < 0 and charged.kind == AccountKind.CAMPAIGN.value:
-                campaigns.return_ended_campaign_refund(session, account_id=row_id(charged), order_id=order.id)
+        _refund(session, order, memo=f"Refund: {reason}", actor="system")
         partner, consumer, brand = _parties(session, order)
         queue_email(
             session,
@@ -601,6 +625,72 @@ def fail(session: Session, order_id: int, *, reason: str) -> bool:
         )
         webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.failed")
     return True
+
+
+def _refund(session: Session, order: Order, *, memo: str, actor: str) -> None:
+    """Give back exactly what the order's debit took, to the accounts it took it from (inside the caller's
+    transaction, once the order's status moved to failed or cancelled by a conditional update)."""
+    _set_status(session, order.debit_transaction_id, TransactionStatus.FAILED)
+    entries = session.exec(select(Entry).where(Entry.transaction_id == order.debit_transaction_id)).all()
+    ledger.post_transaction(
+        session,
+        partner_id=order.partner_id,
+        consumer_id=order.consumer_id,
+        order_id=order.id,
+        type=TransactionType.REFUND,
+        currency=order.currency,
+        postings=[Posting(entry.account_id, -entry.amount) for entry in entries],
+        memo=memo[:500],
+        actor=actor,
+    )
+    # Exactly the accounts charged got their money back; what went back into a campaign balance that can no
+    # longer be spent (the campaign ended, or the consumer left it) goes on to the campaign's budget, and to
+    # the partner's funds when the campaign returns its budget at its end.
+    for entry in entries:
+        charged = referenced(session, Account, entry.account_id)
+        if entry.amount < 0 and charged.kind == AccountKind.CAMPAIGN.value:
+            campaigns.return_ended_campaign_refund(session, account_id=row_id(charged), order_id=order.id)
+
+
+ALREADY_DELIVERED = "This gift was already delivered (or is being delivered now), so it can no longer be cancelled."
+
+
+class AlreadyDelivered(DomainError):
+    """A cancel that came too late: the gift left (or is leaving) its scheduled state."""
+
+
+def cancel(session: Session, order_id: int, *, actor: str) -> Order:
+    """Unsend a gift that is not delivered yet (`scheduled`): the order becomes `cancelled` and exactly the balances
+    its debit took get their money back, once. An order already cancelled is returned as it is (idempotent); one
+    that is pending, completed or failed is refused (AlreadyDelivered). Races with its delivery job end with one
+    winner: both move the order out of `scheduled` by a conditional update, and fulfilment claims only pending
+    orders."""
+    now = utcnow()
+    with write_transaction(session):
+        cancelled = cast(
+            CursorResult,
+            session.execute(
+                update(Order)
+                .where(col(Order.id) == order_id, col(Order.status).in_(may_become(OrderStatus.CANCELLED)))
+                .values(status=OrderStatus.CANCELLED.value, cancelled_at=now, claimed_until=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
+        order = referenced(session, Order, order_id, populate_existing=True)
+        if not cancelled:
+            if order.status == OrderStatus.CANCELLED.value:
+                return order
+            raise AlreadyDelivered(ALREADY_DELIVERED)
+        _refund(session, order, memo="Refund: gift cancelled by its sender", actor=actor)
+        brand = referenced(session, Brand, order.brand_id)
+        webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.cancelled")
+    return order
+
+
+def cancel_for_consumer(session: Session, *, consumer: Consumer, public_id: str) -> Order:
+    """The sender's unsend from the store's order page (their own order only)."""
+    order = order_for_consumer(session, consumer=consumer, public_id=public_id)
+    return cancel(session, row_id(order), actor=f"consumer:{consumer.id}")
 
 
 def _parties(session: Session, order: Order) -> tuple[Partner, Consumer, Brand]:
@@ -623,16 +713,19 @@ def _set_status(session: Session, transaction_id: int | None, status: Transactio
 
 
 def sweep_stale_orders(session: Session, *, pending_for: timedelta | None = None) -> int:
-    """Re-queue orders nobody is working on (pending for ORDER_SWEEP_AFTER_SECONDS, no live claim); fail (and
-    refund) those that used up their attempts."""
+    """Re-queue orders nobody is working on (pending for ORDER_SWEEP_AFTER_SECONDS, or scheduled for that long past
+    their delivery time; no live claim); fail (and refund) those that used up their attempts."""
     now = utcnow()
     settings = current_app.extensions["settings"]
     if pending_for is None:
         pending_for = timedelta(seconds=settings.ORDER_SWEEP_AFTER_SECONDS)
+    # A scheduled order counts from its delivery time: the queue's own schedule runs it then, and if that task was
+    # lost (a worker's memory, a queue emptied on restart) the sweep queues it once the same grace has passed.
+    since = func.coalesce(col(Order.deliver_at), col(Order.created_at))
     stale = session.exec(
         select(Order.id, Order.attempts).where(
-            Order.status == OrderStatus.PENDING.value,
-            Order.created_at < now - pending_for,
+            col(Order.status).in_((OrderStatus.PENDING.value, OrderStatus.SCHEDULED.value)),
+            since < now - pending_for,
             or_(col(Order.claimed_until).is_(None), col(Order.claimed_until) < now),
         )
     ).all()

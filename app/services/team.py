@@ -19,7 +19,7 @@ from app.domain.passwords import password_problems
 from app.emails import Email, build_team_address_taken_email
 from app.links import external_url
 from app.models import Partner, SignInSession, TeamMember
-from app.security import hash_password, new_temporary_password, verify_password
+from app.security import hash_password, hash_temporary_password, new_temporary_password, verify_password
 from app.services import audit, sign_in_sessions
 from app.services.consumers import clean_name, normalize_email
 from app.services.emails import queue_email
@@ -81,7 +81,7 @@ def _invite_email(partner: Partner, member: TeamMember, temporary_password: str,
 
 def _new_temporary(member: TeamMember, temporary_password: str | None) -> str:
     temporary_password = temporary_password or new_temporary_password()
-    member.password_hash = hash_password(temporary_password)
+    member.password_hash = hash_temporary_password(temporary_password)
     member.must_change_password = True
     member.temporary_password_expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
     member.session_epoch += 1

@@ -1,4 +1,4 @@
-"""Webhooks: a partner's endpoints hear about its orders (order.completed, order.failed).
+"""Webhooks: a partner's endpoints hear about its orders (order.completed, order.failed, order.cancelled).
 
 An event becomes one WebhookDelivery per subscribed endpoint, written in the same transaction
 that changed the order, and a queued task POSTs it once that commits. The body is signed like
@@ -47,7 +47,7 @@ from app.services.rows import row_id
 
 log = logging.getLogger(__name__)
 
-ORDER_EVENTS = ("order.completed", "order.failed")
+ORDER_EVENTS = ("order.completed", "order.failed", "order.cancelled")
 CAMPAIGN_EVENTS = ("campaign.ended", "campaign.budget_low")
 EVENTS = ORDER_EVENTS + CAMPAIGN_EVENTS
 MAX_ENDPOINTS = 10  # active webhooks per partner

@@ -37,8 +37,10 @@ def store_sign_in_token() -> str | None:
 
 def register_web(app: Flask) -> None:
     from app.web import dev, site, store
+    from app.web.assets import register_assets
 
     app.register_blueprint(site.bp)
+    register_assets(app)  # versioned, long-cached static URLs
     store.register_store(app)  # imports every module of app/web/store/, each adding its views to the store blueprint
     if app.extensions["settings"].outbox_enabled:
         app.register_blueprint(dev.bp)

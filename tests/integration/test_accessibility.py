@@ -70,8 +70,9 @@ def test_store_and_portal_pages_open_with_a_skip_link_to_the_main_content_and_ha
         assert first_link == '<a class="skip-link" href="#main">', first_link
         assert '<main id="main" tabindex="-1"' in body
         assert '<div id="live-status" class="visually-hidden" role="status" aria-live="polite"></div>' in body
-        assert '<script src="/static/app.js" defer></script>' in html
-        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+        # (static URLs carry their content's version, ?v=..., app/web/assets.py)
+        assert re.search(r'<script src="/static/app\.js\?v=\w+" defer></script>', html)
+        assert re.search(r'<link rel="icon" href="/static/favicon\.svg\?v=\w+" type="image/svg\+xml">', html)
 
 
 def test_the_favicon_is_served_at_the_address_browsers_ask_for(client):

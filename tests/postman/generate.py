@@ -121,6 +121,8 @@ SCENARIO: list[tuple[str, list[Step]]] = [
                 checks=("['pending', 'completed'].includes(data.status)",),
             ),
             Step("get_order", path={"publicId": "{{orderId}}"}),
+            # An order sent at once is being (or was) delivered: too late to cancel.
+            Step("cancel_order", status=402, path={"publicId": "{{orderId}}"}),
             Step("list_orders", query={"customerId": "{{customerId}}"}, checks=("data.total >= 1",)),
             Step("list_transactions", query={"customerId": "{{customerId}}"}, checks=("data.total >= 3",)),
         ],

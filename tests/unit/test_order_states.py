@@ -17,11 +17,11 @@ def test_final_states_never_change(current, new):
         check_transition(current, new)
 
 
-def test_only_pending_is_not_final():
-    assert [s for s in OrderStatus if not s.is_final] == [OrderStatus.PENDING]
+def test_only_scheduled_and_pending_are_not_final():
+    assert [s for s in OrderStatus if not s.is_final] == [OrderStatus.SCHEDULED, OrderStatus.PENDING]
 
 
 def test_only_a_pending_order_may_complete_or_fail():
     assert may_become("completed") == ["pending"]
     assert may_become("failed") == ["pending"]
-    assert may_become("pending") == []
+    assert may_become("pending") == ["scheduled"]  # a scheduled gift's time came

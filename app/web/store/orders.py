@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from flask import Response, g, redirect, render_template, request, url_for
 
+from app.clock import utcnow
 from app.db import db_session
+from app.domain.email_typos import suggest_email
 from app.domain.errors import DomainError
 from app.domain.money import Money
-from app.domain.orders import OrderStatus
+from app.domain.orders import OrderStatus, local_delivery_time
+from app.domain.recipient_checks import ADDRESS_NOT_CHECKED, address_check_needed
 from app.extensions import limiter
 from app.models import Brand, Order
 from app.pages import wants_partial
-from app.services import catalog, consumers, csv_export, orders, segments
+from app.services import catalog, consumers, csv_export, order_support, orders, segments
 from app.web.store import bp
 
 
@@ -31,15 +34,22 @@ def _checkout_fields() -> dict:
     return {
         "amount": form.get("amount", "").strip(),
         "send_to": form.get("send_to", "me"),
-        "email": form.get("email", "").strip(),
+        # A "Did you mean …?" button sends the address it suggests (without JavaScript: it applies on the server).
+        "email": (form.get("apply_email") or form.get("email", "")).strip(),
         "name": form.get("name", "").strip(),
         "sender_name": form.get("sender_name", "").strip(),
         "message": form.get("message", ""),
         "idempotency_key": form.get("idempotency_key", ""),
+        # "Deliver on": the sender's local date and time, their offset from UTC in minutes and their zone's name
+        # (both from static/deliver_on.js; without JavaScript the time is read as UTC).
+        "deliver_on": form.get("deliver_on", "").strip()[:40],
+        "deliver_offset": form.get("deliver_offset", "").strip()[:8],
+        "deliver_zone": form.get("deliver_zone", "").strip()[:64],
         # What the review page showed (minor units): confirm refuses when the quote changed since.
         "reviewed_price": form.get("reviewed_price", ""),
         "reviewed_card_value": form.get("reviewed_card_value", ""),
         "reviewed_cash_back": form.get("reviewed_cash_back", ""),
+        "address_checked": form.get("address_checked", ""),  # "I checked the address", for gifts over the threshold
     }
 
 
@@ -68,20 +78,87 @@ def checkout(brand_slug: str):
         "sender_name": g.consumer.full_name,
         "message": "",
         "idempotency_key": orders.new_idempotency_key(),
+        "deliver_on": request.args.get("deliver_on", "")[:40],
+        "deliver_offset": request.args.get("deliver_offset", "")[:8],
+        "deliver_zone": request.args.get("deliver_zone", "")[:64],
     }
-    return render_template("store/checkout.html", offer=offer, fields=fields, error=None, field=None)
+    return _checkout_page(offer, fields)
+
+
+@bp.post("/brands/<brand_slug>/checkout")
+def checkout_again(brand_slug: str):
+    """The form again with every field as sent: the review's "Change something", a "Did you mean …?" applied without
+    JavaScript. A new idempotency key: what is confirmed after a change is a new order."""
+    fields = _checkout_fields() | {"idempotency_key": orders.new_idempotency_key()}
+    return _checkout_page(_offer(brand_slug), fields)
+
+
+@bp.get("/brands/<brand_slug>/checkout/email-hint")
+def email_hint(brand_slug: str):
+    """#email-hint's content for the address typed (htmx, on change): "Did you mean jordan@gmail.com?" or nothing."""
+    return render_template("store/_email_hint.html", offer=_offer(brand_slug), hint=suggest_email(request.args.get("email", "")))
+
+
+def _checkout_page(offer, fields: dict, *, error: str | None = None, field: str | None = None):
+    """The checkout form with `fields`: a fixed-denomination brand's choices, the email hint, the message's limit."""
+    currency = _wallet_currency()
+    try:
+        chosen = Money.parse(fields["amount"], currency).amount
+    except DomainError:
+        chosen = None
+    return render_template(
+        "store/checkout.html",
+        offer=offer,
+        fields=fields,
+        error=error,
+        field=field,
+        denominations=[Money(amount, currency) for amount in offer.brand.denomination_list],
+        chosen_amount=chosen,
+        email_hint=suggest_email(fields["email"]) if fields["send_to"] == "someone" else None,
+        message_max=orders.MESSAGE_MAX,
+    )
+
+
+def _review_extras(fields: dict, amount: Money, recipient: orders.Recipient) -> dict:
+    """The review's "Did you mean …?" and whether it asks "I checked the address" (a gift over the store's threshold)."""
+    return {
+        "email_hint": None if recipient.to_self else suggest_email(fields["email"]),
+        "confirm_address": address_check_needed(
+            amount.amount, to_self=recipient.to_self, over_minor=g.partner.confirm_recipient_over
+        ),
+    }
+
+
+def _deliver_at(fields: dict):
+    """The chosen delivery time in UTC (checked: from now up to a year ahead), or None for now."""
+    return local_delivery_time(fields["deliver_on"], fields["deliver_offset"], utcnow())
+
+
+def delivery_in_senders_zone(fields: dict) -> str:
+    """ "2026-12-24 09:00 (Europe/Paris)": the time as the sender chose it, in their zone (UTC without one)."""
+    offset = fields["deliver_offset"] or "0"
+    zone = fields["deliver_zone"] or (f"UTC{int(offset) // 60:+03d}:{abs(int(offset)) % 60:02d}" if offset != "0" else "UTC")
+    return f"{fields['deliver_on'].replace('T', ' ')[:16]} ({zone})"
 
 
 def _review(session, offer, fields: dict, *, changed: str | None = None):
     """The review page with today's quote (after a refused confirm, `changed` says why: a 422)."""
     try:
-        amount, _recipient = _parse(offer, fields)  # validates the recipient now, not at confirm
+        amount, recipient = _parse(offer, fields)  # validates the recipient now, not at confirm
+        deliver_at = _deliver_at(fields)
         preview = orders.preview(session, consumer=g.consumer, offer=offer, face_value=amount)
     except DomainError as error:
         message = f"{changed} {error.message}" if changed else error.message
-        return render_template("store/checkout.html", offer=offer, fields=fields, error=message, field=error.field), 422
+        return _checkout_page(offer, fields, error=message, field=error.field), 422
+    delivery = delivery_in_senders_zone(fields) if deliver_at is not None else None
     return render_template(
-        "store/review.html", offer=offer, fields=fields, preview=preview, error=changed
+        "store/review.html",
+        offer=offer,
+        fields=fields,
+        preview=preview,
+        error=changed,
+        delivery=delivery,
+        **_review_extras(fields, amount, recipient),
     ), 422 if changed else 200
 
 
@@ -100,6 +177,10 @@ def place_order(brand_slug: str):
     fields = _checkout_fields()
     try:
         amount, recipient = _parse(offer, fields)
+        if not fields["address_checked"] and address_check_needed(
+            amount.amount, to_self=recipient.to_self, over_minor=g.partner.confirm_recipient_over
+        ):
+            return _review(session, offer, fields, changed=ADDRESS_NOT_CHECKED)
         reviewed = orders.reviewed_quote(
             amount,
             price=fields["reviewed_price"],
@@ -114,13 +195,14 @@ def place_order(brand_slug: str):
             recipient=recipient,
             idempotency_key=fields["idempotency_key"],
             reviewed=reviewed,
+            deliver_at=_deliver_at(fields),
         )
     except orders.QuoteChanged as changed:
         # Nothing was charged: the review again, with today's figures in the form, and the same key.
         return _review(session, offer, fields, changed=changed.message)
     except DomainError as error:
         # The form keeps every field and the idempotency key: fix and send again, nothing was charged.
-        return render_template("store/checkout.html", offer=offer, fields=fields, error=error.message, field=error.field), 422
+        return _checkout_page(offer, fields, error=error.message, field=error.field), 422
     return redirect(url_for("store.order", public_id=order.public_id), 303)
 
 
@@ -164,6 +246,54 @@ def reveal_card(public_id: str):
         response = Response(render_template("store/order.html", number=number, pin=pin, **_order_context(found, brand)))
     response.vary.add("HX-Request")
     return response
+
+
+def _after_sender_change(public_id: str, *, error: str | None = None, notice: str | None = None):
+    """The order's status (htmx: in place, and the header wallet refreshes) or, without JavaScript, the whole page."""
+    session = db_session()
+    found, brand = orders.order_and_brand_for_consumer(session, consumer=g.consumer, public_id=public_id)
+    context = _order_context(found, brand) | {"sender_error": error, "sender_notice": notice}
+    status = 422 if error else 200
+    if wants_partial():
+        response = Response(render_template("store/_order_status.html", **context), status)
+        response.headers["HX-Trigger"] = "wallet-changed"
+    else:
+        response = Response(render_template("store/order.html", **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/orders/<public_id>/cancel")
+def cancel_order(public_id: str):
+    """Unsend a gift that is not delivered yet: the money goes back to the balances it came from."""
+    try:
+        orders.cancel_for_consumer(db_session(), consumer=g.consumer, public_id=public_id)
+    except orders.AlreadyDelivered as refused:
+        return _after_sender_change(public_id, error=refused.message)
+    return _after_sender_change(public_id, notice="The gift was cancelled and its price is back in your wallet.")
+
+
+@bp.post("/orders/<public_id>/resend")
+def resend_gift(public_id: str):
+    """Email the gift again to its recipient (the portal's limit for resends applies)."""
+    try:
+        order_support.sender_resend(db_session(), partner=g.partner, consumer=g.consumer, public_id=public_id)
+    except DomainError as refused:
+        return _after_sender_change(public_id, error=refused.message)
+    return _after_sender_change(public_id, notice="The gift email was sent again.")
+
+
+@bp.post("/orders/<public_id>/recipient")
+def correct_recipient(public_id: str):
+    """Correct the recipient's address, once, before they open the gift."""
+    try:
+        order = order_support.sender_correct_recipient(
+            db_session(), partner=g.partner, consumer=g.consumer, public_id=public_id, email=request.form.get("email", "")[:300]
+        )
+    except DomainError as refused:
+        return _after_sender_change(public_id, error=refused.message)
+    sent = "will go" if order.status == OrderStatus.SCHEDULED.value else "was sent"
+    return _after_sender_change(public_id, notice=f"The address was corrected: the gift {sent} to {order.recipient_email}.")
 
 
 @bp.get("/orders")
