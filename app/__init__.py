@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, abort, request
+from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROJECT_ROOT, Settings
@@ -83,8 +83,14 @@ def create_app(config: dict | None = None) -> Flask:
     app.teardown_appcontext(close_db_session)
     from app.web.assets import compression_settings
 
-    app.config.update(compression_settings())
+    app.config.update(compression_settings(), COMPRESS_REGISTER=False)
     compress.init_app(app)
+
+    @app.after_request
+    def compress_unless_card_codes(response):
+        # Pages showing a card number or PIN stay uncompressed (app.pages.holds_card_codes: BREACH).
+        return response if g.get("holds_card_codes") else compress.after_request(response)
+
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)

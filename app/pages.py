@@ -7,7 +7,7 @@ from __future__ import annotations
 import posixpath
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import request
+from flask import g, request
 
 # One implementation each, in the domain (format_money keeps its cache there); the edges import them from here too.
 from app.domain.errors import sentence
@@ -78,3 +78,9 @@ def safe_next(target: str | None, *, inside: str, home: str) -> str:
     if parts.scheme or parts.netloc or "\\" in target or not (path + "/").startswith(inside):
         return home
     return quote(path) + (f"?{parts.query}" if parts.query else "")
+
+
+def holds_card_codes() -> None:
+    """This response shows a card number or PIN: it is sent uncompressed. A compressed page that holds a secret
+    next to text an attacker can choose leaks the secret through its size (BREACH); cards are bearer value."""
+    g.holds_card_codes = True

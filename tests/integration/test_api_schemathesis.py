@@ -61,6 +61,7 @@ class Signer:
         case.headers = {
             **(case.headers or {}),
             "Content-Type": "application/json",
+            "Accept-Encoding": "identity",  # Flask's test client hands schemathesis the bytes as sent, not decompressed
             "x-api-key": self.credentials.api_key,
             "x-client-id": self.credentials.client_id,
             "x-timestamp": timestamp,

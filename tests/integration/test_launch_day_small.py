@@ -22,6 +22,11 @@ from tests.integration.conftest import StoreBrowser, reload
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+@pytest.fixture
+def partner(make_partner):
+    return make_partner(funds="1000")
+
+
 def test_bulk_welcome_emails_spend_no_argon2_time_and_their_passwords_sign_in(app, session, partner, mailbox, monkeypatch):
     created = consumers.create_consumers_in_bulk(
         session, partner=partner, wallets=[consumers.BulkWallet("launch@example.com", "Lau Nch", Money(1_00, "USD"))]

@@ -189,3 +189,16 @@ def test_the_owner_reveals_the_card_of_an_order_for_themselves(store, signed_in,
     location = in_store(store, store.post(f"/brands/{brand.slug}/orders", order_fields(key, send_to="me")))
     revealed = page(store.post(location + "/card", {}))
     assert re.search(r"\d{4} \d{4} \d{4} \d{4}", revealed)
+
+
+def test_a_page_showing_a_card_is_never_compressed_while_other_pages_are(store, signed_in, brand):
+    """BREACH: a compressed response's size can leak a secret it holds next to text an attacker chooses."""
+    key = checkout_form(store, brand)
+    location = in_store(store, store.post(f"/brands/{brand.slug}/orders", order_fields(key, send_to="me")))
+    order_page = store.client.get(store.url(location), headers={"Accept-Encoding": "br, gzip"})  # (not read as text)
+    assert order_page.headers.get("Content-Encoding") in ("br", "gzip")
+    for partial in (True, False):
+        headers = {"Accept-Encoding": "br, gzip"} | ({"HX-Request": "true"} if partial else {})
+        revealed = store.post(location + "/card", {}, headers=headers)
+        assert revealed.status_code == 200 and "Content-Encoding" not in revealed.headers
+        assert re.search(r"\d{4} \d{4} \d{4} \d{4}", page(revealed))

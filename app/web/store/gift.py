@@ -11,6 +11,7 @@ from markupsafe import Markup
 from app.db import db_session
 from app.domain.gift_codes import code128_svg, qr_svg
 from app.extensions import limiter
+from app.pages import holds_card_codes
 from app.services import gift_pages
 from app.web.store import bp
 
@@ -34,6 +35,7 @@ def _private(response: Response) -> Response:
 )
 def gift_page(token: str):
     gift = gift_pages.open_gift_page(db_session(), partner=g.partner, token=token)
+    holds_card_codes()
     # Markup: SVG made here from the card number (digits only), with no script and no style attribute.
     codes = {"barcode": Markup(code128_svg(gift.number)), "qr_code": Markup(qr_svg(gift.number))}
     return _private(Response(render_template("store/gift.html", gift=gift, **codes)))

@@ -13,7 +13,7 @@ from app.domain.orders import OrderStatus, local_delivery_time
 from app.domain.recipient_checks import ADDRESS_NOT_CHECKED, address_check_needed
 from app.extensions import limiter
 from app.models import Brand, Order
-from app.pages import wants_partial
+from app.pages import holds_card_codes, wants_partial
 from app.services import catalog, consumers, csv_export, order_support, orders, segments
 from app.web.store import bp
 
@@ -239,6 +239,7 @@ def reveal_card(public_id: str):
     """The card in place of the button (htmx), or, from a plain form (no JavaScript), the whole order page showing it."""
     session = db_session()
     number, pin = orders.reveal_card(session, consumer=g.consumer, public_id=public_id)
+    holds_card_codes()
     if wants_partial():
         response = Response(render_template("store/_card.html", number=number, pin=pin))
     else:
