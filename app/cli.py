@@ -236,9 +236,16 @@ def seed_demo():
 @with_appcontext
 def worker(workers):
     """Run queued work (emails, fulfilment, sweeps) until interrupted."""
+    from app.db import make_engine, reads_engine
     from app.queue import run_worker
 
-    run_worker(current_app._get_current_object(), workers or current_app.extensions["settings"].WORKER_THREADS)
+    app = current_app._get_current_object()
+    threads = workers or app.extensions["settings"].WORKER_THREADS
+    # A connection for every thread (and the sweeps), not the web process's ten: none waits for the pool.
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_engine"] = make_engine(app.extensions["settings"].DATABASE_URL, pool_size=threads + 2)
+    app.extensions["db_reads_engine"] = reads_engine(app.extensions["db_engine"])
+    run_worker(app, threads)
 
 
 def register_cli(app: Flask) -> None:

@@ -27,7 +27,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, **kwargs) -> Engine:
+    """The engine for `url`. PostgreSQL keeps up to `pool_size` connections open and as many again in a burst:
+    a web process's threads, or a worker's (`flask worker` sizes it to its threads, so none waits for a connection)."""
     if url.startswith("sqlite"):
         # pysqlite opens a write transaction with BEGIN IMMEDIATE at the first INSERT/UPDATE/DELETE,
         # so two writers queue on the busy timeout instead of deadlocking on a lock upgrade.
@@ -41,7 +43,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     # Pre-ping: a connection the server dropped (a restart, a failover, pg_terminate_backend, an idle timeout
     # in between) is found and replaced when it leaves the pool, instead of failing the request that got it.
     # It costs one short round trip per checkout (tests/reliability, scenario 4). Recycled every 30 minutes too.
-    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=10, **kwargs)
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=pool_size, max_overflow=pool_size, **kwargs)
 
 
 def _configure_sqlite(engine: Engine) -> None:
