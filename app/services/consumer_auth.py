@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import cast
 
@@ -23,6 +24,8 @@ from app.services.consumers import find_consumer, normalize_email
 from app.services.emails import queue_email
 from app.services.partners import current_terms
 from app.services.rows import row_id
+
+log = logging.getLogger(__name__)
 
 WRONG_CREDENTIALS = "That email and password don't match an account in this store."
 
@@ -151,17 +154,23 @@ def accept_terms(session: Session, *, consumer: Consumer, version: int | None, a
     return consumer
 
 
-def ask_for_password_reset(*, partner: Partner, email: str) -> None:
+def ask_for_password_reset(session: Session, *, partner: Partner, email: str) -> None:
     """The forgot page's request: queue `send_password_reset` for any well-formed address.
 
     The request itself never looks the consumer up nor writes anything: the queue does, so an
-    address that has an account and one that hasn't take the same time to answer.
+    address that has an account and one that hasn't take the same time to answer. With the queue down
+    (Redis unreachable) the request does the lookup itself: the reset email is recorded, and the stuck-email
+    sweep sends it once the queue is back; only during that outage can the answer's timing tell the two apart.
     """
     try:
         email = normalize_email(email)
     except InvalidInput:
         return
-    enqueue("send_password_reset", partner.id, email)
+    try:
+        enqueue("send_password_reset", partner.id, email)
+    except Exception:  # noqa: BLE001  (any failure of the queue's storage)
+        log.warning("could not queue send_password_reset: the queue is unreachable; recording the email here", exc_info=True)
+        request_password_reset(session, partner=partner, email=email)
 
 
 def request_password_reset(session: Session, *, partner: Partner, email: str) -> None:

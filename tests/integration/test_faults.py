@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app import create_app
 from app.clock import utcnow
@@ -229,3 +229,18 @@ def test_the_sweep_queues_again_an_unheld_order_pending_longer_than_order_sweep_
         session.get(Order, order.id).created_at = utcnow() - timedelta(seconds=40)
     assert orders.sweep_stale_orders(session) == 1
     assert reload(session, Order, order.id).status == "completed"
+
+
+def test_forgot_password_while_the_queue_is_down_records_the_reset_email_for_the_sweep(
+    app, session, store, make_consumer, monkeypatch
+):
+    consumer = make_consumer(store.partner)
+    use_queue(app, monkeypatch, QUEUE_IMMEDIATE=False, REDIS_URL=unreachable_redis())
+    answer = store.post("/forgot", {"email": consumer.email})
+    assert answer.status_code in (200, 303)  # the usual answer, not a 500
+    resets = session.exec(
+        select(EmailMessage).where(EmailMessage.to == consumer.email, col(EmailMessage.subject).contains("eset"))
+    ).all()
+    assert [(email.status, email.attempts) for email in resets] == [("queued", 0)]  # the stuck-email sweep sends it
+    unknown = store.post("/forgot", {"email": "nobody-" + secrets.token_hex(3) + "@example.com"})
+    assert unknown.status_code == answer.status_code  # says nothing either way

@@ -133,7 +133,7 @@ def forgot_password():
     if request.method == "GET":
         return render_template("store/forgot.html", sent=False)
     # The queue looks the consumer up and sends the link: the answer takes as long whoever asks.
-    consumer_auth.ask_for_password_reset(partner=g.partner, email=request.form.get("email", ""))
+    consumer_auth.ask_for_password_reset(db_session(), partner=g.partner, email=request.form.get("email", ""))
     return render_template("store/forgot.html", sent=True)
 
 
