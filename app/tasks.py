@@ -8,7 +8,7 @@ from huey.exceptions import RetryTask
 from app.db import db_session
 from app.models import Partner
 from app.queue import periodic_task, task
-from app.services import bulk_upload, campaigns, consumer_auth, emails, orders, webhooks
+from app.services import bulk_upload, campaigns, consumer_auth, emails, housekeeping, orders, webhooks
 
 
 @task(retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -19,6 +19,13 @@ def deliver_email(email_id: int, task=None) -> str:
 @periodic_task(crontab(minute="*/5"))
 def requeue_stuck_emails() -> int:
     return emails.requeue_stuck_emails()
+
+
+@periodic_task(crontab(minute="17"))
+def purge_expired_rows() -> tuple[int, int]:
+    """Hourly: sign-in sessions long over, customer-creation answers past their idempotency window."""
+    purged = housekeeping.purge_expired(db_session())
+    return purged.sign_in_sessions, purged.customer_creations
 
 
 @task(retries=2, retry_delay=10)
