@@ -20,6 +20,7 @@ from typing import Protocol
 from app.domain.errors import DomainError, InvalidInput
 from app.domain.money import Money
 from app.domain.pricing import Source, split_charge
+from app.domain.text import character_refusal
 
 NAME_MAX = 120
 PRIORITY_MIN, PRIORITY_MAX = 0, 1000
@@ -86,6 +87,9 @@ def clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name or len(name) > NAME_MAX:
         raise InvalidInput(f"The campaign's name must be 1-{NAME_MAX} characters.", field="name")
+    problem = character_refusal(name)  # consumers read it in their wallet: no control or direction-changing characters
+    if problem:
+        raise InvalidInput(f"The campaign's name {problem}.", field="name")
     return name
 
 

@@ -17,6 +17,7 @@ from app.domain.campaigns import (
     check_transition,
     check_window,
     clean_list,
+    clean_name,
     initial_status,
     is_spendable,
     may_become,
@@ -268,3 +269,17 @@ def test_any_split_pays_the_price_exactly_from_eligible_balances_in_the_seeds_or
         assert part == b.available
     kinds = [b.kind for b, _part in parts]
     assert kinds == sorted(kinds, key=["campaign", "general", "bonus"].index)
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [("Well\u202eness", "U+202E RIGHT-TO-LEFT OVERRIDE"), ("Wellness\x00", "U+0000"), ("Bonus\u2066", "U+2066")],
+)
+def test_a_campaign_name_refuses_control_and_direction_characters_naming_them(name, named):
+    with pytest.raises(InvalidInput) as refused:
+        clean_name(name)
+    assert named in refused.value.message and refused.value.field == "name"
+
+
+def test_a_campaign_name_keeps_letters_of_every_script():
+    assert clean_name("  Bien-être   \u0648\u0644\u0646\u0633 ") == "Bien-être \u0648\u0644\u0646\u0633"
