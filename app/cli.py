@@ -248,6 +248,38 @@ def worker(workers):
     run_worker(app, threads)
 
 
+@click.command("reencrypt")
+@with_appcontext
+def reencrypt():
+    """Write every encrypted value again under the first of ENCRYPTION_KEYS, so the keys after it can be retired."""
+    from app.services.key_rotation import reencrypt_all
+
+    done = reencrypt_all(db_session(), current_app.extensions["encryptor"])
+    for table, count in done.values.items():
+        click.echo(f"{table}: {count} values re-encrypted")
+    if done.unreadable:
+        shown = ", ".join(done.unreadable[:10]) + (" …" if len(done.unreadable) > 10 else "")
+        raise click.ClickException(f"{len(done.unreadable)} values no configured key can read ({shown}): keep every old key")
+    click.echo("Done: every encrypted value is under the first key; the others can be removed from ENCRYPTION_KEYS.")
+
+
+@click.command("refresh-daily-totals")
+@click.option("--partner", "slug", default=None, help="One partner's slug (default: every partner)")
+@click.option("--recount", is_flag=True, help="Count every closed day of the last 90 again, e.g. after bulk-loaded data")
+@with_appcontext
+def refresh_daily_totals(slug, recount):
+    """Roll up the dashboard's closed days now (the queue does it every five minutes)."""
+    from app.services import daily_totals, partners
+
+    session = db_session()
+    try:
+        partner_id = partners.partner_by_slug(session, slug).id if slug else None
+    except DomainError as error:
+        _fail(error)
+    days = daily_totals.refresh_daily_totals(session, partner_id, recount=recount)
+    click.echo(f"{days} partner-days rolled up.")
+
+
 def register_cli(app: Flask) -> None:
     for command in (
         init_db,
@@ -259,5 +291,7 @@ def register_cli(app: Flask) -> None:
         create_team_member,
         seed_demo,
         worker,
+        reencrypt,
+        refresh_daily_totals,
     ):
         app.cli.add_command(command)

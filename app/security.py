@@ -125,8 +125,11 @@ class Encryptor:
             raise ValueError("cannot decrypt: unknown key or tampered data") from exc
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt with the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        """Re-encrypt with the newest key (ValueError when no key reads it)."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("cannot decrypt: unknown key or tampered data") from exc
 
 
 # --- partner API request signatures --------------------------------------------------------
