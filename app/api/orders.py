@@ -6,7 +6,7 @@ or customer is always 404. The card's number and PIN are shown only by GET /orde
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date
 
 from flask import current_app, g, request
 from sqlmodel import func, select
@@ -79,7 +79,11 @@ def create_order():
     consumer = partner_customer(session, body.customerId, field="customerId")
     currency = normalize_currency(body.currency)
     face_value = Money.parse(body.amount, currency, field="amount")
-    deliver_at = None if body.deliverAt is None else parse_iso_delivery_time(body.deliverAt, utcnow(), field="deliverAt")
+    # A retry of an order already placed is checked against the moment that order was placed: its deliverAt was
+    # in the future then, and the retry gets the first answer even once that time has passed.
+    placed = orders.order_by_external_ref(session, partner_id=g.api_partner.id, external_ref=body.externalRefId)
+    now = placed.created_at.replace(tzinfo=UTC) if placed is not None else utcnow()
+    deliver_at = None if body.deliverAt is None else parse_iso_delivery_time(body.deliverAt, now, field="deliverAt")
     try:
         order = orders.place_partner_order(
             session,

@@ -263,6 +263,32 @@ def test_the_api_schedules_with_deliver_at_and_cancels(app, client, session, par
     assert "scheduled" in str(document["components"]["schemas"]["Order"]["properties"]["status"])
 
 
+def test_an_api_retry_after_the_delivery_time_passed_returns_the_first_order(
+    app, client, session, partner_with_key, make_consumer, make_brand
+):
+    partner, credentials = partner_with_key(funds="1000")
+    consumer = make_consumer(partner, funds="100")
+    brand = make_brand("Cobalt Coffee")
+    catalog.make_available(session, partner=partner, brand=brand)
+    deliver_at = utcnow() + timedelta(hours=1)
+    body = {
+        "customerId": consumer.id,
+        "brand": brand.slug,
+        "amount": 25,
+        "currency": "USD",
+        "externalRefId": "PO-LATE-RETRY",
+        "recipient": {"email": FRIEND, "name": "Pat"},
+        "deliverAt": deliver_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+    }
+    created = ok(call(client, credentials, "POST", "/orders", body))
+    with time_machine.travel(deliver_at + timedelta(hours=1)):
+        again = ok(call(client, credentials, "POST", "/orders", body))  # the client never saw the first answer
+        assert again["id"] == created["id"] and again["deliverAt"] == created["deliverAt"]
+        fresh_ref = call(client, credentials, "POST", "/orders", body | {"externalRefId": "PO-LATE-NEW"})
+        assert fresh_ref.status_code == 400 and "deliverAt" in fresh_ref.get_json()["error"]["message"]
+    assert general(session, consumer) == 75_00  # charged once
+
+
 # --- the store: schedule, cancel, resend, correct ----------------------------------------------------
 
 
