@@ -140,9 +140,11 @@ def build_recipient_changed_email(
     changed_at: datetime,
     look: Look | None = None,
 ) -> Email:
-    """To the consumer who bought the card: someone on the store's team sent it to another address.
+    """To the consumer who bought the card: someone on the store's team sent it to another address, or (with no
+    `changed_by_name`) they corrected it themselves from their account.
 
-    Never the card itself: only who changed what, and when, so the buyer can object if they didn't ask for it.
+    Never the card itself: only who changed what, and when, so the buyer can object if they didn't ask for it
+    (or someone else signed in as them).
     """
     partner, look = _dressed(partner, look)
     context = dict(

@@ -415,6 +415,17 @@ def sender_resend(session: Session, *, partner: Partner, consumer: Consumer, pub
         session.refresh(order)
         _use_a_delivery_change(session, order)
         _send_card(session, partner, order)
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=None,
+            actor=f"consumer:{consumer.id}",
+            action="order.sender_resend",
+            subject_type="order",
+            subject_id=order.public_id,
+            summary=f"The sender sent {order.public_id} again to {order.recipient_email}",
+            details={"delivery_changes": order.delivery_changes},
+        )
     return order
 
 
@@ -434,7 +445,7 @@ def sender_correct_recipient(session: Session, *, partner: Partner, consumer: Co
             raise DomainError(SENDER_CORRECTION_TOO_LATE)
         if new_email == order.recipient_email:
             raise InvalidInput(f"The gift already goes to {new_email}.", field="email")
-        now = utcnow()
+        now, old_email = utcnow(), order.recipient_email
         changes = {"recipient_email": new_email, "to_self": new_email == consumer.email, "sender_corrected_at": now}
         once = (col(Order.sender_corrected_at).is_(None), col(Order.opened_at).is_(None))
         if order.status == OrderStatus.SCHEDULED.value:
@@ -450,8 +461,37 @@ def sender_correct_recipient(session: Session, *, partner: Partner, consumer: Co
             if not changed:
                 raise DomainError("This gift is being delivered right now: try again in a moment.")
             session.refresh(order)
-            return order
-        gift_pages.revoke_links(session, order_id=row_id(order))
-        _use_a_delivery_change(session, order, only_if=once, sent_at=None, opened_at=None, **changes)
-        _send_card(session, partner, order)
+        else:
+            gift_pages.revoke_links(session, order_id=row_id(order))
+            _use_a_delivery_change(session, order, only_if=once, sent_at=None, opened_at=None, **changes)
+            _send_card(session, partner, order)
+        _tell_the_sender(session, partner=partner, consumer=consumer, order=order, old_email=old_email, at=now)
     return order
+
+
+def _tell_the_sender(session: Session, *, partner: Partner, consumer: Consumer, order: Order, old_email: str, at) -> None:
+    """A correction made from the consumer's account: an email to them (if someone else signed in as them, they
+    learn of it) and a row in the partner's audit log (support sees who changed what)."""
+    notice = build_recipient_changed_email(
+        partner=partner,
+        consumer=consumer,
+        order=order,
+        brand=referenced(session, Brand, order.brand_id),
+        old_email=old_email,
+        new_email=order.recipient_email,
+        changed_by_name="",
+        changed_by_email="",
+        changed_at=at,
+    )
+    queue_email(session, notice, partner_id=row_id(partner), consumer_id=row_id(consumer))
+    audit.record(
+        session,
+        partner_id=row_id(partner),
+        member=None,
+        actor=f"consumer:{consumer.id}",
+        action="order.sender_correct_recipient",
+        subject_type="order",
+        subject_id=order.public_id,
+        summary=f"The sender corrected the recipient of {order.public_id}: {old_email} → {order.recipient_email}",
+        details={"old_email": old_email, "new_email": order.recipient_email},
+    )

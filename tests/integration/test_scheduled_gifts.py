@@ -17,8 +17,9 @@ from app.clock import utcnow
 from app.db import db_session, write_transaction
 from app.domain.ledger import AccountKind
 from app.domain.money import Money
-from app.models import Account, EmailMessage, Entry, GiftPageLink, Order, Partner, Transaction
+from app.models import Account, AuditEvent, EmailMessage, Entry, GiftPageLink, Order, Partner, Transaction
 from app.services import campaigns, catalog, consumers, ledger, orders
+from tests.conftest import body_text
 from tests.integration.api_client import call, ok
 from tests.integration.conftest import page, redirect_path
 
@@ -332,7 +333,9 @@ def test_the_store_schedules_in_the_senders_time_zone_and_the_sender_cancels(app
     assert general(session, signed_in.model) == 100_00
 
 
-def test_the_sender_resends_and_corrects_the_address_once_before_it_is_opened(app, session, store, signed_in, brand_in_store):
+def test_the_sender_resends_and_corrects_the_address_once_before_it_is_opened(
+    app, session, store, signed_in, brand_in_store, mailbox
+):
     path = checkout(store, brand_in_store)
     order = session.exec(select(Order).where(Order.consumer_id == signed_in.id)).one()
     assert fresh(session, order).status == "completed"
@@ -347,6 +350,14 @@ def test_the_sender_resends_and_corrects_the_address_once_before_it_is_opened(ap
     assert all(session.get(GiftPageLink, link.id, populate_existing=True).revoked_at for link in old_links)
     session.rollback()
     assert session.exec(select(EmailMessage).where(EmailMessage.to == "friend@example.org")).first() is not None
+    notice = mailbox.last_to(signed_in.email)  # the account's owner hears of it, whoever was signed in
+    assert notice["Subject"].endswith("now goes to friend@example.org")
+    assert "You corrected the recipient" in body_text(notice) and FRIEND in body_text(notice)
+    trail = session.exec(select(AuditEvent.action, AuditEvent.actor).where(AuditEvent.subject_id == order.public_id)).all()
+    assert sorted(trail) == [
+        ("order.sender_correct_recipient", f"consumer:{signed_in.id}"),
+        ("order.sender_resend", f"consumer:{signed_in.id}"),
+    ]
     again = store.post(f"{path}/recipient", {"email": "friend@example.net"})
     assert again.status_code == 422 and "already corrected" in page(again), page(again)
     assert fresh(session, order).recipient_email == "friend@example.org"
