@@ -127,6 +127,24 @@ def build_order_failed_email(
     return Email("order_failed", consumer.email, f"Your {brand.name} gift card order could not be completed", html, text)
 
 
+def build_order_cancelled_email(
+    *, partner: Partner, consumer: Consumer, order: Order, brand: Brand, look: Look | None = None
+) -> Email:
+    """To the buyer of a scheduled gift the store's team cancelled: never sent, and the money is back."""
+    partner, look = _dressed(partner, look)
+    context = dict(
+        partner=partner,
+        look=look,
+        consumer=consumer,
+        order=order,
+        brand=brand,
+        price=Money(order.price, order.currency),
+        card_value=Money(order.card_value, order.currency),
+    )
+    html, text = _render("order_cancelled", **context)
+    return Email("order_cancelled", consumer.email, f"Your scheduled {brand.name} gift card was cancelled", html, text)
+
+
 def build_recipient_changed_email(
     *,
     partner: Partner,

@@ -8,7 +8,7 @@ from huey.exceptions import RetryTask
 from app.db import db_session
 from app.models import Partner
 from app.queue import periodic_task, task
-from app.services import bulk_upload, campaigns, consumer_auth, emails, housekeeping, orders, webhooks
+from app.services import bulk_upload, campaigns, consumer_auth, daily_totals, emails, housekeeping, orders, webhooks
 
 
 @task(retries=4, retry_delay=30, retry_backoff=2, context=True)
@@ -53,6 +53,12 @@ def sweep_campaigns() -> tuple[list[int], list[int]]:
     return campaigns.sweep(db_session())
 
 
+@periodic_task(crontab(minute="*/5"))
+def refresh_daily_totals() -> int:
+    """The dashboard's rollup: yesterday once it settled, and any closed day one of whose open orders moved on."""
+    return daily_totals.refresh_daily_totals(db_session())
+
+
 @task(context=True)
 def deliver_webhook(delivery_id: int, task=None) -> str:
     """One attempt; a failed one is scheduled again after the delay the service asks for
@@ -92,5 +98,12 @@ def commit_bulk_upload(upload_id: int, member_id: int | None, task=None) -> str:
 
 @task(retries=4, retry_delay=30, retry_backoff=2)
 def welcome_bulk_consumers(consumer_ids: list[int]) -> int:
-    """Temporary passwords (a keyed fast hash, not Argon2) and welcome emails for consumers created in bulk."""
+    """Temporary passwords (a keyed fast hash, not Argon2) and welcome emails for a batch of consumers created in
+    bulk, in one transaction (each email then goes by its own deliver_email task)."""
     return bulk_upload.welcome(db_session(), consumer_ids)
+
+
+@periodic_task(crontab(minute="*/5"))
+def welcome_forgotten_consumers() -> int:
+    """Consumers created in bulk whose welcome task was lost (the queue was unreachable when their batch committed)."""
+    return bulk_upload.welcome_forgotten(db_session())

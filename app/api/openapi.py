@@ -40,6 +40,15 @@ PATH_PARAMETERS = {
 }
 
 
+# How the lists that grow without end (orders, transactions) are paged.
+PAGING = (
+    "Newest first. To read on, send the answer's nextCursor as cursor (null: this was the last page): each page "
+    "then costs the same however deep, and no row is shown twice or skipped while new ones arrive. page (an "
+    f"offset) still works, slower the deeper it goes. total is exact up to {schemas.COUNT_CAP:,} matching rows; "
+    f"past that it is {schemas.COUNT_CAP:,} and totalIsExact is false."
+)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -211,7 +220,7 @@ ROUTES: list[Route] = [
         errors=(400, 403, 404, 500),
         tags=("Orders",),
         description="Filter by status, customerId, externalRefId and creation day (from, to: UTC days, both "
-        "included). Cards are never listed: read one order for its card.",
+        "included). Cards are never listed: read one order for its card. " + PAGING,
     ),
     Route(
         "GET",
@@ -251,7 +260,7 @@ ROUTES: list[Route] = [
         tags=("Transactions",),
         description="Types credit, debit, rebate, refund, adjustment; statuses completed, pending, failed. "
         "Filter by type, status, customerId and creation day (from, to: UTC days, both included). "
-        "Amounts are positive: the type says which way the money went.",
+        "Amounts are positive: the type says which way the money went. " + PAGING,
     ),
     Route(
         "POST",

@@ -6,10 +6,11 @@ or customer is always 404. The card's number and PIN are shown only by GET /orde
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date
 
 from flask import current_app, g, request
-from sqlmodel import func, select
+from sqlmodel import col, select
 
 from app.api import api_field, bp, schemas
 from app.api.auth import signed
@@ -17,11 +18,12 @@ from app.api.customers import json_body
 from app.api.responses import error, success
 from app.clock import utcnow
 from app.db import db_session
+from app.domain import paging
 from app.domain.errors import InvalidInput, NotFound
 from app.domain.money import Money, normalize_currency
 from app.domain.orders import OrderStatus, parse_iso_delivery_time
 from app.models import Brand, Consumer, Order
-from app.services import orders, reports
+from app.services import list_pages, orders, reports
 
 PUBLIC_ID = re.compile(r"ord_[0-9a-f]{16}\Z")
 
@@ -150,12 +152,32 @@ def list_orders():
     if query.externalRefId is not None:
         conditions.append(Order.external_ref == query.externalRefId)
     conditions += day_range(query.from_, query.to, Order.created_at)
-    total = session.exec(select(func.count()).select_from(Order).where(*conditions)).one()
-    found = session.exec(
-        select(Order).where(*conditions).order_by(Order.id.desc()).offset((query.page - 1) * query.perPage).limit(query.perPage)
-    ).all()
-    brand_ids = {o.brand_id for o in found}
-    brands = {b.id: b for b in session.exec(select(Brand).where(Brand.id.in_(brand_ids))).all()} if brand_ids else {}
-    page = schemas.OrderPage(items=[], page=query.page, perPage=query.perPage, total=total).model_dump()
-    page["items"] = [schemas.order_data(o, brands[o.brand_id]) for o in found]
-    return success(page)
+    found = newest_first_page(
+        session, select(Order).where(*conditions), key=col(Order.id), key_of=lambda order: order.id, where=conditions, query=query
+    )
+    brand_ids = {o.brand_id for o in found.rows}
+    brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids))).all()} if brand_ids else {}
+    return success(schemas.OrderPage.shown(found, [schemas.order_data(o, brands[o.brand_id]) for o in found.rows]))
+
+
+def newest_first_page(
+    session, rows, *, key, key_of, where: list, query: schemas.OrderQuery | schemas.TransactionQuery
+) -> paging.CursorPage:
+    """The page of `rows` (newest first by `key`, read from a row by `key_of`; `where` holds the list's filters)
+    the query asks for: from its cursor, or by its page number (an offset: integrators page through to the end).
+    Its `total` is counted up to COUNT_CAP."""
+    if query.cursor is not None and query.page != 1:
+        raise InvalidInput("page: leave page out when you send a cursor (the cursor says where the page starts).", field="page")
+    found = list_pages.newest_first(
+        session,
+        rows,
+        key=key,
+        key_of=key_of,
+        counted=select(key).where(*where),
+        position=paging.Position(before=int(query.cursor)) if query.cursor else paging.Position(page=query.page),
+        size=query.perPage,
+        cap=schemas.COUNT_CAP,
+        locate=False,
+        open_ended_pages=True,
+    )
+    return replace(found, number=query.page)

@@ -48,11 +48,32 @@ CurrencyCode = Annotated[
 ]
 
 
-MAX_ID = 2**31 - 1  # ids are 32-bit in the database: a longer number is simply not found (the one limit)
+MAX_ID = paging.MAX_ID  # ids are 32-bit in the database: a longer number is simply not found (the one limit)
+
+
+def _cursor_row(value: str | None) -> str | None:
+    """A cursor is the id of the row a page ends at: past MAX_ID it names no row, so it can't come from nextCursor."""
+    if value is not None and int(value) > MAX_ID:
+        raise ValueError("is not a cursor from nextCursor")
+    return value
+
+
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Field(default=None, ge=1, le=MAX_ID)]
 PageNumber = Annotated[int, Field(default=1, ge=1, le=100_000)]
 PerPage = Annotated[int, Field(default=20, ge=1, le=100)]
+COUNT_CAP = 10_000  # a list's `total` is exact up to this many rows; past it, this number and totalIsExact false
+Cursor = Annotated[
+    str | None,
+    Field(
+        default=None,
+        pattern=r"^[1-9][0-9]{0,9}$",
+        description="Where the page starts: the nextCursor of the page before (opaque: send it back as it came). "
+        "Leave page out with a cursor.",
+        examples=["40213"],
+    ),
+    AfterValidator(_cursor_row),
+]
 REFERENCE_PATTERN = r"^[A-Za-z0-9_.:/-]+$"
 ORDER_EVENT = Literal["order.completed", "order.failed", "order.cancelled"]
 CAMPAIGN_EVENT = Literal["campaign.ended", "campaign.budget_low"]
@@ -180,6 +201,7 @@ class OrderQuery(ApiModel):
     to: date | None = Field(default=None, description="Created on or before this day (UTC), YYYY-MM-DD")
     page: PageNumber
     perPage: PerPage
+    cursor: Cursor
 
     model_config = ConfigDict(extra="ignore")
 
@@ -194,6 +216,7 @@ class TransactionQuery(ApiModel):
     to: date | None = Field(default=None, description="Created on or before this day (UTC), YYYY-MM-DD")
     page: PageNumber
     perPage: PerPage
+    cursor: Cursor
 
     model_config = ConfigDict(extra="ignore")
 
@@ -445,6 +468,35 @@ class Page(ApiModel, Generic[T]):
         return shown
 
 
+class CursorPage(Page[T], Generic[T]):
+    """A page of a list read newest first, which can go on from a cursor: the API's representation of a service's
+    CursorPage (app/domain/paging.py). `total` is exact up to COUNT_CAP rows (totalIsExact); past it, COUNT_CAP."""
+
+    totalIsExact: bool = Field(
+        description=f"False when the list holds more than {COUNT_CAP:,} rows: total then says {COUNT_CAP:,} (counting "
+        "further would cost every request the time to read the whole list)"
+    )
+    nextCursor: str | None = Field(
+        description="Send it as cursor for the next (older) page; null on the last page. Paging by cursor reads "
+        "each page as fast however deep it is, and shows no row twice nor skips one while new rows arrive."
+    )
+
+    @classmethod
+    def shown(cls, page: paging.Page, items: list[dict]) -> dict:
+        """The service's CursorPage `page` as this JSON, its rows already shown as `items`."""
+        assert isinstance(page, paging.CursorPage)
+        shown = cls(
+            items=[],
+            page=page.number,
+            perPage=page.size,
+            total=page.total,
+            totalIsExact=page.total_is_exact,
+            nextCursor=None if page.older is None else str(page.older),
+        ).model_dump()
+        shown["items"] = items
+        return shown
+
+
 class CustomerPage(Page[Customer]):
     pass
 
@@ -506,7 +558,7 @@ class CatalogPage(Page[CatalogBrand]):
     pass
 
 
-class OrderPage(Page[Order]):
+class OrderPage(CursorPage[Order]):
     pass
 
 
@@ -522,7 +574,7 @@ class LedgerTransaction(ApiModel):
     createdAt: str
 
 
-class TransactionPage(Page[LedgerTransaction]):
+class TransactionPage(CursorPage[LedgerTransaction]):
     pass
 
 

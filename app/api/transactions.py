@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from flask import g, request
-from sqlmodel import func, select
+from sqlmodel import col, select
 
 from app.api import bp, schemas
 from app.api.auth import signed
-from app.api.orders import day_range, partner_customer
+from app.api.orders import day_range, newest_first_page, partner_customer
 from app.api.responses import iso_utc, money_number, success
 from app.db import db_session
 from app.domain.money import Money
@@ -28,15 +28,14 @@ def list_transactions():
     if query.status is not None:
         conditions.append(Transaction.status == query.status)
     conditions += day_range(query.from_, query.to, Transaction.created_at)
-    total = session.exec(select(func.count()).select_from(Transaction).where(*conditions)).one()
-    rows = session.exec(
-        select(Transaction, Order.public_id)
-        .join(Order, Order.id == Transaction.order_id, isouter=True)
-        .where(*conditions)
-        .order_by(Transaction.id.desc())
-        .offset((query.page - 1) * query.perPage)
-        .limit(query.perPage)
-    ).all()
+    found = newest_first_page(
+        session,
+        select(Transaction, Order.public_id).join(Order, col(Order.id) == Transaction.order_id, isouter=True).where(*conditions),
+        key=col(Transaction.id),
+        key_of=lambda row: row[0].id,
+        where=conditions,
+        query=query,
+    )
     items = [
         schemas.LedgerTransaction(
             id=t.id,
@@ -48,7 +47,7 @@ def list_transactions():
             amount=money_number(Money(t.amount, t.currency)),
             memo=t.memo,
             createdAt=iso_utc(t.created_at),
-        )
-        for t, public_id in rows
+        ).model_dump()
+        for t, public_id in found.rows
     ]
-    return success(schemas.TransactionPage(items=items, page=query.page, perPage=query.perPage, total=total).model_dump())
+    return success(schemas.TransactionPage.shown(found, items))

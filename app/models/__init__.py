@@ -7,6 +7,7 @@ from app.models.campaign import Campaign, CampaignMember, CampaignPeriod
 from app.models.catalog import Brand, PartnerBrand
 from app.models.consumer import Consumer, PasswordReset
 from app.models.customer_creation import CustomerCreation
+from app.models.daily_totals import DailyBrandTotals, DailyTotals
 from app.models.email import EmailMessage
 from app.models.gift_page import GiftPageLink
 from app.models.ledger import Account, Entry, Transaction
@@ -33,6 +34,8 @@ __all__ = [
     "Consumer",
     "ConsumerTag",
     "CustomerCreation",
+    "DailyBrandTotals",
+    "DailyTotals",
     "EmailMessage",
     "Entry",
     "GiftPageLink",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.clock import utcnow
@@ -20,12 +20,17 @@ class Order(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("consumer_id", "idempotency_key"),
         UniqueConstraint("partner_id", "external_ref"),
+        # The lists read newest first by id (app/services/list_pages.py): a partner's orders, those in one status,
+        # a consumer's (the store's history, the API's customerId filter). Also the foreign keys' indexes.
+        Index("ix_gift_order_partner_id_id", "partner_id", "id"),
+        Index("ix_gift_order_partner_id_status_id", "partner_id", "status", "id"),
+        Index("ix_gift_order_consumer_id_id", "consumer_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(max_length=24, unique=True, index=True)
-    partner_id: int = Field(foreign_key="partner.id", index=True)
-    consumer_id: int = Field(foreign_key="consumer.id", index=True)
+    partner_id: int = Field(foreign_key="partner.id")
+    consumer_id: int = Field(foreign_key="consumer.id")
     brand_id: int = Field(foreign_key="brand.id", index=True)
     currency: str = Field(max_length=3)
     face_value: int = Field(sa_column=Column(BigInteger, nullable=False))

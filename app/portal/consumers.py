@@ -15,7 +15,7 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from app.db import db_session
 from app.domain.errors import DomainError, InvalidFields
 from app.domain.money import Money
-from app.domain.paging import page_number
+from app.domain.paging import FIRST_PAGE, Position, list_position
 from app.domain.segments import parse_tags
 from app.models import Consumer
 from app.pages import format_money, wants_partial
@@ -41,7 +41,7 @@ class ConsumerSearch:
 
     q: str = ""
     status: str = ""
-    page: int = 1
+    position: Position = FIRST_PAGE
 
     @classmethod
     def from_args(cls, args) -> ConsumerSearch:
@@ -49,13 +49,12 @@ class ConsumerSearch:
         return cls(
             q=args.get("q", "").strip()[:120],
             status=status if status in STATUSES else "",
-            page=page_number(args.get("page")),
+            position=list_position(args),
         )
 
-    def link_args(self, page: int) -> dict:
-        return {
-            key: value for key, value in {"q": self.q, "status": self.status, "page": page if page > 1 else None}.items() if value
-        }
+    def args(self) -> dict:
+        """The search as query arguments, for links to other pages of the same list."""
+        return {key: value for key, value in {"q": self.q, "status": self.status}.items() if value}
 
 
 @portal_route("/consumers", role="viewer")
@@ -67,7 +66,7 @@ def consumers():
         partner=current_partner(),
         query=search.q,
         active=None if not search.status else search.status == "active",
-        page=search.page,
+        position=search.position,
         size=PAGE_SIZE,
     )
     context = dict(consumers=found, balances=found.balances, search=search)
@@ -175,11 +174,8 @@ def _funds_context(
 
 
 def _statement_context(consumer: Consumer) -> dict:
-    lines = consumer_service.statement(db_session(), consumer)
-    return dict(
-        statement=list(reversed(lines[-STATEMENT_LINES:])),
-        statement_total=len(lines),
-    )
+    latest = consumer_service.latest_statement(db_session(), consumer, lines=STATEMENT_LINES)
+    return dict(statement=latest.lines, statement_total=latest.total)
 
 
 def _page(

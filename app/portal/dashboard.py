@@ -16,7 +16,7 @@ from app.db import db_session
 from app.domain.errors import InvalidInput
 from app.domain.money import Money
 from app.portal import current_partner, partner_funds, portal_route
-from app.services import reports
+from app.services import daily_totals
 
 DEFAULT_PERIOD = 30
 CHART_WIDTH = 720
@@ -55,10 +55,10 @@ def _top(values: list[Money | int], zero: Money | int) -> Money | int:
     return max(values, key=_amount, default=zero)
 
 
-Measure = tuple[str, Callable[[reports.DayTotals], Money | int]]
+Measure = tuple[str, Callable[[daily_totals.DayTotals], Money | int]]
 
 
-def side_by_side(days: list[reports.DayTotals], measures: list[Measure], zero: Money | int) -> Chart:
+def side_by_side(days: list[daily_totals.DayTotals], measures: list[Measure], zero: Money | int) -> Chart:
     """One bar per measure per day, next to each other."""
     top = _top([value(day) for day in days for _kind, value in measures], zero)
     slot = CHART_WIDTH / len(days)
@@ -82,7 +82,7 @@ def side_by_side(days: list[reports.DayTotals], measures: list[Measure], zero: M
     return Chart(bars, top, PLOT_HEIGHT)
 
 
-def stacked(days: list[reports.DayTotals], measures: list[Measure]) -> Chart:
+def stacked(days: list[daily_totals.DayTotals], measures: list[Measure]) -> Chart:
     """One bar per day, its measures stacked."""
     top = max((sum(value(day) for _kind, value in measures) for day in days), default=0)
     slot = CHART_WIDTH / len(days)
@@ -99,7 +99,7 @@ def stacked(days: list[reports.DayTotals], measures: list[Measure]) -> Chart:
     return Chart(bars, top, PLOT_HEIGHT)
 
 
-def brand_chart(brands: list[reports.BrandTotals], zero: Money) -> Chart:
+def brand_chart(brands: list[daily_totals.BrandTotals], zero: Money) -> Chart:
     """One horizontal bar per brand, its name to the left."""
     top = _top([brand.spend for brand in brands], zero)
     space = CHART_WIDTH - BRAND_LABEL_WIDTH - 110  # room for the amount after the longest bar
@@ -118,8 +118,8 @@ def brand_chart(brands: list[reports.BrandTotals], zero: Money) -> Chart:
     return Chart(bars, top, len(brands) * BRAND_ROW + 8)
 
 
-def _report(currency: str, period: int) -> reports.Dashboard:
-    return reports.dashboard(db_session(), partner=current_partner(), currency=currency, period=period)
+def _report(currency: str, period: int) -> daily_totals.Dashboard:
+    return daily_totals.dashboard(db_session(), partner=current_partner(), currency=currency, period=period)
 
 
 @portal_route("/dashboard", role="viewer")
@@ -128,7 +128,7 @@ def dashboard():
     currency = request.args.get("currency", partner.currency_list[0])[:3].upper()
     error = None
     try:
-        report = _report(currency, reports.period_days(request.args.get("days", str(DEFAULT_PERIOD))))
+        report = _report(currency, daily_totals.period_days(request.args.get("days", str(DEFAULT_PERIOD))))
     except InvalidInput as problem:
         error = problem.message
         report = _report(partner.currency_list[0], DEFAULT_PERIOD)
@@ -146,7 +146,7 @@ def dashboard():
         report=report,
         charts=charts,
         funds=partner_funds(),
-        periods=reports.PERIODS,
+        periods=daily_totals.PERIODS,
         currencies=partner.currency_list,
         error=error,
         chart_width=CHART_WIDTH,

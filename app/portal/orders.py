@@ -7,7 +7,7 @@ from flask import flash, make_response, redirect, render_template, request, url_
 
 from app.db import db_session
 from app.domain.errors import DomainError, InvalidInput
-from app.domain.paging import page_number
+from app.domain.paging import list_position
 from app.pages import wants_partial
 from app.portal import current_member, current_partner, portal_route
 from app.services import order_support
@@ -20,7 +20,7 @@ def orders():
     error, results = None, None
     try:
         filter = order_support.order_filter(request.args)
-        results = order_support.order_page(session, partner=partner, filter=filter, page=page_number(request.args.get("page")))
+        results = order_support.order_page(session, partner=partner, filter=filter, position=list_position(request.args))
     except InvalidInput as problem:
         filter, error = order_support.OrderFilter(), problem.message
     context = dict(results=results, filter=filter, error=error, form=request.args, statuses=order_support.ORDER_STATUSES)
@@ -79,5 +79,19 @@ def change_recipient(public_id: str):
         return _detail(public_id, error=problem.message, email=email, status=422)
     flash(
         f"The recipient is now {order.recipient_email}, and the card was sent there. The consumer was told by email.", "success"
+    )
+    return redirect(url_for("portal.order", public_id=public_id), 303)
+
+
+@portal_route("/orders/<public_id>/cancel", role="operator", methods=("POST",))
+def cancel_order(public_id: str):
+    order = _partner_order(public_id)
+    try:
+        order_support.cancel_scheduled(db_session(), partner=current_partner(), order=order, by=current_member())
+    except DomainError as problem:
+        return _detail(public_id, error=problem.message, status=422)
+    flash(
+        "The gift was cancelled before it was sent; its price is back in the consumer's wallet and they were told by email.",
+        "success",
     )
     return redirect(url_for("portal.order", public_id=public_id), 303)

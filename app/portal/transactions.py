@@ -6,7 +6,7 @@ from flask import Response, make_response, render_template, request
 
 from app.db import db_session
 from app.domain.errors import InvalidInput
-from app.domain.paging import page_number
+from app.domain.paging import list_position
 from app.pages import wants_partial
 from app.portal import current_partner, portal_route
 from app.services import reports
@@ -17,7 +17,7 @@ def _list(filter, error: str | None):
         None
         if error
         else reports.transaction_page(
-            db_session(), partner=current_partner(), filter=filter, page=page_number(request.args.get("page"))
+            db_session(), partner=current_partner(), filter=filter, position=list_position(request.args)
         )
     )
     context = dict(

@@ -16,6 +16,7 @@ import io
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, cast
 
 from flask import current_app
@@ -31,7 +32,7 @@ from app.domain.ledger import AccountKind
 from app.domain.money import Money, normalize_currency
 from app.domain.paging import Page, within_pages
 from app.models import Account, BulkUpload, BulkUploadRow, Consumer, Partner, TeamMember
-from app.queue import enqueue
+from app.queue import enqueue, enqueue_or_leave_for_sweep
 from app.services import audit, consumers, csv_export, segments
 from app.services.partners import partner_funds
 from app.services.rows import referenced, row_id
@@ -679,7 +680,8 @@ def _commit_batch(session: Session, partner: Partner, upload: BulkUpload, batch:
         )
         welcome = created.new_consumer_ids
         if welcome:
-            on_commit(session, lambda: enqueue("welcome_bulk_consumers", welcome))
+            # One task for the batch; if it is lost (the queue unreachable, a worker gone), `welcome_forgotten` sends them.
+            on_commit(session, lambda: enqueue_or_leave_for_sweep("welcome_bulk_consumers", welcome))
 
 
 def _tag(session: Session, partner: Partner, upload: BulkUpload, rows: Sequence[Any], *, actor: str) -> None:
@@ -761,5 +763,27 @@ def stop_commit(session: Session, upload_id: int, member_id: int | None, problem
 
 
 def welcome(session: Session, consumer_ids: list[int]) -> int:
-    """The welcome emails (with temporary passwords) of consumers a commit created; how many were sent."""
-    return sum(consumers.send_bulk_welcome(session, consumer_id=consumer_id) for consumer_id in consumer_ids)
+    """The temporary passwords and welcome emails of a batch of consumers a commit created, in one transaction;
+    how many were queued (none for those already welcomed)."""
+    return consumers.send_bulk_welcomes(session, consumer_ids=consumer_ids)
+
+
+def welcome_forgotten(session: Session, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """Welcome the consumers a commit created whose welcome task never ran (queued while the queue was unreachable,
+    or lost with a worker): created a while ago and still without a password. How many were welcomed."""
+    cutoff = utcnow() - older_than
+    welcomed, after = 0, 0
+    while True:
+        waiting = [
+            row_id(consumer)
+            for consumer in session.exec(
+                select(Consumer)
+                .where(Consumer.password_hash == "", col(Consumer.created_at) < cutoff, col(Consumer.id) > after)
+                .order_by(col(Consumer.id))
+                .limit(COMMIT_BATCH)
+            )
+        ]
+        if not waiting:
+            return welcomed
+        welcomed += consumers.send_bulk_welcomes(session, consumer_ids=waiting)
+        after = waiting[-1]

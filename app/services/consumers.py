@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import NamedTuple, cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import CursorResult, and_, bindparam, func, insert, literal, or_, update
+from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, func, insert, literal, or_, update
 from sqlmodel import Session, col, select
 
 from app.clock import utcnow
@@ -25,16 +25,17 @@ from app.domain.errors import (
 )
 from app.domain.ledger import AccountKind, TransactionStatus, TransactionType, transfer
 from app.domain.money import Money, format_money, normalize_currency
-from app.domain.paging import Page, within_pages
+from app.domain.paging import FIRST_PAGE, CursorPage, Position
 from app.domain.statement import GiftFor, describe
 from app.domain.text import character_refusal
-from app.emails import build_welcome_email
+from app.emails import Email, build_welcome_email
 from app.links import external_url
+from app.look import published_look
 from app.models import Account, Brand, Consumer, Entry, Order, Partner, TeamMember, Transaction
 from app.security import hash_temporary_password, new_temporary_password
-from app.services import audit, campaigns, ledger, partners, segments
+from app.services import audit, campaigns, ledger, list_pages, partners, segments
 from app.services.campaigns import CampaignBalance
-from app.services.emails import queue_email
+from app.services.emails import queue_email, queue_emails
 from app.services.rows import referenced, row_id, table_of
 
 DUPLICATE_WALLET = "Some customers already have wallets in the requested currency"
@@ -99,6 +100,21 @@ def clean_name(value: str, *, field: str = "fullName") -> str:
 
 def find_consumer(session: Session, *, partner_id: int, email: str) -> Consumer | None:
     return session.exec(select(Consumer).where(Consumer.partner_id == partner_id, Consumer.email == email)).first()
+
+
+def is_an_address_of(session: Session, *, partner_id: int, text: str) -> bool:
+    """Whether `text` (lower case) is exactly the email of one of the partner's consumers: a whole address typed
+    or pasted into a search, which then finds that consumer through the unique index instead of scanning."""
+    return "@" in text and find_consumer(session, partner_id=partner_id, email=text) is not None
+
+
+def email_condition(session: Session, *, partner_id: int, text: str) -> ColumnElement[bool]:
+    """The partner's consumers a search for `text` (lower case) in their emails finds: the one whose address it is,
+    when it is one (`is_an_address_of`); else every address holding it (a typed % or _ is a character). The partner
+    is named for the unique index on (partner_id, email), also when the consumer is joined to orders or transactions."""
+    if is_an_address_of(session, partner_id=partner_id, text=text):
+        return and_(col(Consumer.partner_id) == partner_id, col(Consumer.email) == text)
+    return and_(col(Consumer.partner_id) == partner_id, col(Consumer.email).contains(text, autoescape=True))
 
 
 def create_consumer(
@@ -294,35 +310,49 @@ def resend_welcome(session: Session, *, partner: Partner, consumer: Consumer, by
 
 
 @dataclass(frozen=True)
-class ConsumerList(Page[Consumer]):
+class ConsumerList(CursorPage[Consumer]):
     """One page of a partner's consumers, newest first, with each one's general balance per currency."""
 
-    balances: dict[int, list[Money]]  # by consumer id
+    balances: dict[int, list[Money]] = field(default_factory=dict)  # by consumer id
 
 
 def consumer_list(
-    session: Session, *, partner: Partner, query: str = "", active: bool | None = None, page: int = 1, size: int = 25
+    session: Session,
+    *,
+    partner: Partner,
+    query: str = "",
+    active: bool | None = None,
+    position: Position = FIRST_PAGE,
+    size: int = 25,
 ) -> ConsumerList:
-    """The consumers whose name or email contains `query` (a typed % or _ is a character), active or not."""
+    """The consumers whose name or email contains `query` in any case (a typed % or _ is a character), or the one
+    whose address it is (a whole address), active or not, newest first from `position`. On PostgreSQL trigram
+    indexes on names and emails (migration 0020) find them among a partner's 100,000 without reading every row;
+    elsewhere the same query reads the partner's."""
     conditions = [col(Consumer.partner_id) == partner.id]
-    if query:
-        needle = query.lower()
+    needle = query.lower()  # emails are stored in lower case
+    if query and is_an_address_of(session, partner_id=row_id(partner), text=needle):
+        conditions.append(col(Consumer.email) == needle)  # a whole address: its consumer alone
+    elif query:
         conditions.append(
             or_(
-                func.lower(Consumer.full_name).contains(needle, autoescape=True),
+                col(Consumer.full_name).icontains(query, autoescape=True),  # PostgreSQL: ILIKE, which the index serves
                 col(Consumer.email).contains(needle, autoescape=True),
             )
         )
     if active is not None:
         conditions.append(col(Consumer.is_active) == active)
-    total = session.exec(select(func.count()).select_from(Consumer).where(*conditions)).one()
-    page = within_pages(page, total=total, size=size)
-    rows = list(
-        session.exec(
-            select(Consumer).where(*conditions).order_by(col(Consumer.id).desc()).offset((page - 1) * size).limit(size)
-        ).all()
+    found = list_pages.newest_first(
+        session,
+        select(Consumer).where(*conditions),
+        key=col(Consumer.id),
+        key_of=row_id,
+        counted=select(Consumer.id).where(*conditions),
+        position=position,
+        size=size,
     )
-    return ConsumerList(rows, total, page, size, _general_balances(session, rows))
+    page = {part.name: getattr(found, part.name) for part in fields(found)}
+    return ConsumerList(**page, balances=_general_balances(session, list(found.rows)))
 
 
 def _general_balances(session: Session, consumers: list[Consumer]) -> dict[int, list[Money]]:
@@ -443,14 +473,55 @@ class StatementLine:
     description: str = ""  # the line in plain words: "Gift card for Jordan Friend (Harvest Lane Grocers)", "Cash back"
 
 
+@dataclass(frozen=True)
+class LatestStatement:
+    """The newest lines of a consumer's statement, newest first, and how many lines it has in all."""
+
+    lines: list[StatementLine]
+    total: int
+
+
 def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
     """Every movement of the consumer's balances, oldest first."""
-    lines = session.exec(
-        select(Transaction, Entry.amount, Account.id, Account.kind, Account.currency)  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
-        .join(Entry, Entry.transaction_id == Transaction.id)
-        .join(Account, Account.id == Entry.account_id)
+    return list(reversed(_statement_lines(session, consumer)[0]))
+
+
+def latest_statement(session: Session, consumer: Consumer, *, lines: int) -> LatestStatement:
+    """The consumer's `lines` newest movements, newest first (a page shows these; the CSV has them all)."""
+    return LatestStatement(*_statement_lines(session, consumer, limit=lines))
+
+
+def _statement_lines(session: Session, consumer: Consumer, *, limit: int | None = None) -> tuple[list[StatementLine], int]:
+    """The consumer's movements newest first (the `limit` newest), and how many there are in all.
+
+    The balances after each line are running sums the database computes over all the consumer's entries, per
+    balance and per currency, in one statement: they always agree with the lines (one snapshot), and only the
+    lines shown are read into objects. The entries come through their accounts (account.consumer_id, then
+    entry (account_id, id)): a consumer's statement costs the same in a ledger of millions.
+    """
+    in_order = (col(Entry.transaction_id), col(Entry.id))
+    entries = (
+        select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
+            col(Entry.id).label("entry_id"),
+            col(Entry.transaction_id).label("transaction_id"),
+            col(Entry.amount).label("amount"),
+            col(Account.kind).label("kind"),
+            col(Account.currency).label("currency"),
+            func.sum(Entry.amount).over(partition_by=col(Entry.account_id), order_by=in_order, rows=(None, 0)).label("balance"),
+            func.sum(Entry.amount).over(partition_by=col(Account.currency), order_by=in_order, rows=(None, 0)).label("total"),
+            func.count().over().label("lines"),
+        )
+        .join(Account, col(Account.id) == Entry.account_id)
         .where(Account.consumer_id == consumer.id)
-        .order_by(Transaction.id, Entry.id)
+        .subquery()
+    )
+    lines = session.exec(
+        select(
+            Transaction, entries.c.amount, entries.c.kind, entries.c.currency, entries.c.balance, entries.c.total, entries.c.lines
+        )  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
+        .join(entries, entries.c.transaction_id == Transaction.id)
+        .order_by(entries.c.transaction_id.desc(), entries.c.entry_id.desc())
+        .limit(limit)
     ).all()
     order_ids = {transaction.order_id for transaction, *_ in lines if transaction.order_id}
     gifts: dict[int, tuple[str, GiftFor]] = {}  # order id -> (public id, who got which card)
@@ -463,25 +534,21 @@ def statement(session: Session, consumer: Consumer) -> list[StatementLine]:
             gifts[order_id] = (public_id, GiftFor(brand, name, email, to_self))
     partner_id = referenced(session, Consumer, consumer.id).partner_id  # from the identity map when the consumer is loaded
     store = referenced(session, Partner, partner_id).display_name
-    running: dict[int, int] = {}  # per balance (account)
-    totals: dict[str, int] = {}  # per currency
     result = []
-    for transaction, amount, account_id, kind, currency in lines:
-        running[account_id] = running.get(account_id, 0) + amount
-        totals[currency] = totals.get(currency, 0) + amount
+    for transaction, amount, kind, currency, balance, total, _ in lines:
         public_id, gift = gifts.get(transaction.order_id, (None, None))
         result.append(
             StatementLine(
                 transaction,
                 kind,
                 Money(amount, currency),
-                Money(running[account_id], currency),
+                Money(int(balance), currency),  # PostgreSQL sums bigints as numeric
                 public_id,
-                total_after=Money(totals[currency], currency),
+                total_after=Money(int(total), currency),
                 description=describe(type=transaction.type, wallet=kind, store=store, gift=gift, memo=transaction.memo),
             )
         )
-    return result
+    return result, lines[0][-1] if lines else 0
 
 
 class PlacedOrder(NamedTuple):
@@ -524,7 +591,7 @@ class BulkWallet:
 class BulkCreated:
     opened: set[tuple[str, str]]  # (email, currency) that got a new, funded wallet
     skipped: set[tuple[str, str]]  # (email, currency) that already had a wallet: left alone
-    new_consumer_ids: list[int]  # created without a password: `send_bulk_welcome` gives them one
+    new_consumer_ids: list[int]  # created without a password: `send_bulk_welcomes` gives them one
 
 
 def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: list[BulkWallet], actor: str = "") -> BulkCreated:
@@ -534,8 +601,8 @@ def create_consumers_in_bulk(session: Session, *, partner: Partner, wallets: lis
     thousands take seconds; the caller's write transaction holds it all. Each funded wallet
     still gets its own `Initial funds` credit from the partner's funds. Partner funds too low
     for a currency's total: PartnerFundsTooLow and nothing is created. New consumers get an
-    empty password hash (no sign-in) because hashing a temporary password takes ~50 ms each:
-    the queue does that afterwards in `send_bulk_welcome`.
+    empty password hash (no sign-in) until the queue gives them a temporary password and its
+    welcome email, in batches (`send_bulk_welcomes`).
     """
     with write_transaction(session):
         partners.hold_partner(session, row_id(partner))  # a single create of one of these emails waits, or is seen
@@ -719,38 +786,52 @@ def deactivate_in_bulk(session: Session, *, partner: Partner, emails: list[str])
         )
 
 
-def send_bulk_welcome(session: Session, *, consumer_id: int) -> bool:
-    """Give a consumer created in bulk (no password yet) a temporary password and email it; once.
+def send_bulk_welcomes(session: Session, *, consumer_ids: Sequence[int]) -> int:
+    """Give consumers created in bulk (no password yet) a temporary password each and email it; once. How many.
 
-    The temporary password gets a keyed fast hash (app/security.py), not Argon2: 10,000 of them cost
-    milliseconds, not worker-minutes. The password is stored only if the consumer still has none, so a retried task never sends a second one.
+    One write transaction for them all: the consumers still without a password are locked and read in one
+    statement, their hashes written in one, their welcome emails recorded in one (each delivered by its own
+    task once this commits). A consumer who already has a password (a retried task, a sweep or another worker
+    that got there first) is left alone, so nobody gets a second one. The temporary password gets a keyed fast
+    hash (app/security.py), not Argon2: 10,000 of them cost milliseconds, not worker-minutes.
     """
-    consumer = session.get(Consumer, consumer_id)
-    if consumer is None or consumer.password_hash:
-        return False
-    temporary_password = new_temporary_password()
-    password_hash = hash_temporary_password(temporary_password)
+    if not consumer_ids:
+        return 0
     expires_at = utcnow() + timedelta(days=current_app.config["TEMP_PASSWORD_DAYS"])
     with write_transaction(session):
-        claimed = cast(
-            CursorResult,
-            session.execute(
-                update(Consumer)
-                .where(col(Consumer.id) == consumer_id, col(Consumer.password_hash) == "")
-                .values(password_hash=password_hash, temporary_password_expires_at=expires_at, must_change_password=True)
-                .execution_options(synchronize_session=False)
-            ),
-        ).rowcount
-        if not claimed:
-            return False
-        session.refresh(consumer)
-        partner = referenced(session, Partner, consumer.partner_id)
-        email_message = build_welcome_email(
-            partner=partner,
-            consumer=consumer,
-            temporary_password=temporary_password,
-            login_url=external_url("store.login", slug=partner.slug),
-            expires_at=expires_at,
+        waiting = session.exec(
+            select(Consumer)
+            .where(col(Consumer.id).in_(consumer_ids), Consumer.password_hash == "")
+            .order_by(col(Consumer.id))
+            .with_for_update()
+        ).all()
+        if not waiting:
+            return 0
+        hashes: list[dict] = []
+        by_partner: dict[int, list[tuple[Email, int | None]]] = {}
+        for partner_id in {consumer.partner_id for consumer in waiting}:
+            partner = referenced(session, Partner, partner_id)
+            look = published_look(partner, absolute=True)  # once for all its consumers, not per email
+            login_url = external_url("store.login", slug=partner.slug)
+            welcomes = by_partner.setdefault(partner_id, [])
+            for consumer in (consumer for consumer in waiting if consumer.partner_id == partner_id):
+                temporary_password = new_temporary_password()
+                hashes.append(dict(consumer_id=consumer.id, new_hash=hash_temporary_password(temporary_password)))
+                email = build_welcome_email(
+                    partner=partner,
+                    consumer=consumer,
+                    temporary_password=temporary_password,
+                    login_url=login_url,
+                    expires_at=expires_at,
+                    look=look,
+                )
+                welcomes.append((email, consumer.id))
+        session.execute(
+            update(table_of(Consumer))
+            .where(table_of(Consumer).c.id == bindparam("consumer_id"), table_of(Consumer).c.password_hash == "")
+            .values(password_hash=bindparam("new_hash"), temporary_password_expires_at=expires_at, must_change_password=True),
+            hashes,
         )
-        queue_email(session, email_message, partner_id=partner.id, consumer_id=consumer.id)
-    return True
+        for partner_id, welcomes in by_partner.items():
+            queue_emails(session, welcomes, partner_id=partner_id)
+    return len(waiting)

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
 from flask import current_app
-from flask_mail import Message
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
+from app import outbound_mail
 from app.clock import utcnow
 from app.db import db_session, on_commit, write_transaction
 from app.emails import Email
-from app.extensions import mail
 from app.models import EmailMessage, GiftPageLink, Order
 from app.queue import enqueue, enqueue_or_leave_for_sweep
-from app.services.rows import referenced
+from app.services.rows import table_of
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,42 @@ def queue_email(session: Session, email: Email, *, partner_id: int | None, consu
     return message
 
 
+def queue_emails(session: Session, emails: Sequence[tuple[Email, int | None]], *, partner_id: int | None) -> list[int]:
+    """Record many emails (each with its consumer's id) in one statement in the caller's transaction, as
+    `queue_email` records one: a bulk upload's welcomes. Each is still delivered by its own task, queued once
+    that commits. Their ids."""
+    if not emails:
+        return []
+    encryptor = current_app.extensions["encryptor"]
+    now = utcnow()
+    rows = [
+        dict(
+            partner_id=partner_id,
+            consumer_id=consumer_id,
+            kind=email.kind,
+            to=email.to,
+            subject=email.subject,
+            html_encrypted=encryptor.encrypt(email.html),
+            text_encrypted=encryptor.encrypt(email.text),
+            status="queued",
+            delivered_via="",
+            attempts=0,
+            last_error="",
+            created_at=now,
+        )
+        for email, consumer_id in emails
+    ]
+    with write_transaction(session):
+        ids = list(session.execute(insert(table_of(EmailMessage)).returning(table_of(EmailMessage).c.id), rows).scalars())
+        on_commit(session, lambda: _queue_deliveries(ids))
+    return ids
+
+
+def _queue_deliveries(email_ids: list[int]) -> None:
+    for email_id in email_ids:
+        enqueue_or_leave_for_sweep("deliver_email", email_id)  # else requeue_stuck_emails
+
+
 def deliver_email(email_id: int, *, last_attempt: bool = True) -> str:
     """Send one recorded email over SMTP (or to the development outbox). Returns its status.
 
@@ -50,50 +85,54 @@ def deliver_email(email_id: int, *, last_attempt: bool = True) -> str:
     """
     session = db_session()
     with write_transaction(session):
-        # Claiming moves it to "sending": a second worker holding the same id skips it.
-        claimed = cast(
-            CursorResult,
-            session.execute(
-                update(EmailMessage)
-                .where(col(EmailMessage.id) == email_id, col(EmailMessage.status) == "queued")
-                .values(status="sending", attempts=EmailMessage.attempts + 1, last_attempt_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ),
-        ).rowcount
-        if not claimed:
-            return "skipped"
-        message = referenced(session, EmailMessage, email_id)
-        session.refresh(message)
+        # Claiming moves it to "sending": a second worker holding the same id skips it. The claim reads what it sends.
+        claimed = session.execute(
+            update(EmailMessage)
+            .where(col(EmailMessage.id) == email_id, col(EmailMessage.status) == "queued")
+            .values(status="sending", attempts=EmailMessage.attempts + 1, last_attempt_at=utcnow())
+            .returning(
+                col(EmailMessage.kind),
+                col(EmailMessage.to),
+                col(EmailMessage.subject),
+                col(EmailMessage.html_encrypted),
+                col(EmailMessage.text_encrypted),
+                col(EmailMessage.attempts),
+            )
+            .execution_options(synchronize_session=False)
+        ).first()
+    if claimed is None:
+        return "skipped"
     encryptor = current_app.extensions["encryptor"]
     via = "smtp" if current_app.config["MAIL_SERVER"] else "outbox"
     try:
         if via == "smtp":
-            mail.send(
-                Message(
-                    subject=message.subject,
-                    recipients=[message.to],
-                    body=encryptor.decrypt(message.text_encrypted),
-                    html=encryptor.decrypt(message.html_encrypted),
-                )
+            outbound_mail.send(
+                subject=claimed.subject,
+                to=claimed.to,
+                text=encryptor.decrypt(claimed.text_encrypted),
+                html=encryptor.decrypt(claimed.html_encrypted),
             )
     except Exception as exc:  # any transport failure: record it, retry or give up
-        log.warning("email %s attempt %s failed: %s", email_id, message.attempts, exc)
+        log.warning("email %s attempt %s failed: %s", email_id, claimed.attempts, exc)
         with write_transaction(session):
-            message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            message.status = "failed" if last_attempt else "queued"
-            session.add(message)
+            _set(
+                session, email_id, last_error=f"{type(exc).__name__}: {exc}"[:500], status="failed" if last_attempt else "queued"
+            )
         if last_attempt:
             return "failed"
         raise
     with write_transaction(session):
-        message.status = "sent"
-        message.delivered_via = via
-        message.sent_at = utcnow()
-        message.last_error = ""
-        session.add(message)
-        if message.kind == "gift_card":
-            _mark_order_sent(session, email_id, message.sent_at)
+        sent_at = utcnow()
+        _set(session, email_id, status="sent", delivered_via=via, sent_at=sent_at, last_error="")
+        if claimed.kind == "gift_card":
+            _mark_order_sent(session, email_id, sent_at)
     return "sent"
+
+
+def _set(session: Session, email_id: int, **values) -> None:
+    session.execute(
+        update(EmailMessage).where(col(EmailMessage.id) == email_id).values(**values).execution_options(synchronize_session=False)
+    )
 
 
 def _mark_order_sent(session: Session, email_id: int, sent_at: datetime) -> None:

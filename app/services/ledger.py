@@ -16,14 +16,35 @@ from app.domain.money import Money
 from app.models import Account, Entry, Transaction
 from app.services.rows import row_id, table_of
 
+CARD_PURCHASE_SLOTS = 16
+"""How many card_purchases accounts a partner has per currency. Every checkout credits one of them, and on
+PostgreSQL that row stays locked until the checkout commits: with a single account, all of a partner's checkouts
+would queue behind each other. A consumer always uses the same slot (`card_purchases_slot`), so concurrent
+shoppers of one partner mostly move different rows. Changing the number is safe: a rebate or refund moves the
+account its order's debit credited, whatever the slots are now."""
+
+
+def card_purchases_slot(consumer_id: int) -> int:
+    """Which of the partner's card_purchases accounts this consumer's checkouts credit."""
+    return consumer_id % CARD_PURCHASE_SLOTS
+
 
 def account_key(
-    kind: AccountKind, currency: str, *, partner_id: int, consumer_id: int | None = None, campaign_id: int | None = None
+    kind: AccountKind,
+    currency: str,
+    *,
+    partner_id: int,
+    consumer_id: int | None = None,
+    campaign_id: int | None = None,
+    slot: int = 0,
 ) -> str:
     """`consumer:7:general:USD`; a campaign's accounts name their campaign: `consumer:7:campaign:3:USD`
-    (a member's campaign wallet), `partner:2:campaign_budget:3:USD` (its budget)."""
+    (a member's campaign wallet), `partner:2:campaign_budget:3:USD` (its budget); a card_purchases slot other
+    than 0 names its slot: `partner:2:card_purchases:slot5:USD` (slot 0 keeps the key from before the split)."""
     owner = f"consumer:{consumer_id}" if consumer_id is not None else f"partner:{partner_id}"
     scope = f"{kind.value}:{campaign_id}" if campaign_id is not None else kind.value
+    if slot:
+        scope = f"{scope}:slot{slot}"
     return f"{owner}:{scope}:{currency}"
 
 
@@ -35,8 +56,9 @@ def find_account(
     partner_id: int,
     consumer_id: int | None = None,
     campaign_id: int | None = None,
+    slot: int = 0,
 ) -> Account | None:
-    key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
+    key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id, slot=slot)
     return session.exec(select(Account).where(Account.key == key)).first()
 
 
@@ -48,13 +70,15 @@ def open_account(
     partner_id: int,
     consumer_id: int | None = None,
     campaign_id: int | None = None,
+    slot: int = 0,
 ) -> Account:
-    """The account of that owner, kind and currency (and campaign), opened if it does not exist yet."""
-    existing = find_account(session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id)
+    """The account of that owner, kind and currency (and campaign, or slot), opened if it does not exist yet."""
+    key = account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id, slot=slot)
+    existing = session.exec(select(Account).where(Account.key == key)).first()
     if existing is not None:
         return existing
     account = Account(
-        key=account_key(kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id),
+        key=key,
         partner_id=partner_id,
         consumer_id=consumer_id,
         kind=kind.value,
@@ -67,12 +91,27 @@ def open_account(
             with session.begin_nested():
                 session.add(account)
         except IntegrityError:  # opened concurrently by someone else
-            opened = find_account(
-                session, kind, currency, partner_id=partner_id, consumer_id=consumer_id, campaign_id=campaign_id
-            )
+            opened = session.exec(select(Account).where(Account.key == key)).first()
             assert opened is not None  # the insert that won is committed (that is what made ours fail)
             return opened
     return account
+
+
+def card_purchases_account(session: Session, currency: str, *, partner_id: int, consumer_id: int) -> Account:
+    """The card_purchases account this consumer's checkouts credit (their slot's; opened if it does not exist yet)."""
+    slot = card_purchases_slot(consumer_id)
+    return open_account(session, AccountKind.CARD_PURCHASES, currency, partner_id=partner_id, slot=slot)
+
+
+def card_purchases_total(session: Session, currency: str, *, partner_id: int) -> Money:
+    """What the partner's consumers spent on gift cards, net of rebates and refunds: its card_purchases accounts
+    (every slot) added up."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Account.balance), 0)).where(
+            Account.partner_id == partner_id, Account.kind == AccountKind.CARD_PURCHASES.value, Account.currency == currency
+        )
+    ).one()
+    return Money(int(total), currency)
 
 
 def post_transaction(session: Session, **transaction) -> Transaction:

@@ -10,12 +10,12 @@ write transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from flask import current_app
 from sqlalchemy import CursorResult, or_, update
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from app.clock import utcnow
 from app.db import write_transaction
@@ -23,12 +23,11 @@ from app.domain import paging
 from app.domain.errors import DomainError, InsufficientFunds, InvalidInput, NotFound
 from app.domain.money import Money
 from app.domain.orders import OrderStatus
-from app.domain.paging import Page
-from app.emails import build_recipient_changed_email
+from app.emails import build_order_cancelled_email, build_recipient_changed_email
 from app.models import Brand, Consumer, EmailMessage, Order, Partner, PartnerBrand, TeamMember, Transaction
 from app.providers import IssuedCard
-from app.services import audit, catalog, gift_pages
-from app.services.consumers import normalize_email
+from app.services import audit, catalog, gift_pages, list_pages, orders
+from app.services.consumers import email_condition, normalize_email
 from app.services.emails import queue_email
 from app.services.orders import Recipient, order_for_consumer, place_order
 from app.services.reports import DayRange, day_range, email_filter
@@ -54,18 +53,14 @@ class OrderFilter:
         values = {"status": self.status, "brand": self.brand_id, "email": self.email, **self.days.args()}
         return {key: value for key, value in values.items() if value}
 
-    def link_args(self, page: int) -> dict:
-        """The query arguments of page `page` of the same list (templates/_pager.html)."""
-        return {"page": page, **self.args()}
-
-    def where(self) -> list:
-        conditions = self.days.where(Order.created_at)
+    def where(self, session: Session, partner: Partner) -> list:
+        conditions = [Order.partner_id == partner.id, *self.days.where(Order.created_at)]
         if self.status:
             conditions.append(Order.status == self.status)
         if self.brand_id:
             conditions.append(Order.brand_id == self.brand_id)
         if self.email:
-            conditions.append(col(Consumer.email).contains(self.email, autoescape=True))
+            conditions.append(email_condition(session, partner_id=row_id(partner), text=self.email))
         return conditions
 
 
@@ -98,22 +93,28 @@ class OrderRow:
         return Money(self.order.price, self.order.currency)
 
 
-def order_page(session: Session, *, partner: Partner, filter: OrderFilter, page: int, size: int = 50) -> Page:
-    where = (Order.partner_id == partner.id, *filter.where())
-    total = session.exec(
-        select(func.count(col(Order.id))).select_from(Order).join(Consumer, col(Consumer.id) == Order.consumer_id).where(*where)
-    ).one()
-    page = paging.within_pages(page, total=total, size=size)
-    rows = session.exec(
+def order_page(
+    session: Session, *, partner: Partner, filter: OrderFilter, position: paging.Position = paging.FIRST_PAGE, size: int = 50
+) -> paging.CursorPage[OrderRow]:
+    """A page of the partner's orders, newest first, from `position` (indexes: gift_order (partner_id, id) and
+    (partner_id, status, id); an email filter finds its consumers first, a whole address by the unique index)."""
+    where = filter.where(session, partner)
+    counted = select(Order.id).where(*where)
+    if filter.email:
+        counted = counted.join(Consumer, col(Consumer.id) == Order.consumer_id)
+    found = list_pages.newest_first(
+        session,
         select(Order, Brand.name, Consumer.email)
         .join(Brand, col(Brand.id) == Order.brand_id)
         .join(Consumer, col(Consumer.id) == Order.consumer_id)
-        .where(*where)
-        .order_by(col(Order.id).desc())
-        .offset((page - 1) * size)
-        .limit(size)
-    ).all()
-    return Page([OrderRow(order, brand, email) for order, brand, email in rows], total, page, size)
+        .where(*where),
+        key=col(Order.id),
+        key_of=lambda row: row[0].id,
+        counted=counted,
+        position=position,
+        size=size,
+    )
+    return replace(found, rows=[OrderRow(order, brand, email) for order, brand, email in found.rows])
 
 
 def partner_brands(session: Session, partner: Partner) -> list[Brand]:
@@ -399,6 +400,29 @@ def change_recipient(session: Session, *, partner: Partner, order: Order, email:
             details={"old_email": old_email, "new_email": new_email, "delivery_changes": order.delivery_changes},
         )
     return order
+
+
+def cancel_scheduled(session: Session, *, partner: Partner, order: Order, by: TeamMember) -> Order:
+    """The team unsends a scheduled gift (the consumer asked, or it was a mistake): `orders.cancel` refunds exactly
+    what was charged; the buyer is told by email, and the audit log says who did it (once, however many click)."""
+
+    def tell(cancelled: Order) -> None:
+        consumer = referenced(session, Consumer, cancelled.consumer_id)
+        brand = referenced(session, Brand, cancelled.brand_id)
+        notice = build_order_cancelled_email(partner=partner, consumer=consumer, order=cancelled, brand=brand)
+        queue_email(session, notice, partner_id=row_id(partner), consumer_id=row_id(consumer))
+        audit.record(
+            session,
+            partner_id=row_id(partner),
+            member=by,
+            action="order.cancel",
+            subject_type="order",
+            subject_id=cancelled.public_id,
+            summary=f"Scheduled gift {cancelled.public_id} to {cancelled.recipient_email} cancelled and refunded",
+            details={"deliver_at": cancelled.deliver_at, "price": cancelled.price},
+        )
+
+    return orders.cancel(session, row_id(order), actor=audit.actor_label(by), and_then=tell)
 
 
 # --- the sender's own resend and correction (the store's order page) ------------------------------

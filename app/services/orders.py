@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -239,7 +239,10 @@ def place_order(
             if reviewed is not None and reviewed != quote:
                 raise QuoteChanged(QUOTE_CHANGED)
             parts = _split(quote, balances, brand)
-            purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, face_value.currency, partner_id=partner_id)
+            # The consumer's slot of the partner's card_purchases accounts: shoppers of one partner lock different rows.
+            purchases = ledger.card_purchases_account(
+                session, face_value.currency, partner_id=partner_id, consumer_id=consumer_id
+            )
             order = Order(
                 public_id="ord_" + secrets.token_hex(8),
                 partner_id=partner_id,
@@ -278,8 +281,8 @@ def place_order(
             )
             order.debit_transaction_id = debit.transaction.id
             session.flush()
-            # Last, then the commit: moving the partner's card_purchases balance locks a row every order of the
-            # partner needs, so nothing else is written while this checkout holds it.
+            # Last, then the commit: moving the partner's card_purchases balance locks a row other orders of the
+            # partner need (those of consumers in the same slot), so nothing else is written while this checkout holds it.
             ledger.move_balances(session, debit)
             order_id = order.id
             # Queue down: the checkout still succeeds; the sweep queues the pending order's fulfilment later.
@@ -569,22 +572,6 @@ def _complete(session: Session, order_id: int, card) -> bool:
             return False
         order = referenced(session, Order, order_id, populate_existing=True)
         _set_status(session, order.debit_transaction_id, TransactionStatus.COMPLETED)
-        if order.cash_back:
-            purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, order.currency, partner_id=order.partner_id)
-            bonus = ledger.open_account(
-                session, AccountKind.BONUS, order.currency, partner_id=order.partner_id, consumer_id=order.consumer_id
-            )
-            ledger.post_transaction(
-                session,
-                partner_id=order.partner_id,
-                consumer_id=order.consumer_id,
-                order_id=order.id,
-                type=TransactionType.REBATE,
-                currency=order.currency,
-                postings=transfer(row_id(purchases), row_id(bonus), order.cash_back),
-                memo="Cash bonus",
-                actor="system",
-            )
         partner, consumer, brand = _parties(session, order)
         gift_pages.send_gift_email(session, partner=partner, order=order, brand=brand, card=card)
         if not order.to_self:
@@ -596,6 +583,28 @@ def _complete(session: Session, order_id: int, card) -> bool:
                 consumer_id=consumer.id,
             )
         webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.completed")
+        if order.cash_back:
+            # Last before the commit, as at checkout: it moves a card_purchases account other orders of the partner
+            # need. The one the order's debit credited, which holds at least the order's price.
+            purchases_id = session.exec(
+                select(Entry.account_id)
+                .join(Account, col(Account.id) == Entry.account_id)
+                .where(Entry.transaction_id == order.debit_transaction_id, Account.kind == AccountKind.CARD_PURCHASES.value)
+            ).one()
+            bonus = ledger.open_account(
+                session, AccountKind.BONUS, order.currency, partner_id=order.partner_id, consumer_id=order.consumer_id
+            )
+            ledger.post_transaction(
+                session,
+                partner_id=order.partner_id,
+                consumer_id=order.consumer_id,
+                order_id=order.id,
+                type=TransactionType.REBATE,
+                currency=order.currency,
+                postings=transfer(purchases_id, row_id(bonus), order.cash_back),
+                memo="Cash bonus",
+                actor="system",
+            )
     return True
 
 
@@ -659,12 +668,12 @@ class AlreadyDelivered(DomainError):
     """A cancel that came too late: the gift left (or is leaving) its scheduled state."""
 
 
-def cancel(session: Session, order_id: int, *, actor: str) -> Order:
+def cancel(session: Session, order_id: int, *, actor: str, and_then: Callable[[Order], None] | None = None) -> Order:
     """Unsend a gift that is not delivered yet (`scheduled`): the order becomes `cancelled` and exactly the balances
     its debit took get their money back, once. An order already cancelled is returned as it is (idempotent); one
     that is pending, completed or failed is refused (AlreadyDelivered). Races with its delivery job end with one
     winner: both move the order out of `scheduled` by a conditional update, and fulfilment claims only pending
-    orders."""
+    orders. `and_then(order)` runs in the same transaction, only when this call is the one that cancelled it."""
     now = utcnow()
     with write_transaction(session):
         cancelled = cast(
@@ -684,6 +693,8 @@ def cancel(session: Session, order_id: int, *, actor: str) -> Order:
         _refund(session, order, memo="Refund: gift cancelled by its sender", actor=actor)
         brand = referenced(session, Brand, order.brand_id)
         webhooks.queue_order_event(session, order=order, brand=brand, event_type="order.cancelled")
+        if and_then is not None:
+            and_then(order)
     return order
 
 

@@ -1,35 +1,32 @@
-"""Reports for the partner portal: the ledger's transactions (a page, or all of them for a CSV) and the dashboard's totals.
+"""Reports for the partner portal: the ledger's transactions (a page, or all of them for a CSV), and the UTC days
+that reports filter and group by (the dashboard's totals: app/services/daily_totals.py).
 
-Totals are SQL GROUP BYs over UTC days, bucketed by the database (`utc_day`) the same way on
-SQLite and PostgreSQL. An export reads the ledger a chunk at a time, so its size never matters.
+Days are bucketed by the database (`utc_day`) the same way on SQLite and PostgreSQL. An export reads the ledger a
+chunk at a time, so its size never matters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
 from itertools import chain
 
-from sqlalchemy import func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Date
 from sqlmodel import Session, col, select
 
-from app.clock import utcnow
 from app.db import engine as database_engine
 from app.domain import paging
 from app.domain.errors import InvalidInput
 from app.domain.ledger import TransactionStatus, TransactionType
 from app.domain.money import Money
-from app.domain.orders import OrderStatus
-from app.domain.paging import Page
-from app.models import Brand, Consumer, Order, Partner, Transaction
-from app.services import csv_export
+from app.models import Consumer, Order, Partner, Transaction
+from app.services import csv_export, list_pages
+from app.services.consumers import email_condition
+from app.services.rows import row_id
 
-PERIODS = (7, 30, 90)
-TOP_BRANDS = 10
 TRANSACTION_TYPES = tuple(t.value for t in TransactionType)
 TRANSACTION_STATUSES = tuple(s.value for s in TransactionStatus)
 EMAIL_FILTER_MAX = 254
@@ -118,18 +115,14 @@ class TransactionFilter:
         values = {"type": self.type, "status": self.status, "email": self.email, **self.days.args()}
         return {key: value for key, value in values.items() if value}
 
-    def link_args(self, page: int) -> dict:
-        """The query arguments of page `page` of the same list (templates/_pager.html)."""
-        return {"page": page, **self.args()}
-
-    def where(self) -> list:
-        conditions = self.days.where(Transaction.created_at)
+    def where(self, session: Session, partner: Partner) -> list:
+        conditions = [Transaction.partner_id == partner.id, *self.days.where(Transaction.created_at)]
         if self.type:
             conditions.append(Transaction.type == self.type)
         if self.status:
             conditions.append(Transaction.status == self.status)
         if self.email:
-            conditions.append(col(Consumer.email).contains(self.email, autoescape=True))
+            conditions.append(email_condition(session, partner_id=row_id(partner), text=self.email))
         return conditions
 
 
@@ -157,7 +150,7 @@ class TransactionRow:
     actor: str
 
 
-def _transactions(partner: Partner, filter: TransactionFilter):
+def _transactions(where: list):
     return (
         select(  # type: ignore[call-overload]  # sqlmodel's select() is typed for at most 4 columns
             Transaction.id,
@@ -173,7 +166,7 @@ def _transactions(partner: Partner, filter: TransactionFilter):
         )
         .outerjoin(Consumer, Consumer.id == Transaction.consumer_id)
         .outerjoin(Order, Order.id == Transaction.order_id)
-        .where(Transaction.partner_id == partner.id, *filter.where())
+        .where(*where)
     )
 
 
@@ -182,25 +175,37 @@ def _transaction_row(row) -> TransactionRow:
     return TransactionRow(id_, created_at, kind, status, Money(amount, currency), email, order, memo, actor)
 
 
-def transaction_page(session: Session, *, partner: Partner, filter: TransactionFilter, page: int, size: int = 50) -> Page:
-    total = session.exec(
-        select(func.count(col(Transaction.id)))
-        .select_from(Transaction)
-        .outerjoin(Consumer, col(Consumer.id) == Transaction.consumer_id)
-        .where(Transaction.partner_id == partner.id, *filter.where())
-    ).one()
-    page = paging.within_pages(page, total=total, size=size)
-    rows = session.exec(
-        _transactions(partner, filter).order_by(col(Transaction.id).desc()).offset((page - 1) * size).limit(size)
-    ).all()
-    return Page([_transaction_row(row) for row in rows], total, page, size)
+def transaction_page(
+    session: Session,
+    *,
+    partner: Partner,
+    filter: TransactionFilter,
+    position: paging.Position = paging.FIRST_PAGE,
+    size: int = 50,
+) -> paging.CursorPage[TransactionRow]:
+    """A page of the partner's transactions, newest first, from `position` (indexes: ledger_transaction
+    (partner_id, id) and (partner_id, type, id))."""
+    where = filter.where(session, partner)
+    counted = select(Transaction.id).where(*where)
+    if filter.email:
+        counted = counted.join(Consumer, col(Consumer.id) == Transaction.consumer_id)
+    found = list_pages.newest_first(
+        session,
+        _transactions(where),
+        key=col(Transaction.id),
+        key_of=lambda row: row[0],
+        counted=counted,
+        position=position,
+        size=size,
+    )
+    return replace(found, rows=[_transaction_row(row) for row in found.rows])
 
 
 def transaction_export(
     session: Session, *, partner: Partner, filter: TransactionFilter, chunk: int = 1000
 ) -> Iterator[TransactionRow]:
     """Every matching transaction, newest first, read `chunk` rows at a time (keyset on id): memory stays flat."""
-    statement = _transactions(partner, filter).order_by(col(Transaction.id).desc()).limit(chunk)
+    statement = _transactions(filter.where(session, partner)).order_by(col(Transaction.id).desc()).limit(chunk)
     before = None
     while True:
         rows = session.exec(statement if before is None else statement.where(Transaction.id < before)).all()
@@ -246,127 +251,3 @@ def transaction_csv(*, partner: Partner, filter: TransactionFilter) -> Iterator[
             )
 
     return lines()
-
-
-# --- the dashboard -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DayTotals:
-    day: date
-    funds_added: Money
-    spend: Money
-    completed: int
-    failed: int
-    pending: int
-
-    @property
-    def orders(self) -> int:
-        return self.completed + self.failed + self.pending
-
-
-@dataclass(frozen=True)
-class BrandTotals:
-    name: str
-    orders: int
-    spend: Money
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    """One currency over one period: money into wallets, money spent on cards, and how orders went."""
-
-    currency: str
-    period: int
-    days: list[DayTotals]
-    brands: list[BrandTotals]
-
-    @property
-    def first(self) -> date:
-        return self.days[0].day
-
-    @property
-    def last(self) -> date:
-        return self.days[-1].day
-
-    def total(self, name: str):
-        values = [getattr(day, name) for day in self.days]
-        return sum(values[1:], values[0])
-
-
-def period_days(text: str | None) -> int:
-    days = int(text) if text and text.isdigit() else 0
-    if days not in PERIODS:
-        raise InvalidInput("Choose a period of 7, 30 or 90 days.", field="days")
-    return days
-
-
-def dashboard(session: Session, *, partner: Partner, currency: str, period: int, today: date | None = None) -> Dashboard:
-    if period not in PERIODS:
-        raise InvalidInput("Choose a period of 7, 30 or 90 days.", field="days")
-    if currency not in partner.currency_list:
-        raise InvalidInput(f"{currency[:3]} is not one of your currencies.", field="currency")
-    today = today or utcnow().date()
-    first = today - timedelta(days=period - 1)
-    window = DayRange(first, today)
-
-    added_day = utc_day(Transaction.created_at)
-    added = dict(
-        session.exec(
-            select(added_day, func.sum(Transaction.amount))
-            .where(
-                Transaction.partner_id == partner.id,
-                Transaction.currency == currency,
-                col(Transaction.consumer_id).is_not(None),
-                Transaction.type == TransactionType.CREDIT.value,
-                Transaction.status == TransactionStatus.COMPLETED.value,
-                *window.where(Transaction.created_at),
-            )
-            .group_by(added_day)
-        ).all()
-    )
-
-    order_day = utc_day(Order.created_at)
-    counts: dict[tuple[date, str], int] = {}
-    spend: dict[date, int] = {}
-    for day, status, count, price in session.exec(
-        select(order_day, Order.status, func.count(col(Order.id)), func.sum(Order.price))
-        .where(Order.partner_id == partner.id, Order.currency == currency, *window.where(Order.created_at))
-        .group_by(order_day, Order.status)
-    ).all():
-        counts[day, status] = count
-        if status == OrderStatus.COMPLETED.value:
-            spend[day] = int(price)
-
-    brand_spend = func.sum(Order.price)
-    brands = session.exec(
-        select(Brand.name, func.count(col(Order.id)), brand_spend)
-        .join(Brand, col(Brand.id) == Order.brand_id)
-        .where(
-            Order.partner_id == partner.id,
-            Order.currency == currency,
-            Order.status == OrderStatus.COMPLETED.value,
-            *window.where(Order.created_at),
-        )
-        .group_by(col(Brand.id), Brand.name)
-        .order_by(brand_spend.desc(), Brand.name)
-        .limit(TOP_BRANDS)
-    ).all()
-
-    days = [first + timedelta(days=n) for n in range(period)]
-    return Dashboard(
-        currency=currency,
-        period=period,
-        days=[
-            DayTotals(
-                day=day,
-                funds_added=Money(int(added.get(day) or 0), currency),  # PostgreSQL sums bigints as numeric
-                spend=Money(spend.get(day, 0), currency),
-                completed=counts.get((day, OrderStatus.COMPLETED.value), 0),
-                failed=counts.get((day, OrderStatus.FAILED.value), 0),
-                pending=counts.get((day, OrderStatus.PENDING.value), 0),
-            )
-            for day in days
-        ],
-        brands=[BrandTotals(name, count, Money(int(total), currency)) for name, count, total in brands],
-    )

@@ -14,8 +14,10 @@ this process) that counts what it accepts. Scenarios, each printed with its targ
   bytes        the first store page (HTML + its CSS and JS) as transferred with Accept-Encoding: br, gzip
   pages        the existing page benchmark (tests/benchmarks/run.py), its ratios as it prints them
 
-Flat lists at a million orders (issue scenario 4) and one partner's hot account rows (5) are not measured yet.
-Options: --consumers, --sign-ins, --shoppers, --orders-each (smaller runs), --skip-pages, --sqlite (no
+  flat lists   scenario 4, tests/benchmarks/flat_lists.py (its own database and stack): 1M orders, p50 ratios
+  hot partner  scenario 5, tests/benchmarks/hot_partner.py (its own database and stack): one partner / 16 partners
+Options: --consumers, --sign-ins, --shoppers, --orders-each (smaller runs), --skip-pages, --skip-flat-lists,
+--flat-lists-args, --skip-hot-partner, --sqlite (no
 PostgreSQL/Redis: a SQLite file and a SQLite queue, what the in-suite small run uses).
 Everything it starts or creates is stopped or removed at the end. Not a test module: pytest does not collect it.
 """
@@ -509,7 +511,7 @@ def order_burst(stack: Stack, passwords: dict[str, str], shoppers: int, each: in
         else float("nan"),
         "by_status": after,
         "issued_twice": stack.count(
-            "SELECT count(*) FROM (SELECT provider_reference FROM gift_order WHERE provider_reference IS NOT NULL "
+            "SELECT count(*) FROM (SELECT provider_reference FROM gift_order WHERE provider_reference IS NOT NULL AND provider_reference <> '' "
             "GROUP BY provider_reference HAVING count(*) > 1) AS twice"
         ),
         "most_emails_one_shopper": max(per_recipient.values(), default=0),
@@ -623,6 +625,9 @@ def main() -> int:
     parser.add_argument("--orders-each", type=int, default=5)
     parser.add_argument("--order-seconds", type=float, default=55)
     parser.add_argument("--skip-pages", action="store_true", help="not the page benchmark (tests/benchmarks/run.py)")
+    parser.add_argument("--skip-flat-lists", action="store_true", help="not scenario 4 (tests/benchmarks/flat_lists.py)")
+    parser.add_argument("--flat-lists-args", default="", help="arguments for flat_lists.py, e.g. '--orders 100000'")
+    parser.add_argument("--skip-hot-partner", action="store_true", help="not scenario 5 (tests/benchmarks/hot_partner.py)")
     parser.add_argument("--pages-args", default="", help="arguments for the page benchmark, e.g. '--only postgresql'")
     options = parser.parse_args()
 
@@ -675,8 +680,16 @@ def main() -> int:
     print("\n== launch day (issue 21)")
     for line in lines:
         print("  " + line)
-    print("  flat lists (scenario 4) and one partner's hot rows (5): not measured yet")
     print(f"  load average now {os.getloadavg()[0]:.1f} (the machine may be shared)", flush=True)
+    # Scenarios 4 and 5 each start their own database and stack (their data must not mix with the above).
+    if not options.skip_flat_lists:
+        print("\n== flat lists at a million orders (scenario 4: tests/benchmarks/flat_lists.py)", flush=True)
+        subprocess.run(
+            [str(BIN / "python"), str(HERE / "flat_lists.py"), *options.flat_lists_args.split()], cwd=ROOT, check=False
+        )
+    if not options.skip_hot_partner:
+        print("\n== one partner, many shoppers (scenario 5: tests/benchmarks/hot_partner.py)", flush=True)
+        subprocess.run([str(BIN / "python"), str(HERE / "hot_partner.py")], cwd=ROOT, check=False)
     if not options.skip_pages:
         print("\n== the page benchmark (tests/benchmarks/run.py)", flush=True)
         subprocess.run([str(BIN / "python"), str(HERE / "run.py"), *options.pages_args.split()], cwd=ROOT, check=False)

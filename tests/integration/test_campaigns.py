@@ -114,7 +114,7 @@ def spend(session, campaign, consumer_id, cents) -> Transaction:
     wallet = ledger.find_account(
         session, AccountKind.CAMPAIGN, "USD", partner_id=campaign.partner_id, consumer_id=consumer_id, campaign_id=campaign.id
     )
-    purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, "USD", partner_id=campaign.partner_id)
+    purchases = ledger.card_purchases_account(session, "USD", partner_id=campaign.partner_id, consumer_id=consumer_id)
     with write_transaction(session):
         return ledger.post_transaction(
             session,

@@ -193,10 +193,10 @@ def _mark_in_own_context(app, order_id: int) -> bool:
 
 
 def test_the_order_is_sent_when_its_gift_email_is_handed_to_smtp(app, session, store, signed_in, grocer, mailbox, monkeypatch):
-    def refuse(_message):
+    def refuse(**_message):
         raise ConnectionRefusedError("the mail server is down")
 
-    monkeypatch.setattr(emails.mail, "send", refuse)
+    monkeypatch.setattr(emails.outbound_mail, "send", refuse)
     path = buy(store, grocer)
     order = the_order(session, path)
     gift_email = session.exec(select(EmailMessage).where(EmailMessage.kind == "gift_card")).one()

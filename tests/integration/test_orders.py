@@ -53,7 +53,6 @@ def balances(session, consumer):
 
 
 def add_bonus_balance(session, consumer, amount):
-    purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, "USD", partner_id=consumer.partner_id)
     funds = ledger.open_account(session, AccountKind.PARTNER_FUNDS, "USD", partner_id=consumer.partner_id)
     bonus = ledger.open_account(session, AccountKind.BONUS, "USD", partner_id=consumer.partner_id, consumer_id=consumer.id)
     with write_transaction(session):
@@ -64,7 +63,6 @@ def add_bonus_balance(session, consumer, amount):
             currency="USD",
             postings=transfer(funds.id, bonus.id, amount),
         )
-    return purchases
 
 
 def test_a_checkout_debits_once_and_the_card_goes_to_the_recipient(session, shop, mailbox):
@@ -181,19 +179,24 @@ def test_32_concurrent_checkouts_against_a_wallet_that_affords_5_make_exactly_5_
 
 
 def test_a_checkout_moves_the_partners_shared_account_last(app, session, shop, make_consumer):
-    """Every order of a partner moves its card_purchases account: updated after the wallet, and then nothing
-    else before the commit, so its row lock is held as briefly as can be (and the order is fixed: no deadlocks)."""
+    """Every order of a partner moves one of its card_purchases accounts (the consumer's slot), which other orders of
+    the partner share: updated after the wallet, and then nothing else before the commit, so its row lock is held as
+    briefly as can be (and the order is fixed: no deadlocks)."""
     from sqlalchemy import event
 
-    purchases = ledger.open_account(session, AccountKind.CARD_PURCHASES, "USD", partner_id=shop.partner.id)
-    newer = make_consumer(shop.partner, funds="50")  # a wallet opened after the partner's account (a higher id)
+    slots = [
+        ledger.open_account(session, AccountKind.CARD_PURCHASES, "USD", partner_id=shop.partner.id, slot=slot)
+        for slot in range(ledger.CARD_PURCHASE_SLOTS)
+    ]
+    purchases = {account.id for account in slots}
+    newer = make_consumer(shop.partner, funds="50")  # a wallet opened after the partner's accounts (a higher id)
     sent: list[str] = []  # "wallet" / "partner" per balance UPDATE, "other" per other write, "COMMIT"
 
     def record(_conn, _cursor, statement, parameters, _context, _executemany):
         words = statement.lstrip().upper()
         if words.startswith("UPDATE ACCOUNT SET BALANCE"):
             values = parameters.values() if isinstance(parameters, dict) else parameters
-            sent.append("partner" if purchases.id in values else "wallet")
+            sent.append("partner" if purchases & set(values) else "wallet")
         elif words.startswith(("INSERT", "UPDATE", "DELETE")):
             sent.append("other")
 

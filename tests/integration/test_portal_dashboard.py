@@ -14,7 +14,7 @@ from app.domain.ledger import TransactionType
 from app.domain.money import Money
 from app.models import Order, Partner, Transaction
 from app.providers import ProviderError
-from app.services import catalog, funds, orders, partners, reports
+from app.services import catalog, daily_totals, funds, orders, partners
 from tests.integration.conftest import page, redirect_path, reload
 
 
@@ -104,7 +104,7 @@ def usd(text: str) -> Money:
 
 def test_the_totals_per_day_and_per_brand_match_what_happened(session, business):
     partner, _viewer = business
-    report = reports.dashboard(session, partner=partner, currency="USD", period=30)
+    report = daily_totals.dashboard(session, partner=partner, currency="USD", period=30)
     assert (report.first, report.last, len(report.days)) == (days_ago(29).date(), utcnow().date(), 30)
     assert report.total("funds_added") == usd("170") and report.total("spend") == usd("45")
     assert (report.total("completed"), report.total("failed"), report.total("pending")) == (2 + 1, 1, 1)
@@ -122,9 +122,9 @@ def test_the_totals_per_day_and_per_brand_match_what_happened(session, business)
         ("Copper Kettle", 1, usd("10")),
     ]
 
-    week = reports.dashboard(session, partner=partner, currency="USD", period=7)
+    week = daily_totals.dashboard(session, partner=partner, currency="USD", period=7)
     assert (week.total("funds_added"), week.total("spend"), week.total("completed")) == (usd("150"), usd("35"), 2)
-    quarter = reports.dashboard(session, partner=partner, currency="USD", period=90)
+    quarter = daily_totals.dashboard(session, partner=partner, currency="USD", period=90)
     assert (quarter.total("spend"), quarter.total("completed")) == (usd("70"), 4)
     assert [(b.name, b.orders, b.spend) for b in quarter.brands] == [
         ("Bluefin Sushi", 2, usd("35")),

@@ -160,12 +160,13 @@ def test_the_list_has_pages(session, shop, portal_as):
             )
     browser = portal_as(shop.viewer)
     first = page(browser.get("/orders?status=completed"))
-    assert "55 orders" in first and "Page 1 of 2" in first
+    assert "55 orders" in first and "1–50 of 55" in first
     assert f"ord_{54:016x}" in first and f"ord_{4:016x}" not in first  # newest first
-    assert "/portal/orders?page=2&amp;status=completed" in browser.get("/orders?status=completed").get_data(as_text=True)
-    second = page(browser.get("/orders?status=completed&page=2"))
+    older = re.search(r'<a rel="next" href="/portal(/orders\?status=completed&before=\d+)">Older</a>', first)
+    second = page(browser.get(older.group(1)))
     assert f"ord_{4:016x}" in second and f"ord_{0:016x}" in second and f"ord_{5:016x}" not in second
-    assert "Page 2 of 2" in page(browser.get("/orders?page=2&status=completed"))
+    assert "51–55 of 55" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    assert "51–55 of 55" in page(browser.get("/orders?page=2&status=completed"))  # a link from before the cursors
 
 
 # --- one order ----------------------------------------------------------------------------------
@@ -470,4 +471,45 @@ def test_only_a_completed_orders_card_can_be_sent(session, shop, portal_as):
         browser.post(f"/orders/{failed.public_id}/recipient", {"email": "x@example.com"}),
     ):
         assert response.status_code == 422 and "Only a completed order's card can be sent; this order is failed" in page(response)
+    assert counts(session) == before
+
+
+def test_an_operator_cancels_a_scheduled_gift_once_the_buyer_is_refunded_and_told(app, session, shop, portal_as, mailbox):
+    order = orders.place_order(
+        session,
+        consumer=shop.consumer,
+        offer=catalog.offer(session, shop.partner, shop.brand.slug),
+        face_value=Money.parse("25", "USD"),
+        recipient=orders.recipient_for(shop.consumer, send_to="someone", email="friend@example.com", name="Friend"),
+        idempotency_key=orders.new_idempotency_key(),
+        deliver_at=utcnow() + timedelta(days=2),
+    )
+    assert general_balance(session, shop.consumer) == 75_00
+    viewer = portal_as(shop.viewer)
+    assert "Cancel this gift" not in page(viewer.get(f"/orders/{order.public_id}"))
+    assert viewer.post(f"/orders/{order.public_id}/cancel").status_code == 403
+    operator = portal_as(shop.operator)
+    detail = page(operator.get(f"/orders/{order.public_id}"))
+    assert "Cancel this gift" in detail and "not sent yet" in detail
+    done = operator.post(f"/orders/{order.public_id}/cancel")
+    assert done.status_code == 303 and redirect_path(done) == f"/portal/orders/{order.public_id}"
+    assert "Cancelled before it was sent" in page(operator.get(f"/orders/{order.public_id}"))
+    assert reload(session, Order, order.id).status == "cancelled"
+    assert general_balance(session, shop.consumer) == 100_00
+    notice = mailbox.last_to("robin@example.com")
+    assert notice["Subject"] == "Your scheduled Bluefin Sushi gift card was cancelled" and "back in your wallet" in body_text(
+        notice
+    )
+    assert operator.post(f"/orders/{order.public_id}/cancel").status_code == 303  # again: nothing refunded or told twice
+    assert general_balance(session, shop.consumer) == 100_00
+    assert len(audit_events(session, "order.cancel")) == 1
+    assert len([m for m in mailbox.to("robin@example.com") if "cancelled" in m["Subject"]]) == 1
+    assert mailbox.to("friend@example.com") == []  # the gift was never sent
+
+
+def test_a_delivered_gift_cannot_be_cancelled_from_the_portal(app, session, shop, portal_as):
+    order = shop.buy("25")
+    before = counts(session)
+    refused = portal_as(shop.operator).post(f"/orders/{order.public_id}/cancel")
+    assert refused.status_code == 422 and orders.ALREADY_DELIVERED in page(refused)
     assert counts(session) == before

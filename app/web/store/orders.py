@@ -297,6 +297,9 @@ def correct_recipient(public_id: str):
     return _after_sender_change(public_id, notice=f"The address was corrected: the gift {sent} to {order.recipient_email}.")
 
 
+STATEMENT_LINES = 100
+
+
 @bp.get("/orders")
 def order_history():
     return render_template("store/orders.html", rows=consumers.order_history(db_session(), g.consumer))
@@ -304,8 +307,10 @@ def order_history():
 
 @bp.get("/statement")
 def statement():
-    """The consumer's statement, newest first: each movement in plain words, with their balance in its currency after it."""
-    return render_template("store/statement.html", lines=list(reversed(consumers.statement(db_session(), g.consumer))))
+    """The consumer's statement, newest first: each movement in plain words, with their balance in its currency after it.
+    The newest STATEMENT_LINES of them; the CSV has them all."""
+    latest = consumers.latest_statement(db_session(), g.consumer, lines=STATEMENT_LINES)
+    return render_template("store/statement.html", lines=latest.lines, total=latest.total)
 
 
 # The ledger's own columns, then the line in plain words (what the statement page says).
